@@ -1,0 +1,123 @@
+//! YAML topology text to a validated [`Topology`].
+//!
+//! This crate knows nothing about packets or the OS: it reads text and returns values. The file
+//! format follows containerlab: a `name`, a map of `nodes` (each with a `kind`) and a list of
+//! `links` whose `endpoints` are `node` or `node:interface`. The field reference is
+//! `README-fields.md` beside this crate's `Cargo.toml`.
+//!
+//! ```
+//! let text = "
+//! name: lab1
+//! nodes:
+//!   h1:  { kind: host, address: 10.0.0.1/24 }
+//!   sw1: { kind: switch }
+//! links:
+//!   - endpoints: [h1, sw1:p1]
+//! ";
+//! let loaded = nfv_config::load_str("lab1.yaml", text)?;
+//! let h1 = loaded.topology.node("h1").expect("h1 is in the file");
+//! assert_eq!(h1.kind.kind_name(), "host");
+//! assert!(loaded.warnings.is_empty());
+//! # Ok::<(), nfv_config::ConfigError>(())
+//! ```
+//!
+//! # Two stages
+//!
+//! 1. **Syntax and types** (`raw.rs`). serde-saphyr deserializes the text into structs that
+//!    mirror the file, all `#[serde(deny_unknown_fields)]`, with `strict_booleans` and duplicate
+//!    keys rejected. Values with a syntax of their own ([`Ipv4Cidr`], [`MacAddr`], [`IfName`]
+//!    with its 15-byte limit, durations) are parsed by `FromStr` inside `Deserialize`, so a bad
+//!    one fails here, at its own line and column. Stage 1 stops at the first error: the
+//!    [`ConfigError`] then holds exactly one [`Problem`]. Its field path is recovered from the
+//!    error's position (see `syntax.rs`).
+//! 2. **Meaning** (`validate.rs`). Every check runs and **every problem is collected**: unknown
+//!    kinds, fields not valid for a node's kind, out-of-range numbers and VLAN ids, dangling or
+//!    reused link endpoints, duplicate addresses, MACs and TAP names, gateways outside their
+//!    subnet. Values keep their positions through `serde_saphyr::Spanned`. Suspicious but
+//!    valid things (a host no link uses, a configured switch port no link uses, a switch with
+//!    no links) are warnings, returned in [`Loaded::warnings`] only when there is no error.
+//!
+//! # Error format
+//!
+//! One problem per line, sorted by position:
+//!
+//! ```text
+//! file:line:column: path: "value": message
+//! examples/bad.yaml:7:25: nodes.h1.address: "10.0.0.300/24": invalid IPv4 CIDR (expected a.b.c.d/len)
+//! topo.yaml:14:20: links[1].endpoints[1]: "sw9:p1": no node named "sw9"
+//! topo.yaml:3:5: nodes.h1.adress: unknown field "adress", expected one of kind, address, gateway, mac, mtu, ifname
+//! ```
+//!
+//! Lines and columns are 1-based (columns count characters). The path uses `.` for mapping
+//! keys and `[i]` for list items. The `"value"` part is left out when the problem is about a
+//! key or a whole mapping (unknown field, missing field) rather than a value.
+
+mod problem;
+mod raw;
+mod syntax;
+mod topology;
+mod types;
+mod validate;
+
+use std::path::Path;
+
+pub use problem::{ConfigError, Problem};
+pub use topology::{
+    DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
+    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort,
+    SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+};
+pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
+
+/// A topology that passed both stages, and the warnings found on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The validated topology.
+    pub topology: Topology,
+    /// Things that are valid but probably not meant (unused nodes and ports), by position.
+    pub warnings: Vec<Problem>,
+}
+
+/// Read and validate the topology file at `path`.
+///
+/// Messages name the file as `path` is displayed.
+///
+/// # Errors
+///
+/// A [`ConfigError`] with one problem if the file can't be read, isn't UTF-8 or fails stage 1
+/// (syntax and types), or with every problem found by stage 2 (meaning).
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
+    let file = path.display().to_string();
+    let io_error = |message: String| ConfigError {
+        problems: vec![Problem {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            value: None,
+            message,
+        }],
+    };
+    let bytes = std::fs::read(path).map_err(|e| io_error(format!("cannot read the file: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| io_error(format!("the file is not UTF-8 text: {e}")))?;
+    load_str(&file, &text)
+}
+
+/// Validate topology `text`; `file_name` is used only in messages.
+///
+/// # Errors
+///
+/// As [`load_file`], without the I/O errors.
+pub fn load_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    };
+    let raw: raw::RawTopology =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError {
+            problems: vec![syntax::problem_from_yaml_error(file_name, text, &e)],
+        })?;
+    validate::validate(file_name, &raw)
+}

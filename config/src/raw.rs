@@ -1,0 +1,151 @@
+//! Stage 1: serde structs that mirror the file, every one `#[serde(deny_unknown_fields)]`.
+//!
+//! Nodes are one flat [`RawNode`] with every kind's fields optional, not an internally tagged
+//! enum: `#[serde(tag = "kind")]` buffers the node through serde's `Content`, which loses
+//! `Spanned` locations and points errors at the start of the node instead of the bad value
+//! (`shared/research/crates.md` §2). Which fields a kind allows is checked in stage 2.
+//!
+//! Values that only have a *syntax* (CIDR, MAC, interface name, duration) are domain types
+//! parsed here, so their errors carry the value's own location. Integers are read as `i64` and
+//! range-checked in stage 2, which reports every out-of-range value at once.
+//!
+//! To add a top-level section (`workers`, `metrics`, `chains`), add an `Option<Spanned<..>>`
+//! field to [`RawTopology`] and a check in `validate.rs`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use crate::types::{IfName, Ipv4Cidr, MacAddr, ParseError, deserialize_parsed, parse_duration};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawTopology {
+    pub name: Spanned<String>,
+    pub nodes: Spanned<RawMap<RawNode>>,
+    #[serde(default)]
+    pub links: Option<Spanned<Vec<Spanned<RawLink>>>>,
+}
+
+/// One node, all kinds' fields together. `kind` is a string so that an unknown kind is a
+/// stage-2 problem reported with the others.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawNode {
+    pub kind: Spanned<String>,
+    // host
+    pub address: Option<Spanned<Ipv4Cidr>>,
+    pub gateway: Option<Spanned<RawIpv4>>,
+    // host, tap
+    pub mac: Option<Spanned<MacAddr>>,
+    pub mtu: Option<Spanned<i64>>,
+    pub ifname: Option<Spanned<IfName>>,
+    // switch
+    pub mac_table_size: Option<Spanned<i64>>,
+    pub ageing: Option<Spanned<RawDuration>>,
+    pub ports: Option<Spanned<RawMap<RawPort>>>,
+}
+
+/// Field names of [`RawNode`] as written in YAML, for the per-kind check.
+pub(crate) const HOST_FIELDS: &[&str] = &["address", "gateway", "mac", "mtu", "ifname"];
+pub(crate) const TAP_FIELDS: &[&str] = &["ifname", "mtu", "mac"];
+pub(crate) const SWITCH_FIELDS: &[&str] = &["mac-table-size", "ageing", "ports"];
+
+/// The fields valid for `kind` (without `kind` itself), or `None` for an unknown kind.
+pub(crate) fn fields_of_kind(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "host" => Some(HOST_FIELDS),
+        "tap" => Some(TAP_FIELDS),
+        "switch" => Some(SWITCH_FIELDS),
+        _ => None,
+    }
+}
+
+/// One entry of a switch's `ports:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawPort {
+    pub vlan: Option<Spanned<i64>>,
+    pub vlans: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub native_vlan: Option<Spanned<i64>>,
+}
+
+/// One entry of `links:`. `endpoints` is a list so that a wrong count is a stage-2 problem.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawLink {
+    pub endpoints: Spanned<Vec<Spanned<String>>>,
+}
+
+/// An IPv4 address with our own parse error (std's says only "invalid IP address syntax").
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawIpv4(pub Ipv4Addr);
+
+impl<'de> Deserialize<'de> for RawIpv4 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct P(Ipv4Addr);
+        impl std::str::FromStr for P {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                s.parse().map(P).map_err(|_| ParseError::Ipv4)
+            }
+        }
+        deserialize_parsed::<D, P>(deserializer).map(|p| RawIpv4(p.0))
+    }
+}
+
+impl fmt::Display for RawIpv4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A duration with the text it was written as (for messages about its range).
+#[derive(Debug, Clone)]
+pub(crate) struct RawDuration {
+    pub text: String,
+    pub value: Duration,
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let value = parse_duration(&text).map_err(serde::de::Error::custom)?;
+        Ok(RawDuration { text, value })
+    }
+}
+
+/// A YAML mapping kept in file order, keys with their locations. Duplicate keys never reach
+/// here: serde-saphyr rejects them (`DuplicateKeyPolicy::Error`).
+#[derive(Debug)]
+pub(crate) struct RawMap<V>(pub Vec<(Spanned<String>, Spanned<V>)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for RawMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = RawMap<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMap<V>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(RawMap(entries))
+            }
+        }
+
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}

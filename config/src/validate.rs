@@ -1,0 +1,704 @@
+//! Stage 2: check what the file means and build the [`Topology`]. Collects every problem.
+//!
+//! Checks run in file order and never stop early: a bad value is reported and replaced by its
+//! default so the checks after it (links, duplicates) still run. A node whose `kind` is unknown
+//! gets exactly one problem; links to it are not reported again. Problems are sorted by
+//! position at the end, so the output reads top to bottom like the file.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use serde_saphyr::{Location, Spanned};
+
+use crate::problem::{ConfigError, Problem};
+use crate::raw::{RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind};
+use crate::topology::{
+    DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN, Endpoint, HostSpec,
+    KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort, SwitchSpec, TapSpec,
+    Topology, VLAN_RANGE, VlanMode,
+};
+use crate::types::{IfName, Ipv4Cidr, MacAddr};
+use crate::{Loaded, topology::DEFAULT_AGEING};
+
+/// Longest topology, node and port name.
+const NAME_MAX_LEN: usize = 32;
+
+/// Collects errors and warnings with their positions.
+struct Report<'f> {
+    file: &'f str,
+    errors: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+impl Report<'_> {
+    fn problem(
+        &self,
+        at: &Location,
+        path: &str,
+        value: Option<String>,
+        message: String,
+    ) -> Problem {
+        Problem {
+            file: self.file.to_owned(),
+            line: usize::try_from(at.line()).unwrap_or(0),
+            column: usize::try_from(at.column()).unwrap_or(0),
+            path: path.to_owned(),
+            value,
+            message,
+        }
+    }
+
+    fn error(&mut self, at: &Location, path: &str, value: Option<String>, message: String) {
+        let p = self.problem(at, path, value, message);
+        self.errors.push(p);
+    }
+
+    /// An error about a value: its text is the `"value"` part.
+    fn bad<T: Display>(&mut self, v: &Spanned<T>, path: &str, message: String) {
+        self.error(&v.referenced, path, Some(v.value.to_string()), message);
+    }
+
+    fn warn(&mut self, at: &Location, path: &str, message: String) {
+        let p = self.problem(at, path, None, message);
+        self.warnings.push(p);
+    }
+}
+
+/// What stage 2 knows about a node while links are resolved.
+struct Draft {
+    name: String,
+    at: Location,
+    /// `None` if `kind` is unknown (already reported).
+    kind: Option<NodeKind>,
+    /// Switch only: configured ports (name, key location, used by a link?).
+    configured_ports: Vec<(String, Location, bool)>,
+    /// Switch only: ports first seen in links, in link order.
+    link_ports: Vec<String>,
+    used: bool,
+}
+
+/// `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 32 bytes. `Err` is the reason.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("name is empty".to_owned());
+    }
+    if name.len() > NAME_MAX_LEN {
+        return Err(format!(
+            "name is {} bytes, at most {NAME_MAX_LEN} allowed",
+            name.len()
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("name must start with a letter or digit".to_owned());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "name must not contain {c:?} (allowed: letters, digits, '_', '.', '-')"
+        ));
+    }
+    Ok(())
+}
+
+/// `[A-Za-z0-9_-]+`, at most 32 bytes.
+fn check_port_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("port name is empty".to_owned());
+    }
+    if name.len() > NAME_MAX_LEN {
+        return Err(format!(
+            "port name is {} bytes, at most {NAME_MAX_LEN} allowed",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
+    {
+        return Err(format!(
+            "port name must not contain {c:?} (allowed: letters, digits, '_', '-')"
+        ));
+    }
+    Ok(())
+}
+
+fn mtu(r: &mut Report<'_>, v: Option<&Spanned<i64>>, path: &str) -> u16 {
+    let Some(v) = v else { return DEFAULT_MTU };
+    match u16::try_from(v.value) {
+        Ok(m) if MTU_RANGE.contains(&m) => m,
+        _ => {
+            r.bad(
+                v,
+                path,
+                format!(
+                    "MTU must be in {}..={}",
+                    MTU_RANGE.start(),
+                    MTU_RANGE.end()
+                ),
+            );
+            DEFAULT_MTU
+        }
+    }
+}
+
+fn mac(r: &mut Report<'_>, v: Option<&Spanned<MacAddr>>, path: &str) -> Option<MacAddr> {
+    let v = v?;
+    if v.value.is_multicast() {
+        r.bad(
+            v,
+            path,
+            "MAC address must be unicast (the low bit of the first octet is set)".to_owned(),
+        );
+    } else if v.value.is_zero() {
+        r.bad(v, path, "MAC address must not be all zeros".to_owned());
+    }
+    Some(v.value)
+}
+
+fn vlan(r: &mut Report<'_>, v: &Spanned<i64>, path: &str) -> u16 {
+    match u16::try_from(v.value) {
+        Ok(id) if VLAN_RANGE.contains(&id) => id,
+        _ => {
+            r.bad(
+                v,
+                path,
+                format!(
+                    "VLAN id must be in {}..={}",
+                    VLAN_RANGE.start(),
+                    VLAN_RANGE.end()
+                ),
+            );
+            DEFAULT_VLAN
+        }
+    }
+}
+
+/// For prefixes < 31 the network and broadcast addresses are not host addresses (RFC 3021
+/// allows both addresses of a /31; a /32 is a single host).
+fn is_net_or_broadcast(cidr: &Ipv4Cidr, ip: Ipv4Addr) -> bool {
+    cidr.prefix_len < 31 && (ip == cidr.network() || ip == cidr.broadcast())
+}
+
+fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> HostSpec {
+    let ifname = n.ifname.as_ref().map_or_else(
+        || IfName(DEFAULT_HOST_IFNAME.to_owned()),
+        |v| v.value.clone(),
+    );
+    let address = n.address.as_ref().map(|a| {
+        let cidr = a.value;
+        if is_net_or_broadcast(&cidr, cidr.addr) {
+            let which = if cidr.addr == cidr.network() {
+                "network"
+            } else {
+                "broadcast"
+            };
+            r.bad(
+                a,
+                &format!("{path}.address"),
+                format!("{} is the {which} address of {}/{}, not a host address", cidr.addr, cidr.network(), cidr.prefix_len),
+            );
+        }
+        cidr
+    });
+    let gateway = n.gateway.as_ref().map(|g| {
+        let gpath = format!("{path}.gateway");
+        match address {
+            None => r.bad(g, &gpath, "gateway needs an address on the host".to_owned()),
+            Some(a) if !a.contains(g.value.0) => r.bad(
+                g,
+                &gpath,
+                format!("gateway is outside the host's subnet {}/{}", a.network(), a.prefix_len),
+            ),
+            Some(a) if a.addr == g.value.0 => {
+                r.bad(g, &gpath, "gateway is the host's own address".to_owned());
+            }
+            Some(a) if is_net_or_broadcast(&a, g.value.0) => r.bad(
+                g,
+                &gpath,
+                format!("gateway is the network or broadcast address of {}/{}", a.network(), a.prefix_len),
+            ),
+            Some(_) => {}
+        }
+        g.value.0
+    });
+    HostSpec {
+        netns: format!("{topo}-{name}"),
+        ifname,
+        address,
+        gateway,
+        mac: mac(r, n.mac.as_ref(), &format!("{path}.mac")),
+        mtu: mtu(r, n.mtu.as_ref(), &format!("{path}.mtu")),
+    }
+}
+
+fn tap(r: &mut Report<'_>, key: &Spanned<String>, n: &RawNode, path: &str) -> TapSpec {
+    let ifname = match &n.ifname {
+        Some(v) => v.value.clone(),
+        None => match key.value.parse::<IfName>() {
+            Ok(name) => name,
+            Err(e) => {
+                r.bad(
+                    key,
+                    path,
+                    format!("a tap's interface name defaults to its node name, which is not a valid interface name ({e}); set ifname"),
+                );
+                IfName("invalid".to_owned())
+            }
+        },
+    };
+    TapSpec {
+        ifname,
+        mtu: mtu(r, n.mtu.as_ref(), &format!("{path}.mtu")),
+        mac: mac(r, n.mac.as_ref(), &format!("{path}.mac")),
+    }
+}
+
+fn switch(r: &mut Report<'_>, n: &RawNode, path: &str) -> (SwitchSpec, Vec<(String, Location, bool)>) {
+    let mac_table_size = n.mac_table_size.as_ref().map_or(DEFAULT_MAC_TABLE_SIZE, |v| {
+        match u32::try_from(v.value) {
+            Ok(size) if size >= 1 => size,
+            _ => {
+                r.bad(
+                    v,
+                    &format!("{path}.mac-table-size"),
+                    format!("mac-table-size must be in 1..={}", u32::MAX),
+                );
+                DEFAULT_MAC_TABLE_SIZE
+            }
+        }
+    });
+    let ageing = n.ageing.as_ref().map_or(DEFAULT_AGEING, |v| {
+        let d = v.value.value;
+        if d == Duration::ZERO || d > MAX_AGEING {
+            r.error(
+                &v.referenced,
+                &format!("{path}.ageing"),
+                Some(v.value.text.clone()),
+                format!("ageing must be more than 0 and at most {}s", MAX_AGEING.as_secs()),
+            );
+            DEFAULT_AGEING
+        } else {
+            d
+        }
+    });
+    let mut ports = Vec::new();
+    let mut configured = Vec::new();
+    if let Some(RawMap(entries)) = n.ports.as_ref().map(|p| &p.value) {
+        for (key, port) in entries {
+            let ppath = format!("{path}.ports.{}", key.value);
+            if let Err(why) = check_port_name(&key.value) {
+                r.bad(key, &ppath, why);
+            }
+            ports.push(SwitchPort {
+                name: key.value.clone(),
+                mode: port_mode(r, &port.value, &ppath),
+            });
+            configured.push((key.value.clone(), key.referenced, false));
+        }
+    }
+    (
+        SwitchSpec {
+            mac_table_size,
+            ageing,
+            ports,
+        },
+        configured,
+    )
+}
+
+fn port_mode(r: &mut Report<'_>, p: &RawPort, path: &str) -> VlanMode {
+    match (&p.vlan, &p.vlans) {
+        (Some(v), Some(vs)) => {
+            r.error(
+                &vs.referenced,
+                &format!("{path}.vlans"),
+                None,
+                format!(
+                    "vlan (access port) and vlans (trunk port) cannot be used together; vlan is at line {}",
+                    v.referenced.line()
+                ),
+            );
+            VlanMode::Access {
+                vlan: vlan(r, v, &format!("{path}.vlan")),
+            }
+        }
+        (access, None) => {
+            if let Some(n) = &p.native_vlan {
+                r.bad(
+                    n,
+                    &format!("{path}.native-vlan"),
+                    "native-vlan is only valid on a trunk port (with vlans)".to_owned(),
+                );
+            }
+            VlanMode::Access {
+                vlan: access.as_ref().map_or(DEFAULT_VLAN, |v| vlan(r, v, &format!("{path}.vlan"))),
+            }
+        }
+        (None, Some(vs)) => {
+            if vs.value.is_empty() {
+                r.error(
+                    &vs.referenced,
+                    &format!("{path}.vlans"),
+                    None,
+                    "vlans is empty; list at least one VLAN id, or use vlan for an access port"
+                        .to_owned(),
+                );
+            }
+            let mut vlans: Vec<u16> = Vec::new();
+            let mut first_at: HashMap<i64, u64> = HashMap::new();
+            for (i, v) in vs.value.iter().enumerate() {
+                let vpath = format!("{path}.vlans[{i}]");
+                if let Some(line) = first_at.get(&v.value) {
+                    r.bad(v, &vpath, format!("VLAN {} is listed twice (first at line {line})", v.value));
+                    continue;
+                }
+                first_at.insert(v.value, v.referenced.line());
+                vlans.push(vlan(r, v, &vpath));
+            }
+            let native = p
+                .native_vlan
+                .as_ref()
+                .map(|n| vlan(r, n, &format!("{path}.native-vlan")));
+            VlanMode::Trunk { vlans, native }
+        }
+    }
+}
+
+/// Report `kind`-invalid fields of `n`.
+fn check_fields_for_kind(r: &mut Report<'_>, kind: &str, n: &RawNode, path: &str) {
+    let Some(valid) = fields_of_kind(kind) else {
+        return;
+    };
+    let present: [(&str, Option<(&Location, Option<String>)>); 9] = [
+        ("address", n.address.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
+        ("gateway", n.gateway.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
+        ("mac", n.mac.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
+        ("mtu", n.mtu.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
+        ("ifname", n.ifname.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
+        (
+            "mac-table-size",
+            n.mac_table_size.as_ref().map(|v| (&v.referenced, Some(v.value.to_string()))),
+        ),
+        ("ageing", n.ageing.as_ref().map(|v| (&v.referenced, Some(v.value.text.clone())))),
+        ("ports", n.ports.as_ref().map(|v| (&v.referenced, None))),
+        ("kind", None),
+    ];
+    for (field, found) in present {
+        if let Some((at, value)) = found
+            && !valid.contains(&field)
+        {
+            r.error(
+                at,
+                &format!("{path}.{field}"),
+                value,
+                format!("field not valid for kind {kind} (valid: {})", valid.join(", ")),
+            );
+        }
+    }
+}
+
+fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> Draft {
+    let path = format!("nodes.{}", key.value);
+    if let Err(why) = check_name(&key.value) {
+        r.bad(key, &path, format!("node {why}"));
+    }
+    let kind = n.kind.value.as_str();
+    check_fields_for_kind(r, kind, n, &path);
+    let mut configured_ports = Vec::new();
+    let kind = match kind {
+        "host" => Some(NodeKind::Host(host(r, topo, &key.value, n, &path))),
+        "tap" => Some(NodeKind::Tap(tap(r, key, n, &path))),
+        "switch" => {
+            let (spec, configured) = switch(r, n, &path);
+            configured_ports = configured;
+            Some(NodeKind::Switch(spec))
+        }
+        other => {
+            r.bad(
+                &n.kind,
+                &format!("{path}.kind"),
+                format!("unknown kind {other:?}, expected one of {}", KNOWN_KINDS.join(", ")),
+            );
+            None
+        }
+    };
+    Draft {
+        name: key.value.clone(),
+        at: key.referenced,
+        kind,
+        configured_ports,
+        link_ports: Vec::new(),
+        used: false,
+    }
+}
+
+/// Report addresses, MACs and TAP names used by two nodes. `items`: (value, node, location, path).
+fn duplicates<K: Eq + std::hash::Hash + Display>(
+    r: &mut Report<'_>,
+    items: Vec<(K, String, &Location, String, String)>,
+    what: &str,
+) {
+    let mut first: HashMap<&K, (&str, u64)> = HashMap::new();
+    for (key, node, at, path, text) in &items {
+        match first.get(key) {
+            Some((other, line)) => r.error(
+                at,
+                path,
+                Some(text.clone()),
+                format!("{what} {key} is already used by node {other:?} (line {line})"),
+            ),
+            None => {
+                first.insert(key, (node.as_str(), at.line()));
+            }
+        }
+    }
+}
+
+fn cross_node_checks(r: &mut Report<'_>, raw: &RawTopology, drafts: &[Draft]) {
+    let mut addresses = Vec::new();
+    let mut macs = Vec::new();
+    let mut taps = Vec::new();
+    for ((key, n), d) in raw.nodes.value.0.iter().zip(drafts) {
+        let path = format!("nodes.{}", key.value);
+        match &d.kind {
+            Some(NodeKind::Host(h)) => {
+                if let (Some(a), Some(cidr)) = (&n.value.address, h.address) {
+                    addresses.push((cidr.addr, d.name.clone(), &a.referenced, format!("{path}.address"), cidr.to_string()));
+                }
+            }
+            Some(NodeKind::Tap(t)) => {
+                let (at, tpath) = match &n.value.ifname {
+                    Some(v) => (&v.referenced, format!("{path}.ifname")),
+                    None => (&key.referenced, path.clone()),
+                };
+                taps.push((t.ifname.clone(), d.name.clone(), at, tpath, t.ifname.to_string()));
+            }
+            _ => {}
+        }
+        if matches!(d.kind, Some(NodeKind::Host(_) | NodeKind::Tap(_)))
+            && let Some(m) = &n.value.mac
+        {
+            macs.push((m.value, d.name.clone(), &m.referenced, format!("{path}.mac"), m.value.to_string()));
+        }
+    }
+    duplicates(r, addresses, "address");
+    duplicates(r, macs, "MAC address");
+    duplicates(r, taps, "TAP interface name");
+}
+
+/// Resolve one endpoint string. `None` if it is invalid (reported) or names a node of unknown kind.
+fn endpoint(
+    r: &mut Report<'_>,
+    drafts: &mut [Draft],
+    by_name: &HashMap<String, usize>,
+    ep: &Spanned<String>,
+    path: &str,
+) -> Option<(usize, String)> {
+    let text = ep.value.as_str();
+    let (node, iface) = match text.split_once(':') {
+        Some((n, i)) => (n, Some(i)),
+        None => (text, None),
+    };
+    if node.is_empty() {
+        r.bad(ep, path, "endpoint has no node name (expected node or node:interface)".to_owned());
+        return None;
+    }
+    let Some(&idx) = by_name.get(node) else {
+        r.bad(ep, path, format!("no node named {node:?}"));
+        return None;
+    };
+    let d = &drafts[idx];
+    let (kind, own) = match d.kind.as_ref()? {
+        NodeKind::Host(h) => ("host", h.ifname.as_str()),
+        NodeKind::Tap(t) => ("tap", t.ifname.as_str()),
+        NodeKind::Switch(_) => {
+            let Some(port) = iface else {
+                r.bad(ep, path, format!("switch {node:?} needs a port: write \"{node}:<port>\""));
+                return None;
+            };
+            if let Err(why) = check_port_name(port) {
+                r.bad(ep, path, why);
+                return None;
+            }
+            return Some((idx, port.to_owned()));
+        }
+    };
+    match iface {
+        Some(i) if i != own => {
+            r.bad(
+                ep,
+                path,
+                format!("{kind} {node:?} has one interface, {own:?} (write {node:?} or \"{node}:{own}\")"),
+            );
+            None
+        }
+        _ => Some((idx, own.to_owned())),
+    }
+}
+
+fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> Vec<Link> {
+    let by_name: HashMap<String, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.clone(), i))
+        .collect();
+    // (node index, iface) -> (link index, endpoint text, line)
+    let mut used: HashMap<(usize, String), (usize, u64)> = HashMap::new();
+    let mut out = Vec::new();
+    for (li, link) in raw.iter().enumerate() {
+        let eps = &link.value.endpoints;
+        let lpath = format!("links[{li}].endpoints");
+        let resolved: Vec<_> = eps
+            .value
+            .iter()
+            .enumerate()
+            .map(|(ei, ep)| (ei, ep, endpoint(r, drafts, &by_name, ep, &format!("{lpath}[{ei}]"))))
+            .collect();
+        if eps.value.len() != 2 {
+            let list = eps.value.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ");
+            r.error(
+                &eps.referenced,
+                &lpath,
+                Some(format!("[{list}]")),
+                format!("a link needs exactly 2 endpoints, found {}", eps.value.len()),
+            );
+            continue;
+        }
+        let [(_, ep_a, Some(a)), (_, ep_b, Some(b))] = resolved.as_slice() else {
+            continue;
+        };
+        if a == b {
+            r.bad(
+                ep_b,
+                &format!("{lpath}[1]"),
+                format!("link connects {}:{} to itself", drafts[a.0].name, a.1),
+            );
+            continue;
+        }
+        let mut clash = false;
+        for (ei, ep, (idx, iface)) in [(0, ep_a, a), (1, ep_b, b)] {
+            if let Some((other, line)) = used.get(&(*idx, iface.clone())) {
+                r.bad(
+                    ep,
+                    &format!("{lpath}[{ei}]"),
+                    format!(
+                        "{}:{iface} is already used by links[{other}] (line {line}); an interface takes one link",
+                        drafts[*idx].name
+                    ),
+                );
+                clash = true;
+            }
+        }
+        if clash {
+            continue;
+        }
+        for (idx, iface) in [a, b] {
+            used.insert((*idx, iface.clone()), (li, link.referenced.line()));
+            let d = &mut drafts[*idx];
+            d.used = true;
+            if matches!(d.kind, Some(NodeKind::Switch(_))) {
+                if let Some(c) = d.configured_ports.iter_mut().find(|c| c.0 == *iface) {
+                    c.2 = true;
+                } else {
+                    d.link_ports.push(iface.clone());
+                }
+            }
+        }
+        let ep = |(idx, iface): &(usize, String)| Endpoint {
+            node: drafts[*idx].name.clone(),
+            iface: iface.clone(),
+        };
+        out.push(Link { a: ep(a), b: ep(b) });
+    }
+    out
+}
+
+fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
+    for d in drafts {
+        let path = format!("nodes.{}", d.name);
+        match &d.kind {
+            Some(NodeKind::Switch(_)) if !d.used => {
+                r.warn(&d.at, &path, format!("switch {:?} has no links", d.name));
+            }
+            Some(NodeKind::Switch(_)) => {
+                for (port, at, used) in &d.configured_ports {
+                    if !used {
+                        r.warn(
+                            at,
+                            &format!("{path}.ports.{port}"),
+                            format!("port {port:?} is configured but no link uses it"),
+                        );
+                    }
+                }
+            }
+            Some(k) if !d.used => {
+                r.warn(&d.at, &path, format!("{} {:?} is not used by any link", k.kind_name(), d.name));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn by_position(problems: &mut [Problem]) {
+    problems.sort_by_key(|p| (p.line, p.column));
+}
+
+/// Stage 2 entry point.
+pub(crate) fn validate(file: &str, raw: &RawTopology) -> Result<Loaded, ConfigError> {
+    let mut r = Report {
+        file,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if let Err(why) = check_name(&raw.name.value) {
+        r.bad(&raw.name, "name", format!("topology {why}"));
+    }
+    let topo = raw.name.value.as_str();
+    let mut drafts: Vec<Draft> = raw
+        .nodes
+        .value
+        .0
+        .iter()
+        .map(|(key, n)| node(&mut r, topo, key, &n.value))
+        .collect();
+    cross_node_checks(&mut r, raw, &drafts);
+    let no_links = Vec::new();
+    let raw_links = raw.links.as_ref().map_or(&no_links, |l| &l.value);
+    let links = links(&mut r, raw_links, &mut drafts);
+
+    if !r.errors.is_empty() {
+        by_position(&mut r.errors);
+        return Err(ConfigError { problems: r.errors });
+    }
+    warnings(&mut r, &drafts);
+    by_position(&mut r.warnings);
+
+    let nodes = drafts
+        .into_iter()
+        .filter_map(|d| {
+            let kind = match d.kind? {
+                NodeKind::Switch(mut s) => {
+                    s.ports.extend(d.link_ports.into_iter().map(|name| SwitchPort {
+                        name,
+                        mode: VlanMode::Access { vlan: DEFAULT_VLAN },
+                    }));
+                    NodeKind::Switch(s)
+                }
+                k => k,
+            };
+            Some(Node { name: d.name, kind })
+        })
+        .collect();
+    Ok(Loaded {
+        topology: Topology {
+            name: raw.name.value.clone(),
+            nodes,
+            links,
+        },
+        warnings: r.warnings,
+    })
+}

@@ -1,0 +1,329 @@
+//! Elements: the packet-processing nodes of the graph (switch, router, NAT …).
+//!
+//! An [`Element`] has numbered input and output gates ([`GateSpec`]). The graph runner hands
+//! it a [`Batch`] that arrived on one input gate; the element must account for **every**
+//! packet: each ends either in [`Outputs::emit`] on an output gate or in [`Outputs::drop`]
+//! with a [`DropReason`]. Packets the element makes itself (flood copies, ICMP replies) come
+//! from [`Context::alloc`] / [`Context::clone_packet`], which count them as *generated*, so
+//! the runner can check conservation for every node:
+//!
+//! ```text
+//! packets in + packets generated == packets emitted + packets dropped
+//! ```
+//!
+//! Elements are sans-IO: no syscalls, no clock reads (time is [`Context::now`]), no locks.
+//! They are `&mut self` and run on one worker thread at a time.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::packet::{Batch, PacketBuf, PacketPool};
+use crate::time::Instant;
+
+/// Why a packet was dropped. The `as_str` names are a stable API (they appear in counters
+/// and metrics, like VPP's error strings): never rename one, only add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Frame too short or a header inconsistent with the frame length.
+    Malformed,
+    /// Source MAC is multicast/broadcast or all-zero.
+    InvalidSourceMac,
+    /// IEEE 802.1D reserved group address 01:80:c2:00:00:0x (STP, LACP, pause): never forwarded.
+    LinkLocalMulticast,
+    /// The frame's VLAN is not allowed on the port it arrived on (or untagged on a trunk
+    /// without native VLAN).
+    VlanNotAllowed,
+    /// The destination was learned on the ingress port: the frame stays on that segment.
+    SamePort,
+    /// The output gate (or port rx) is connected to nothing.
+    NoOutput,
+    /// No headroom to push a header (e.g. an 802.1Q tag).
+    NoHeadroom,
+    /// The device did not accept the frame (queue full / EAGAIN / ENOBUFS).
+    TxFull,
+    /// The device returned an error writing the frame.
+    TxError,
+    /// The frame was larger than the receive buffer and was cut short by the device.
+    RxTruncated,
+    /// The frame is larger than the egress MTU allows.
+    TooBig,
+    /// An element emitted on a gate it does not have (a bug in the element, counted not panicked).
+    BadGate,
+}
+
+impl DropReason {
+    /// Number of reasons (size of counter arrays).
+    pub const COUNT: usize = 12;
+
+    /// Every reason, in counter-array order.
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::Malformed,
+        DropReason::InvalidSourceMac,
+        DropReason::LinkLocalMulticast,
+        DropReason::VlanNotAllowed,
+        DropReason::SamePort,
+        DropReason::NoOutput,
+        DropReason::NoHeadroom,
+        DropReason::TxFull,
+        DropReason::TxError,
+        DropReason::RxTruncated,
+        DropReason::TooBig,
+        DropReason::BadGate,
+    ];
+
+    /// Stable snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::InvalidSourceMac => "invalid_source_mac",
+            DropReason::LinkLocalMulticast => "link_local_multicast",
+            DropReason::VlanNotAllowed => "vlan_not_allowed",
+            DropReason::SamePort => "same_port",
+            DropReason::NoOutput => "no_output",
+            DropReason::NoHeadroom => "no_headroom",
+            DropReason::TxFull => "tx_full",
+            DropReason::TxError => "tx_error",
+            DropReason::RxTruncated => "rx_truncated",
+            DropReason::TooBig => "too_big",
+            DropReason::BadGate => "bad_gate",
+        }
+    }
+
+    #[inline]
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Drop counters indexed by reason. Plain integers: owned by one worker, no atomics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropCounters([u64; DropReason::COUNT]);
+
+impl DropCounters {
+    /// Count `n` drops for `reason`.
+    #[inline]
+    pub fn add(&mut self, reason: DropReason, n: u64) {
+        self.0[reason.index()] += n;
+    }
+
+    /// Drops counted for `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Reasons with a non-zero count.
+    pub fn nonzero(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|r| (*r, self.get(*r)))
+            .filter(|(_, n)| *n != 0)
+    }
+
+    /// Add another set of counters to this one.
+    pub fn merge(&mut self, other: &DropCounters) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// Number of input and output gates of an element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateSpec {
+    /// Input gates `0..inputs`.
+    pub inputs: u16,
+    /// Output gates `0..outputs`.
+    pub outputs: u16,
+}
+
+/// An input gate index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InputGate(pub u16);
+
+/// An output gate index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OutputGate(pub u16);
+
+/// What an element gets besides its packets: the time, and a way to make new packets.
+#[derive(Debug)]
+pub struct Context {
+    /// The time of this round (read once per round by the worker; a value in tests).
+    pub now: Instant,
+    pool: PacketPool,
+    generated: u64,
+}
+
+impl Context {
+    /// A context at `now` allocating from `pool`.
+    pub fn new(now: Instant, pool: PacketPool) -> Context {
+        Context {
+            now,
+            pool,
+            generated: 0,
+        }
+    }
+
+    /// A new empty packet (counted as generated), or `None` if the pool is empty.
+    #[inline]
+    pub fn alloc(&mut self) -> Option<PacketBuf> {
+        let p = self.pool.alloc()?;
+        self.generated += 1;
+        Some(p)
+    }
+
+    /// A copy of `pkt` (counted as generated), or `None` if the pool is empty.
+    #[inline]
+    pub fn clone_packet(&mut self, pkt: &PacketBuf) -> Option<PacketBuf> {
+        let p = self.pool.try_clone(pkt)?;
+        self.generated += 1;
+        Some(p)
+    }
+
+    /// Packets generated since the last call; resets the count (used by the runner).
+    pub fn take_generated(&mut self) -> u64 {
+        std::mem::take(&mut self.generated)
+    }
+}
+
+/// Where an element puts its packets: one queue per output gate, and drop counters.
+///
+/// Gate queues are `Vec`s that keep their capacity, so after warm-up emitting allocates
+/// nothing; the runner empties them after every `process` call.
+#[derive(Debug)]
+pub struct Outputs {
+    gates: Vec<Vec<PacketBuf>>,
+    drops: DropCounters,
+    emitted: u64,
+}
+
+impl Outputs {
+    /// Queues for `outputs` gates.
+    pub fn new(outputs: u16) -> Outputs {
+        Outputs {
+            gates: (0..outputs)
+                .map(|_| Vec::with_capacity(2 * crate::packet::BURST))
+                .collect(),
+            drops: DropCounters::default(),
+            emitted: 0,
+        }
+    }
+
+    /// Send `pkt` out of `gate`. A gate the element does not have is a counted
+    /// [`DropReason::BadGate`], never a panic.
+    #[inline]
+    pub fn emit(&mut self, gate: OutputGate, pkt: PacketBuf) {
+        match self.gates.get_mut(gate.0 as usize) {
+            Some(q) => {
+                q.push(pkt);
+                self.emitted += 1;
+            }
+            None => self.drops.add(DropReason::BadGate, 1),
+        }
+    }
+
+    /// Drop `pkt`, counting `reason`.
+    #[inline]
+    pub fn drop(&mut self, pkt: PacketBuf, reason: DropReason) {
+        drop(pkt);
+        self.drops.add(reason, 1);
+    }
+
+    /// Number of output gates.
+    pub fn gate_count(&self) -> u16 {
+        self.gates.len() as u16
+    }
+
+    /// Packets queued on `gate` (for the runner and tests).
+    pub fn queue_mut(&mut self, gate: usize) -> Option<&mut Vec<PacketBuf>> {
+        self.gates.get_mut(gate)
+    }
+
+    /// Packets queued on `gate`.
+    pub fn queued(&self, gate: usize) -> &[PacketBuf] {
+        self.gates.get(gate).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Drops counted so far.
+    pub fn drops(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    /// Packets emitted so far (all gates).
+    pub fn emitted(&self) -> u64 {
+        self.emitted
+    }
+
+    /// Count drops of packets that were queued but could not be delivered by the runner.
+    pub fn count_drops(&mut self, reason: DropReason, n: u64) {
+        self.drops.add(reason, n);
+    }
+}
+
+/// A packet-processing node. See the module docs for the contract.
+pub trait Element: Send {
+    /// The YAML `kind` of this element (`"switch"`), for reports.
+    fn kind(&self) -> &'static str;
+
+    /// Static shape: how many input and output gates.
+    fn gates(&self) -> GateSpec;
+
+    /// Consume every packet of `batch`, which arrived on `input`: each ends in
+    /// `out.emit(..)` or `out.drop(.., reason)`.
+    fn process(&mut self, ctx: &mut Context, input: InputGate, batch: Batch, out: &mut Outputs);
+
+    /// Periodic work (ageing, retries), called about every [`Element::tick_interval`].
+    fn tick(&mut self, _ctx: &mut Context, _out: &mut Outputs) {}
+
+    /// How often `tick` wants to run; `None` means never.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Report element-specific counters and gauges (`learned`, `fdb_entries` …) as
+    /// `(stable_name, value)` pairs.
+    fn counters(&self, _f: &mut dyn FnMut(&'static str, u64)) {}
+
+    /// Name of gate `gate` for reports (e.g. a switch port name). Default: the number.
+    fn gate_name(&self, gate: u16) -> String {
+        gate.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reason_table_is_consistent() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r} is out of order in ALL");
+        }
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT, "names are unique");
+    }
+
+    #[test]
+    fn outputs_bad_gate_is_a_counted_drop() {
+        let pool = PacketPool::new(2, 64);
+        let mut out = Outputs::new(1);
+        out.emit(OutputGate(0), pool.alloc().expect("buf"));
+        out.emit(OutputGate(5), pool.alloc().expect("buf"));
+        assert_eq!(out.queued(0).len(), 1);
+        assert_eq!(out.drops().get(DropReason::BadGate), 1);
+        assert_eq!(pool.available(), 1);
+    }
+}

@@ -1,0 +1,577 @@
+//! The graph: ports and elements wired by edges, and the runner that moves batches along them.
+//!
+//! Build with [`GraphBuilder`] (`add_port`, `add_element`, `connect`/`link`), then drive with
+//! [`Graph::poll`] (one round over every port) and [`Graph::run_timers`]. The worker loop in
+//! [`crate::worker`] does both.
+//!
+//! Edges are resolved once at build time into a small `Target` per port rx and per element
+//! output gate. A batch for a port is written at once (`tx_burst`); a batch for an element
+//! goes into a FIFO work queue, so chains and cycles of elements need no recursion. Each
+//! round processes at most [`MAX_BATCHES_PER_ROUND`] queued batches, so even a switching loop
+//! cannot stop the worker from polling its ports (left-over work continues next round).
+//!
+//! # Accounting
+//! For every element `in + generated == out + drops` once its queues are flushed (they are
+//! flushed after every call); for every port, rx: `rx_packets == delivered + rx drops` and
+//! tx: `offered == tx_packets + tx drops`. [`Graph::conservation_errors`] checks all of it.
+//! Today elements on one worker pass batches by direct hand-off; an edge between workers
+//! becomes a ring without any change to `Element` (the element only ever sees `Outputs`).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::element::{
+    Context, DropCounters, DropReason, Element, GateSpec, InputGate, Outputs,
+};
+use crate::packet::{Batch, PacketPool};
+use crate::port::{Port, PortError, PortStats};
+use crate::time::Instant;
+
+/// Upper bound on element batches processed per [`Graph::poll`] round.
+pub const MAX_BATCHES_PER_ROUND: usize = 4096;
+
+/// Index of a port in its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortId(pub u16);
+
+/// Index of an element in its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ElementId(pub u16);
+
+/// One end of an edge: a port, or a gate of an element.
+/// As a source, a port means its rx and a gate means an output gate; as a destination, a
+/// port means its tx and a gate means an input gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// A port.
+    Port(PortId),
+    /// Gate number of an element.
+    Gate(ElementId, u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    None,
+    Port(u16),
+    Element(u16, u16),
+}
+
+/// Errors wiring a graph. These are programming or validation bugs upstream of the graph
+/// (the config layer already rejects such topologies), reported rather than panicked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    /// The port or element id does not exist.
+    #[error("{0:?} does not exist")]
+    NoSuchNode(Endpoint),
+    /// The gate number is outside the element's [`GateSpec`].
+    #[error("element {name:?} has no {dir} gate {gate}")]
+    NoSuchGate {
+        /// Element name.
+        name: String,
+        /// "input" or "output".
+        dir: &'static str,
+        /// The gate asked for.
+        gate: u16,
+    },
+    /// Each source feeds exactly one destination (fan-out is an element's job).
+    #[error("{0:?} is already connected")]
+    AlreadyConnected(Endpoint),
+    /// More than 65535 ports or elements.
+    #[error("too many nodes")]
+    TooMany,
+}
+
+struct PortSlot {
+    name: String,
+    port: Box<dyn Port>,
+    rx_to: Target,
+    rx_delivered: u64,
+    tx_offered: u64,
+    /// Drops the runner counts for this port (rx with nothing connected).
+    runner_drops: DropCounters,
+}
+
+struct ElemSlot {
+    name: String,
+    elem: Box<dyn Element>,
+    spec: GateSpec,
+    out: Outputs,
+    out_to: Vec<Target>,
+    in_packets: u64,
+    generated: u64,
+    out_packets: Vec<u64>,
+    runner_drops: DropCounters,
+    tick_every: Option<Duration>,
+    next_tick: Instant,
+}
+
+/// Builds a [`Graph`].
+pub struct GraphBuilder {
+    pool: PacketPool,
+    ports: Vec<PortSlot>,
+    elements: Vec<ElemSlot>,
+}
+
+impl std::fmt::Debug for GraphBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphBuilder")
+            .field("ports", &self.ports.len())
+            .field("elements", &self.elements.len())
+            .finish()
+    }
+}
+
+impl GraphBuilder {
+    /// An empty graph whose packets come from `pool`.
+    pub fn new(pool: PacketPool) -> GraphBuilder {
+        GraphBuilder {
+            pool,
+            ports: Vec::new(),
+            elements: Vec::new(),
+        }
+    }
+
+    /// Add a port named `name` (the topology's `node` or `node:iface`).
+    ///
+    /// # Errors
+    /// [`GraphError::TooMany`] past 65535 ports.
+    pub fn add_port(
+        &mut self,
+        name: impl Into<String>,
+        port: Box<dyn Port>,
+    ) -> Result<PortId, GraphError> {
+        let id = u16::try_from(self.ports.len()).map_err(|_| GraphError::TooMany)?;
+        self.ports.push(PortSlot {
+            name: name.into(),
+            port,
+            rx_to: Target::None,
+            rx_delivered: 0,
+            tx_offered: 0,
+            runner_drops: DropCounters::default(),
+        });
+        Ok(PortId(id))
+    }
+
+    /// Add an element named `name`.
+    ///
+    /// # Errors
+    /// [`GraphError::TooMany`] past 65535 elements.
+    pub fn add_element(
+        &mut self,
+        name: impl Into<String>,
+        elem: Box<dyn Element>,
+    ) -> Result<ElementId, GraphError> {
+        let id = u16::try_from(self.elements.len()).map_err(|_| GraphError::TooMany)?;
+        let spec = elem.gates();
+        let tick_every = elem.tick_interval();
+        self.elements.push(ElemSlot {
+            name: name.into(),
+            spec,
+            out: Outputs::new(spec.outputs),
+            out_to: vec![Target::None; spec.outputs as usize],
+            in_packets: 0,
+            generated: 0,
+            out_packets: vec![0; spec.outputs as usize],
+            runner_drops: DropCounters::default(),
+            tick_every,
+            next_tick: Instant::ZERO,
+            elem,
+        });
+        Ok(ElementId(id))
+    }
+
+    fn check(&self, ep: Endpoint, dir: &'static str) -> Result<(), GraphError> {
+        match ep {
+            Endpoint::Port(p) if (p.0 as usize) < self.ports.len() => Ok(()),
+            Endpoint::Gate(e, g) => {
+                let slot = self
+                    .elements
+                    .get(e.0 as usize)
+                    .ok_or(GraphError::NoSuchNode(ep))?;
+                let n = if dir == "output" {
+                    slot.spec.outputs
+                } else {
+                    slot.spec.inputs
+                };
+                if g < n {
+                    Ok(())
+                } else {
+                    Err(GraphError::NoSuchGate {
+                        name: slot.name.clone(),
+                        dir,
+                        gate: g,
+                    })
+                }
+            }
+            Endpoint::Port(_) => Err(GraphError::NoSuchNode(ep)),
+        }
+    }
+
+    /// Send everything leaving `from` (port rx or element output gate) to `to` (port tx or
+    /// element input gate).
+    ///
+    /// # Errors
+    /// Unknown node or gate, or `from` already connected.
+    pub fn connect(&mut self, from: Endpoint, to: Endpoint) -> Result<(), GraphError> {
+        self.check(from, "output")?;
+        self.check(to, "input")?;
+        let target = match to {
+            Endpoint::Port(p) => Target::Port(p.0),
+            Endpoint::Gate(e, g) => Target::Element(e.0, g),
+        };
+        let slot = match from {
+            Endpoint::Port(p) => &mut self.ports[p.0 as usize].rx_to,
+            Endpoint::Gate(e, g) => &mut self.elements[e.0 as usize].out_to[g as usize],
+        };
+        if *slot != Target::None {
+            return Err(GraphError::AlreadyConnected(from));
+        }
+        *slot = target;
+        Ok(())
+    }
+
+    /// A bidirectional link: `a → b` and `b → a` (an element end uses the same number for its
+    /// input and output gate, as a switch port does).
+    ///
+    /// # Errors
+    /// As [`GraphBuilder::connect`].
+    pub fn link(&mut self, a: Endpoint, b: Endpoint) -> Result<(), GraphError> {
+        self.connect(a, b)?;
+        self.connect(b, a)
+    }
+
+    /// Finish building.
+    pub fn build(self) -> Graph {
+        Graph {
+            pool: self.pool,
+            ports: self.ports,
+            elements: self.elements,
+            queue: VecDeque::with_capacity(256),
+        }
+    }
+}
+
+/// A runnable graph. Owned by one worker thread.
+pub struct Graph {
+    pool: PacketPool,
+    ports: Vec<PortSlot>,
+    elements: Vec<ElemSlot>,
+    queue: VecDeque<(u16, u16, Batch)>,
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph")
+            .field("ports", &self.ports.len())
+            .field("elements", &self.elements.len())
+            .finish()
+    }
+}
+
+/// Counters of one port, for reports.
+#[derive(Clone, Debug)]
+pub struct PortReport {
+    /// Port name given at `add_port`.
+    pub name: String,
+    /// Interface name.
+    pub ifname: String,
+    /// The port's own counters, with the runner's drops (e.g. `no_output`) merged in.
+    pub stats: PortStats,
+}
+
+/// Counters of one element, for reports.
+#[derive(Clone, Debug)]
+pub struct ElementReport {
+    /// Element name given at `add_element`.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Packets handed to it.
+    pub in_packets: u64,
+    /// Packets it made (copies, replies).
+    pub generated: u64,
+    /// Packets it sent, per output gate, with the gate's name.
+    pub out_packets: Vec<(String, u64)>,
+    /// Packets it dropped, by reason.
+    pub drops: DropCounters,
+    /// Element-specific counters.
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+/// Counters of a whole graph.
+#[derive(Clone, Debug, Default)]
+pub struct GraphReport {
+    /// Per port.
+    pub ports: Vec<PortReport>,
+    /// Per element.
+    pub elements: Vec<ElementReport>,
+}
+
+/// Result of one port poll.
+#[derive(Debug)]
+pub struct PollResult {
+    /// Packets received this round over all ports.
+    pub received: usize,
+    /// Errors from ports, with the port index (the worker logs them, rate-limited, and
+    /// continues).
+    pub errors: Vec<(usize, PortError)>,
+}
+
+fn deliver(
+    ports: &mut [PortSlot],
+    queue: &mut VecDeque<(u16, u16, Batch)>,
+    target: Target,
+    mut batch: Batch,
+    source_drops: &mut DropCounters,
+) {
+    match target {
+        Target::None => source_drops.add(DropReason::NoOutput, batch.len() as u64),
+        Target::Port(p) => {
+            let slot = &mut ports[p as usize];
+            slot.tx_offered += batch.len() as u64;
+            slot.port.tx_burst(&mut batch);
+        }
+        Target::Element(e, g) => queue.push_back((e, g, batch)),
+    }
+}
+
+/// Move everything an element queued on its output gates to their targets.
+fn flush(slot: &mut ElemSlot, ports: &mut [PortSlot], queue: &mut VecDeque<(u16, u16, Batch)>) {
+    for gate in 0..slot.out_to.len() {
+        let target = slot.out_to[gate];
+        let Some(q) = slot.out.queue_mut(gate) else {
+            continue;
+        };
+        if q.is_empty() {
+            continue;
+        }
+        slot.out_packets[gate] += q.len() as u64;
+        let mut batch = Batch::new();
+        for pkt in q.drain(..) {
+            if let Err(pkt) = batch.push(pkt) {
+                let full = std::mem::take(&mut batch);
+                deliver(ports, queue, target, full, &mut slot.runner_drops);
+                let _ = batch.push(pkt);
+            }
+        }
+        deliver(ports, queue, target, batch, &mut slot.runner_drops);
+    }
+}
+
+impl Graph {
+    /// The packet pool.
+    pub fn pool(&self) -> PacketPool {
+        self.pool
+    }
+
+    /// Number of ports.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// The rx fds of every port (index = port id), for the worker's epoll.
+    pub fn rx_fds(&self) -> Vec<Option<std::os::fd::RawFd>> {
+        self.ports.iter().map(|p| p.port.rx_fd()).collect()
+    }
+
+    /// One round: read up to a burst from every port and push everything through.
+    /// Returns the number of packets received.
+    pub fn poll(&mut self, now: Instant) -> PollResult {
+        let mut received = 0;
+        let mut errors = Vec::new();
+        for i in 0..self.ports.len() {
+            let slot = &mut self.ports[i];
+            let mut batch = Batch::new();
+            let res = slot.port.rx_burst(&self.pool, &mut batch);
+            if let Err(e) = res {
+                errors.push((i, e));
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            received += batch.len();
+            slot.rx_delivered += batch.len() as u64;
+            for pkt in batch.iter_mut() {
+                pkt.meta.rx_port = i as u16;
+            }
+            let target = slot.rx_to;
+            let Graph {
+                ports, queue, ..
+            } = self;
+            let mut drops = DropCounters::default();
+            deliver(ports, queue, target, batch, &mut drops);
+            ports[i].runner_drops.merge(&drops);
+            self.run_queue(now);
+        }
+        if !self.queue.is_empty() {
+            self.run_queue(now);
+        }
+        PollResult { received, errors }
+    }
+
+    /// Hand `batch` to an element's input gate (or a port's tx) as if it had arrived there,
+    /// and run the graph until it is quiet. For tests and packet injection.
+    ///
+    /// # Errors
+    /// [`GraphError`] for an unknown endpoint.
+    pub fn inject(&mut self, to: Endpoint, batch: Batch, now: Instant) -> Result<(), GraphError> {
+        let target = match to {
+            Endpoint::Port(p) if (p.0 as usize) < self.ports.len() => Target::Port(p.0),
+            Endpoint::Gate(e, g)
+                if self
+                    .elements
+                    .get(e.0 as usize)
+                    .is_some_and(|s| g < s.spec.inputs) =>
+            {
+                Target::Element(e.0, g)
+            }
+            _ => return Err(GraphError::NoSuchNode(to)),
+        };
+        let mut drops = DropCounters::default();
+        deliver(&mut self.ports, &mut self.queue, target, batch, &mut drops);
+        self.run_queue(now);
+        Ok(())
+    }
+
+    fn run_queue(&mut self, now: Instant) {
+        let mut ctx = Context::new(now, self.pool);
+        let Graph {
+            ports,
+            elements,
+            queue,
+            ..
+        } = self;
+        let mut budget = MAX_BATCHES_PER_ROUND;
+        while budget > 0 {
+            let Some((e, g, mut batch)) = queue.pop_front() else {
+                break;
+            };
+            budget -= 1;
+            let slot = &mut elements[e as usize];
+            slot.in_packets += batch.len() as u64;
+            for pkt in batch.iter_mut() {
+                pkt.meta.in_gate = g;
+            }
+            slot.elem.process(&mut ctx, InputGate(g), batch, &mut slot.out);
+            slot.generated += ctx.take_generated();
+            flush(slot, ports, queue);
+        }
+    }
+
+    /// Run the `tick` of every element that is due. Returns the earliest next due time.
+    pub fn run_timers(&mut self, now: Instant) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut ctx = Context::new(now, self.pool);
+        for i in 0..self.elements.len() {
+            let Graph {
+                ports,
+                elements,
+                queue,
+                ..
+            } = self;
+            let slot = &mut elements[i];
+            let Some(every) = slot.tick_every else {
+                continue;
+            };
+            if now >= slot.next_tick {
+                slot.elem.tick(&mut ctx, &mut slot.out);
+                slot.generated += ctx.take_generated();
+                flush(slot, ports, queue);
+                slot.next_tick = now + every;
+            }
+            next = Some(next.map_or(slot.next_tick, |n| n.min(slot.next_tick)));
+        }
+        if !self.queue.is_empty() {
+            self.run_queue(now);
+        }
+        next
+    }
+
+    /// True when batches are waiting in the work queue (a round hit its budget).
+    pub fn has_pending_work(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Every counter of every port and element.
+    pub fn report(&self) -> GraphReport {
+        let ports = self
+            .ports
+            .iter()
+            .map(|p| {
+                let mut stats = p.port.stats();
+                stats.drops.merge(&p.runner_drops);
+                PortReport {
+                    name: p.name.clone(),
+                    ifname: p.port.name().to_string(),
+                    stats,
+                }
+            })
+            .collect();
+        let elements = self
+            .elements
+            .iter()
+            .map(|e| {
+                let mut drops = *e.out.drops();
+                drops.merge(&e.runner_drops);
+                let mut counters = Vec::new();
+                e.elem.counters(&mut |k, v| counters.push((k, v)));
+                ElementReport {
+                    name: e.name.clone(),
+                    kind: e.elem.kind(),
+                    in_packets: e.in_packets,
+                    generated: e.generated,
+                    out_packets: e
+                        .out_packets
+                        .iter()
+                        .enumerate()
+                        .map(|(g, n)| (e.elem.gate_name(g as u16), *n))
+                        .collect(),
+                    drops,
+                    counters,
+                }
+            })
+            .collect();
+        GraphReport { ports, elements }
+    }
+
+    /// Check packet conservation for every node; empty when every packet is accounted for.
+    pub fn conservation_errors(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        for e in &self.elements {
+            let out: u64 = e.out_packets.iter().sum();
+            let drops = e.out.drops().total() + e.runner_drops.total();
+            if e.in_packets + e.generated != out + drops {
+                errs.push(format!(
+                    "element {}: in {} + generated {} != out {} + dropped {}",
+                    e.name, e.in_packets, e.generated, out, drops
+                ));
+            }
+        }
+        for p in &self.ports {
+            let s = p.port.stats();
+            let rx_drops = s.drops.get(DropReason::RxTruncated) + s.drops.get(DropReason::Malformed);
+            let tx_drops = s.drops.total() - rx_drops;
+            if s.rx_packets != p.rx_delivered + rx_drops {
+                errs.push(format!(
+                    "port {}: rx {} != delivered {} + rx drops {}",
+                    p.name, s.rx_packets, p.rx_delivered, rx_drops
+                ));
+            }
+            if p.tx_offered != s.tx_packets + tx_drops {
+                errs.push(format!(
+                    "port {}: offered {} != tx {} + tx drops {}",
+                    p.name, p.tx_offered, s.tx_packets, tx_drops
+                ));
+            }
+        }
+        if !self.queue.is_empty() {
+            errs.push(format!("{} batches still queued", self.queue.len()));
+        }
+        errs
+    }
+
+    /// Name of a port.
+    pub fn port_name(&self, id: usize) -> &str {
+        self.ports.get(id).map_or("?", |p| p.name.as_str())
+    }
+}

@@ -1,0 +1,48 @@
+//! `nfv-dataplane` moves packets. It knows nothing of YAML, switches or NAT.
+//!
+//! # Packet lifecycle
+//! 1. A worker ([`worker::run`]) polls every [`port::Port`]: `rx_burst` reads frames into
+//!    [`packet::PacketBuf`]s taken from a preallocated [`packet::PacketPool`] until the
+//!    [`packet::Batch`] is full ([`packet::BURST`]) or the device says EAGAIN.
+//! 2. The [`graph::Graph`] stamps `meta.rx_port` and hands the batch to whatever the port's
+//!    rx is connected to: an [`element::Element`] input gate, or straight to another port.
+//! 3. An element consumes the batch: every packet is either emitted on an output gate or
+//!    dropped with a counted [`element::DropReason`]. The runner then passes each output
+//!    gate's packets on, in batches, to the connected element or port.
+//! 4. A port's `tx_burst` writes frames; any it cannot write are dropped and counted by reason.
+//!
+//! # Ownership rules
+//! A `PacketBuf` is a move-only handle owned by exactly one stage; dropping it returns the
+//! buffer to its pool. No heap allocation, lock or syscall happens per packet except the
+//! port's own read/write; per-gate queues keep their capacity between batches.
+//!
+//! # Accounting
+//! Every node satisfies `in + generated == out + drops` and every port
+//! `rx == delivered + rx drops`, `offered == tx + tx drops`
+//! ([`graph::Graph::conservation_errors`]).
+//!
+//! # Threads
+//! Today one worker thread runs the whole graph. Elements only see `Context` and `Outputs`,
+//! so an edge can become an SPSC ring between workers without changing any element; buffers
+//! are `Send` and the pool's free list is lock-free for exactly that reason.
+//!
+//! # Direction
+//! **rx = into the data plane from a device, tx = out of the data plane to a device.**
+
+pub mod element;
+pub mod graph;
+pub mod packet;
+pub mod port;
+pub mod sys;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
+pub mod time;
+pub mod worker;
+
+pub use element::{
+    Context, DropCounters, DropReason, Element, GateSpec, InputGate, OutputGate, Outputs,
+};
+pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
+pub use packet::{BURST, Batch, Meta, PacketBuf, PacketPool};
+pub use port::{Port, PortError, PortStats};
+pub use time::Instant;

@@ -1,0 +1,364 @@
+//! `PacketPool` and `PacketBuf`: fixed-size packet buffers from one preallocated slab.
+//!
+//! A pool is a slab of `count` slots, each `headroom + capacity` bytes, plus a lock-free
+//! free list of slot indices (`crossbeam_queue::ArrayQueue`, so buffers may be freed on a
+//! different worker than the one that allocated them). `alloc` pops an index, dropping a
+//! `PacketBuf` pushes it back: no heap allocation per packet.
+//!
+//! Pools live for the rest of the process (the slab is leaked on purpose, as DPDK mempools
+//! and Snabb's packet freelist do). That makes a `PacketBuf` a plain pointer with no
+//! reference count to bump per packet, and makes it impossible for a buffer to outlive its
+//! memory. A data plane creates its pools once at start-up; tests make small ones.
+
+use std::fmt;
+use std::ptr::NonNull;
+
+use crossbeam_queue::ArrayQueue;
+
+/// Bytes reserved in front of every frame so that headers (an 802.1Q tag, a tunnel
+/// header) can be prepended without moving the payload.
+pub const DEFAULT_HEADROOM: usize = 128;
+
+/// Per-packet metadata carried beside the bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// Index of the port the packet entered the data plane on (set by the graph runner).
+    pub rx_port: u16,
+    /// Input gate of the element currently processing the packet (set by the graph runner).
+    pub in_gate: u16,
+}
+
+struct PoolInner {
+    base: NonNull<u8>,
+    slot_size: usize,
+    headroom: usize,
+    count: u32,
+    free: ArrayQueue<u32>,
+}
+
+// SAFETY: `base` points to a leaked slab that is never freed; each slot is accessed only
+// through the single `PacketBuf` that owns its index (the free list hands an index to at
+// most one owner at a time), so sharing the pool between threads cannot create aliasing
+// mutable access.
+unsafe impl Sync for PoolInner {}
+// SAFETY: see `Sync` above; the raw pointer is to process-lifetime memory.
+unsafe impl Send for PoolInner {}
+
+/// A handle to a pool of packet buffers. Cheap to copy; every copy refers to the same pool.
+#[derive(Clone, Copy)]
+pub struct PacketPool {
+    inner: &'static PoolInner,
+}
+
+impl fmt::Debug for PacketPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PacketPool")
+            .field("count", &self.inner.count)
+            .field("capacity", &self.capacity())
+            .field("available", &self.available())
+            .finish()
+    }
+}
+
+impl PacketPool {
+    /// Make a pool of `count` buffers, each able to hold a frame of `capacity` bytes after
+    /// [`DEFAULT_HEADROOM`] bytes of headroom. The memory is never returned (see module docs).
+    ///
+    /// # Panics
+    /// If `count` is 0 or larger than `u32::MAX`, or a slot would exceed `u32::MAX` bytes:
+    /// those are programming errors, not runtime conditions.
+    pub fn new(count: usize, capacity: usize) -> PacketPool {
+        Self::with_headroom(count, capacity, DEFAULT_HEADROOM)
+    }
+
+    /// As [`PacketPool::new`] with an explicit headroom.
+    ///
+    /// # Panics
+    /// As [`PacketPool::new`].
+    pub fn with_headroom(count: usize, capacity: usize, headroom: usize) -> PacketPool {
+        assert!(count > 0, "a packet pool needs at least one buffer");
+        let count32 = u32::try_from(count).expect("pool count fits in u32");
+        // Round slots to a cache line so neighbouring buffers don't share lines.
+        let slot_size = (headroom + capacity).div_ceil(64) * 64;
+        assert!(u32::try_from(slot_size).is_ok(), "slot size fits in u32");
+        let slab: &'static mut [u8] = Box::leak(vec![0u8; slot_size * count].into_boxed_slice());
+        let base = NonNull::new(slab.as_mut_ptr()).expect("leaked slab is non-null");
+        let free = ArrayQueue::new(count);
+        for i in 0..count32 {
+            // Capacity is `count`, so this cannot fail.
+            let _ = free.push(i);
+        }
+        let inner = Box::leak(Box::new(PoolInner {
+            base,
+            slot_size,
+            headroom,
+            count: count32,
+            free,
+        }));
+        PacketPool { inner }
+    }
+
+    /// Take a buffer from the pool, or `None` if every buffer is in use.
+    /// The buffer is empty (`len() == 0`) with the pool's full headroom.
+    #[inline]
+    pub fn alloc(&self) -> Option<PacketBuf> {
+        let idx = self.inner.free.pop()?;
+        Some(PacketBuf {
+            pool: self.inner,
+            idx,
+            head: self.inner.headroom as u32,
+            len: 0,
+            meta: Meta::default(),
+        })
+    }
+
+    /// A copy of `pkt` (bytes and metadata) in a buffer of this pool, or `None` if the pool
+    /// is empty or `pkt` does not fit in this pool's buffers.
+    pub fn try_clone(&self, pkt: &PacketBuf) -> Option<PacketBuf> {
+        let mut copy = self.alloc()?;
+        let data = pkt.data();
+        let head = pkt.headroom().min(self.inner.headroom);
+        if head + data.len() > self.inner.slot_size {
+            return None;
+        }
+        copy.head = head as u32;
+        copy.buffer_mut()[..data.len()].copy_from_slice(data);
+        copy.len = data.len() as u32;
+        copy.meta = pkt.meta;
+        Some(copy)
+    }
+
+    /// Largest frame a buffer can hold with full headroom.
+    pub fn capacity(&self) -> usize {
+        self.inner.slot_size - self.inner.headroom
+    }
+
+    /// Total number of buffers.
+    pub fn count(&self) -> usize {
+        self.inner.count as usize
+    }
+
+    /// Buffers currently free.
+    pub fn available(&self) -> usize {
+        self.inner.free.len()
+    }
+}
+
+/// Returned by [`PacketBuf::prepend`] when there is not enough headroom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoHeadroom;
+
+/// A move-only handle to one pool slot holding one frame. Dropping it returns the slot.
+///
+/// The frame is `data()`: `len` bytes starting `head` bytes into the slot.
+pub struct PacketBuf {
+    pool: &'static PoolInner,
+    idx: u32,
+    head: u32,
+    len: u32,
+    /// Metadata that travels with the packet.
+    pub meta: Meta,
+}
+
+// SAFETY: a PacketBuf exclusively owns its slot (the free list hands each index to one
+// owner), so moving it to another thread moves that exclusive access with it.
+unsafe impl Send for PacketBuf {}
+
+impl fmt::Debug for PacketBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PacketBuf")
+            .field("slot", &self.idx)
+            .field("head", &self.head)
+            .field("len", &self.len)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl PacketBuf {
+    #[inline]
+    fn slot(&self) -> &[u8] {
+        let size = self.pool.slot_size;
+        // SAFETY: idx < count, so the range lies inside the leaked slab; this handle owns the
+        // slot exclusively, so no mutable alias exists while `&self` is borrowed.
+        unsafe {
+            std::slice::from_raw_parts(self.pool.base.as_ptr().add(self.idx as usize * size), size)
+        }
+    }
+
+    #[inline]
+    fn slot_mut(&mut self) -> &mut [u8] {
+        let size = self.pool.slot_size;
+        // SAFETY: as in `slot`, and `&mut self` guarantees this is the only live access.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.pool.base.as_ptr().add(self.idx as usize * size),
+                size,
+            )
+        }
+    }
+
+    /// The frame bytes.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let (h, l) = (self.head as usize, self.len as usize);
+        &self.slot()[h..h + l]
+    }
+
+    /// The frame bytes, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let (h, l) = (self.head as usize, self.len as usize);
+        &mut self.slot_mut()[h..h + l]
+    }
+
+    /// Frame length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// True when the frame has no bytes.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes free in front of the frame.
+    #[inline]
+    pub fn headroom(&self) -> usize {
+        self.head as usize
+    }
+
+    /// Bytes free after the frame.
+    #[inline]
+    pub fn tailroom(&self) -> usize {
+        self.pool.slot_size - self.head as usize - self.len as usize
+    }
+
+    /// Everything from the frame start to the end of the slot, for a port to read a frame
+    /// into; follow with [`PacketBuf::set_len`].
+    #[inline]
+    pub fn buffer_mut(&mut self) -> &mut [u8] {
+        let h = self.head as usize;
+        &mut self.slot_mut()[h..]
+    }
+
+    /// Set the frame length after writing into [`PacketBuf::buffer_mut`]. Clamped to the
+    /// space available, so a wrong length can never expose bytes outside the slot.
+    #[inline]
+    pub fn set_len(&mut self, len: usize) {
+        let max = self.pool.slot_size - self.head as usize;
+        self.len = len.min(max) as u32;
+    }
+
+    /// Grow the frame by `n` bytes at the front and return them.
+    ///
+    /// # Errors
+    /// [`NoHeadroom`] when fewer than `n` bytes of headroom are left.
+    #[inline]
+    pub fn prepend(&mut self, n: usize) -> Result<&mut [u8], NoHeadroom> {
+        if n > self.head as usize {
+            return Err(NoHeadroom);
+        }
+        self.head -= n as u32;
+        self.len += n as u32;
+        let h = self.head as usize;
+        Ok(&mut self.slot_mut()[h..h + n])
+    }
+
+    /// Remove `n` bytes from the front. Returns false (and changes nothing) if the frame is
+    /// shorter than `n`.
+    #[inline]
+    pub fn trim_front(&mut self, n: usize) -> bool {
+        if n > self.len as usize {
+            return false;
+        }
+        self.head += n as u32;
+        self.len -= n as u32;
+        true
+    }
+
+    /// Shorten the frame to `len` bytes (no effect if it is already shorter).
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len as usize {
+            self.len = len as u32;
+        }
+    }
+
+    /// Append `bytes` at the end. Returns false (and changes nothing) without tailroom.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> bool {
+        if bytes.len() > self.tailroom() {
+            return false;
+        }
+        let end = self.head as usize + self.len as usize;
+        self.slot_mut()[end..end + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len() as u32;
+        true
+    }
+}
+
+impl Drop for PacketBuf {
+    #[inline]
+    fn drop(&mut self) {
+        // Cannot fail: the queue has room for every index and each index is owned once.
+        let pushed = self.pool.free.push(self.idx);
+        debug_assert!(pushed.is_ok(), "packet pool free list overflow");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_alloc_until_empty_then_drop_returns_slots() {
+        let pool = PacketPool::new(4, 256);
+        let bufs: Vec<_> = (0..4).map(|_| pool.alloc().expect("buffer")).collect();
+        assert_eq!(pool.available(), 0);
+        assert!(pool.alloc().is_none());
+        drop(bufs);
+        assert_eq!(pool.available(), 4);
+    }
+
+    #[test]
+    fn packetbuf_prepend_trim_extend_respect_bounds() {
+        let pool = PacketPool::with_headroom(1, 64, 8);
+        let mut p = pool.alloc().expect("buffer");
+        assert!(p.extend_from_slice(&[1, 2, 3]));
+        assert_eq!(p.data(), &[1, 2, 3]);
+        p.prepend(2).expect("headroom").copy_from_slice(&[9, 9]);
+        assert_eq!(p.data(), &[9, 9, 1, 2, 3]);
+        assert_eq!(p.prepend(7), Err(NoHeadroom));
+        assert!(p.trim_front(3));
+        assert_eq!(p.data(), &[2, 3]);
+        assert!(!p.trim_front(3));
+        let tail = p.tailroom();
+        assert!(!p.extend_from_slice(&vec![0; tail + 1]));
+        p.set_len(usize::MAX);
+        assert_eq!(p.len() + p.headroom(), 64 + 8);
+    }
+
+    #[test]
+    fn clone_copies_bytes_and_meta_into_a_new_slot() {
+        let pool = PacketPool::new(2, 128);
+        let mut a = pool.alloc().expect("buffer");
+        assert!(a.extend_from_slice(b"hello"));
+        a.meta.rx_port = 7;
+        let b = pool.try_clone(&a).expect("clone");
+        assert_eq!(b.data(), b"hello");
+        assert_eq!(b.meta.rx_port, 7);
+        assert!(pool.try_clone(&a).is_none(), "pool is empty now");
+    }
+
+    #[test]
+    fn buffers_move_between_threads() {
+        let pool = PacketPool::new(8, 128);
+        let mut p = pool.alloc().expect("buffer");
+        assert!(p.extend_from_slice(b"x"));
+        let h = std::thread::spawn(move || p.data().to_vec());
+        assert_eq!(h.join().expect("join"), b"x");
+        assert_eq!(pool.available(), 8);
+    }
+}

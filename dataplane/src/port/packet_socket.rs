@@ -1,0 +1,136 @@
+//! [`PacketSocketPort`]: an `AF_PACKET` socket on an existing interface.
+//!
+//! For `kind: tap` nodes nfv creates a persistent TAP for a VM; QEMU attaches to its user
+//! side, so nfv reaches the VM through the TAP's *kernel* side with this port. The kernel
+//! strips 802.1Q tags on receive into metadata; they are put back here so trunk ports to
+//! VMs see the frame exactly as the VM sent it.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use super::{Port, PortError, PortStats, count_tx_result};
+use crate::element::DropReason;
+use crate::packet::{Batch, PacketPool};
+use crate::sys::packet_socket;
+
+/// A [`Port`] over an `AF_PACKET` socket bound to one interface.
+#[derive(Debug)]
+pub struct PacketSocketPort {
+    fd: OwnedFd,
+    name: String,
+    stats: PortStats,
+}
+
+impl PacketSocketPort {
+    /// Bind to interface `name` with index `ifindex` (in the calling thread's namespace).
+    ///
+    /// # Errors
+    /// The OS error from socket setup.
+    pub fn open(name: &str, ifindex: u32) -> std::io::Result<PacketSocketPort> {
+        Ok(PacketSocketPort {
+            fd: packet_socket::open(ifindex)?,
+            name: name.to_string(),
+            stats: PortStats::default(),
+        })
+    }
+}
+
+impl Port for PacketSocketPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn rx_burst(&mut self, pool: &PacketPool, batch: &mut Batch) -> Result<usize, PortError> {
+        let fd = self.fd.as_raw_fd();
+        let mut n = 0;
+        while !batch.is_full() {
+            let Some(mut pkt) = pool.alloc() else {
+                self.stats.rx_no_buffer += 1;
+                break;
+            };
+            let buf = pkt.buffer_mut();
+            // Keep 4 bytes spare for a tag the kernel may have stripped.
+            let cap = buf.len().saturating_sub(4);
+            match packet_socket::recv(fd, &mut buf[..cap]) {
+                Ok((len, tag)) => {
+                    self.stats.rx_packets += 1;
+                    self.stats.rx_bytes += len as u64;
+                    if len > cap {
+                        self.stats.drops.add(DropReason::RxTruncated, 1);
+                        continue;
+                    }
+                    pkt.set_len(len);
+                    if let Some(tag) = tag
+                        && (len < 12 || !reinsert_tag(&mut pkt, tag))
+                    {
+                        self.stats.drops.add(DropReason::Malformed, 1);
+                        continue;
+                    }
+                    let _ = batch.push(pkt);
+                    n += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    self.stats.rx_errors += 1;
+                    return Err(PortError::Read {
+                        port: self.name.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn tx_burst(&mut self, batch: &mut Batch) {
+        let fd = self.fd.as_raw_fd();
+        for pkt in batch.drain() {
+            let res = packet_socket::send(fd, pkt.data());
+            count_tx_result(&mut self.stats, res, pkt.len());
+        }
+    }
+
+    fn rx_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
+    fn stats(&self) -> PortStats {
+        self.stats
+    }
+}
+
+/// Put a stripped 802.1Q/802.1ad tag back after the two MAC addresses.
+fn reinsert_tag(pkt: &mut crate::packet::PacketBuf, tag: packet_socket::StrippedTag) -> bool {
+    if pkt.prepend(4).is_err() {
+        return false;
+    }
+    let d = pkt.data_mut();
+    d.copy_within(4..16, 0);
+    d[12..14].copy_from_slice(&tag.tpid.to_be_bytes());
+    d[14..16].copy_from_slice(&tag.tci.to_be_bytes());
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reinsert_tag_restores_the_8021q_header() {
+        let pool = PacketPool::new(1, 128);
+        let mut p = pool.alloc().expect("buf");
+        let frame: Vec<u8> = (0u8..20).collect();
+        assert!(p.extend_from_slice(&frame));
+        assert!(reinsert_tag(
+            &mut p,
+            packet_socket::StrippedTag {
+                tpid: 0x8100,
+                tci: 0x0014
+            }
+        ));
+        let d = p.data();
+        assert_eq!(&d[..12], &frame[..12]);
+        assert_eq!(&d[12..16], &[0x81, 0x00, 0x00, 0x14]);
+        assert_eq!(&d[16..], &frame[12..]);
+    }
+}

@@ -1,0 +1,15 @@
+//! `nfv-functions`: network functions as pure packet logic.
+//!
+//! Each function is an [`nfv_dataplane::Element`]: it gets batches and a
+//! [`nfv_dataplane::Context`] (time, packet allocation) and never makes a syscall or reads
+//! the clock, so every behaviour is testable with frames in, frames and counters out, and
+//! time advanced by value. Functions take their own plain configuration types (not YAML
+//! types): the `nfv` binary maps the validated topology onto them.
+//!
+//! | kind | type |
+//! |---|---|
+//! | `switch` | [`l2_switch::L2Switch`] |
+
+pub mod l2_switch;
+
+pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
