@@ -1,1 +1,214 @@
-fn main() {}
+//! `nfv`: the command line. `run` and `check` a topology, `clean` after a crash, `demo`.
+
+mod demo;
+mod report;
+mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use nfv_dataplane::worker::{self, Shutdown};
+
+/// A network-function-virtualization data plane: switches (routers, NAT and firewalls to
+/// come) wired to namespaces, VMs and host interfaces from one YAML topology file.
+#[derive(Debug, Parser)]
+#[command(name = "nfv", version, about, long_about = None)]
+struct Cli {
+    /// More logging (-v debug, -vv trace). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bring a topology up and forward until Ctrl-C / SIGTERM, then remove everything and
+    /// print the counters.
+    Run {
+        /// Topology file (YAML).
+        file: PathBuf,
+    },
+    /// Validate a topology file without touching the system. Exit 1 on any problem.
+    Check {
+        /// Topology file (YAML).
+        file: PathBuf,
+    },
+    /// Remove namespaces and devices a topology would create (after a crashed run).
+    Clean {
+        /// Topology file (YAML).
+        file: PathBuf,
+    },
+    /// Run a built-in topology (two namespace hosts on a switch), send real traffic between
+    /// them, print what happened and the counters, and clean up.
+    Demo,
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match verbose {
+        0 if quiet => "warn",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo prints its own story on stdout; its info logs would repeat it.
+    init_logging(cli.verbose, matches!(cli.command, Command::Demo));
+    let res = match &cli.command {
+        Command::Check { file } => return check(file),
+        Command::Run { file } => run(file),
+        Command::Clean { file } => clean(file),
+        Command::Demo => demo::run(),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nfv: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Load and validate, printing every problem. `None` when there were errors.
+fn load(file: &Path) -> Option<nfv_config::Topology> {
+    match nfv_config::load_file(file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(loaded.topology)
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!(
+                "{}: {} problem{} found",
+                file.display(),
+                e.problems.len(),
+                if e.problems.len() == 1 { "" } else { "s" }
+            );
+            None
+        }
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    match load(file) {
+        Some(t) => {
+            println!(
+                "{}: ok: topology {:?}, {} nodes, {} links",
+                file.display(),
+                t.name,
+                t.nodes.len(),
+                t.links.len()
+            );
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::FAILURE,
+    }
+}
+
+fn clean(file: &Path) -> Result<ExitCode> {
+    let Some(topo) = load(file) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let removed = runtime::clean(&topo)?;
+    if removed.is_empty() {
+        println!("nothing to remove for topology {:?}", topo.name);
+    }
+    for r in removed {
+        println!("removed {r}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT/SIGTERM trigger `shutdown`; installed before anything is created so a signal
+/// during start-up still leads to a full cleanup.
+fn install_signals(shutdown: &Arc<Shutdown>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("couldn't install signal handlers")?;
+    let sd = Arc::clone(shutdown);
+    std::thread::Builder::new()
+        .name("nfv-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                tracing::info!("signal {sig}: stopping");
+                sd.trigger();
+            }
+        })
+        .context("couldn't start the signal thread")?;
+    Ok(())
+}
+
+fn run(file: &Path) -> Result<ExitCode> {
+    let Some(topo) = load(file) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let clashes = runtime::preflight(&topo)?;
+    if !clashes.is_empty() {
+        for c in &clashes {
+            eprintln!("error: {c}");
+        }
+        eprintln!(
+            "nothing was created; `nfv clean {}` removes all of them",
+            file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let shutdown = Shutdown::new().context("couldn't create the shutdown eventfd")?;
+    install_signals(&shutdown)?;
+    let sd = Arc::clone(&shutdown);
+    let net = runtime::bring_up(&topo, &move || sd.is_triggered())?;
+    let runtime::Network {
+        mut graph,
+        resources,
+        ..
+    } = net;
+    println!(
+        "nfv: topology {:?} running: {} ports; Ctrl-C or SIGTERM stops it",
+        topo.name,
+        graph.port_count()
+    );
+    let sd = Arc::clone(&shutdown);
+    let worker = std::thread::Builder::new()
+        .name("nfv-worker-0".into())
+        .spawn(move || {
+            let res = worker::run(&mut graph, &sd);
+            (graph, res)
+        })
+        .context("couldn't start the worker thread")?;
+    let (graph, res) = match worker.join() {
+        Ok(v) => v,
+        Err(_) => {
+            drop(resources);
+            anyhow::bail!("the worker thread panicked; everything created was removed");
+        }
+    };
+    let report = graph.report();
+    let conservation = graph.conservation_errors();
+    // Close every TAP/packet socket before removing namespaces and devices.
+    drop(graph);
+    drop(resources);
+    res.context("worker failed")?;
+    print!("{}", report::format(&report));
+    for e in &conservation {
+        tracing::error!("packet accounting: {e}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use crate::types::{IfName, Ipv4Cidr, MacAddr, ParseError, deserialize_parsed, parse_duration};
 
@@ -50,6 +50,46 @@ pub(crate) struct RawNode {
     pub mac_table_size: Option<Spanned<i64>>,
     pub ageing: Option<Spanned<RawDuration>>,
     pub ports: Option<Spanned<RawMap<RawPort>>>,
+}
+
+/// A field present in a [`RawNode`]: its YAML name, where its value is, and the value's text.
+pub(crate) struct PresentField {
+    pub name: &'static str,
+    pub at: Location,
+    pub value: Option<String>,
+}
+
+impl RawNode {
+    /// Every optional field that the file sets, by YAML name. Keep in step with the struct.
+    pub(crate) fn present_fields(&self) -> Vec<PresentField> {
+        fn field<T: fmt::Display>(
+            name: &'static str,
+            v: Option<&Spanned<T>>,
+        ) -> Option<PresentField> {
+            v.map(|v| PresentField {
+                name,
+                at: v.referenced,
+                value: Some(v.value.to_string()),
+            })
+        }
+        [
+            field("address", self.address.as_ref()),
+            field("gateway", self.gateway.as_ref()),
+            field("mac", self.mac.as_ref()),
+            field("mtu", self.mtu.as_ref()),
+            field("ifname", self.ifname.as_ref()),
+            field("mac-table-size", self.mac_table_size.as_ref()),
+            field("ageing", self.ageing.as_ref()),
+            self.ports.as_ref().map(|v| PresentField {
+                name: "ports",
+                at: v.referenced,
+                value: None,
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 /// Field names of [`RawNode`] as written in YAML, for the per-kind check.
@@ -111,6 +151,12 @@ impl fmt::Display for RawIpv4 {
 pub(crate) struct RawDuration {
     pub text: String,
     pub value: Duration,
+}
+
+impl fmt::Display for RawDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawDuration {

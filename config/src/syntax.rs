@@ -13,7 +13,7 @@
 //! the scalar text for the `"value"` part of the message.
 
 use serde_saphyr::Error as YamlError;
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 
 use crate::problem::Problem;
 use crate::raw::fields_of_kind;
@@ -46,6 +46,8 @@ fn render(path: &[Seg]) -> String {
 enum Role {
     Key,
     Scalar,
+    /// An empty value, `~` or `null`.
+    Null,
     Mapping,
     Sequence,
     Alias,
@@ -99,10 +101,7 @@ impl Index {
                 Ok(ev) => ev,
                 Err(err) => {
                     let path = stack.last().map(|frame| match frame {
-                        Frame::Map {
-                            path,
-                            key: Some(k),
-                        } => extend(path, Seg::Key(k.clone())),
+                        Frame::Map { path, key: Some(k) } => extend(path, Seg::Key(k.clone())),
                         Frame::Map { path, key: None } | Frame::Seq { path, .. } => path.clone(),
                     });
                     let failure = Failure {
@@ -118,6 +117,11 @@ impl Index {
                 }
             };
             let (role, text) = match event {
+                Event::Scalar(s, ScalarStyle::Plain, ..)
+                    if matches!(s.as_ref(), "" | "~" | "null" | "Null" | "NULL") =>
+                {
+                    (Role::Null, None)
+                }
                 Event::Scalar(s, ..) => (Role::Scalar, Some(s.into_owned())),
                 Event::MappingStart(..) => (Role::Mapping, None),
                 Event::SequenceStart(..) => (Role::Sequence, None),
@@ -194,7 +198,13 @@ fn extend(path: &[Seg], seg: Seg) -> Vec<Seg> {
     p
 }
 
-const VALUE_ROLES: &[Role] = &[Role::Scalar, Role::Mapping, Role::Sequence, Role::Alias];
+const VALUE_ROLES: &[Role] = &[
+    Role::Scalar,
+    Role::Null,
+    Role::Mapping,
+    Role::Sequence,
+    Role::Alias,
+];
 
 /// Build the single [`Problem`] for a stage-1 error.
 pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -> Problem {
@@ -225,6 +235,7 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
     let found = || match index.at(line, column, VALUE_ROLES).map(|e| e.role) {
         Some(Role::Mapping) => ", found a mapping",
         Some(Role::Sequence) => ", found a list",
+        Some(Role::Null) => ", found nothing",
         _ => "",
     };
 
@@ -291,8 +302,8 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
             problem
         }
         YamlError::Eof { .. } if index.entries.is_empty() => {
-            problem.message = "the file has no content; a topology needs at least name and nodes"
-                .to_owned();
+            problem.message =
+                "the file has no content; a topology needs at least name and nodes".to_owned();
             problem
         }
         YamlError::MultipleDocuments { .. } => {
@@ -322,7 +333,7 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
             value_problem(problem, "expected true or false".to_owned())
         }
         YamlError::NullIntoString { .. } => {
-            value_problem(problem, "expected a value, found nothing".to_owned())
+            value_problem(problem, "expected a value".to_owned() + found())
         }
         YamlError::SerdeInvalidType {
             unexpected,
@@ -364,7 +375,11 @@ fn node_fields_from_kind(index: &Index, key_path: &[Seg]) -> Option<Vec<&'static
         Seg::Key("kind".to_owned()),
     ];
     let fields = fields_of_kind(index.scalar_at_path(&kind_path)?)?;
-    Some(std::iter::once("kind").chain(fields.iter().copied()).collect())
+    Some(
+        std::iter::once("kind")
+            .chain(fields.iter().copied())
+            .collect(),
+    )
 }
 
 /// serde-saphyr's Display appends " at line L, column C"; we print the position ourselves.
@@ -372,5 +387,58 @@ fn without_location(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_owned(),
         None => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(text: &str) -> Vec<(usize, usize, String, Role)> {
+        Index::build(text)
+            .entries
+            .into_iter()
+            .map(|e| (e.line, e.column, render(&e.path), e.role))
+            .collect()
+    }
+
+    #[test]
+    fn index_gives_every_node_its_path() {
+        let got = paths("a:\n  b: [x, {c: 1}]\nd: ~\n");
+        let want = [
+            (1, 1, "", Role::Mapping),
+            (1, 1, "a", Role::Key),
+            (2, 3, "a", Role::Mapping),
+            (2, 3, "a.b", Role::Key),
+            (2, 6, "a.b", Role::Sequence),
+            (2, 7, "a.b[0]", Role::Scalar),
+            (2, 10, "a.b[1]", Role::Mapping),
+            (2, 11, "a.b[1].c", Role::Key),
+            (2, 14, "a.b[1].c", Role::Scalar),
+            (3, 1, "d", Role::Key),
+            (3, 4, "d", Role::Null),
+        ];
+        let want: Vec<_> = want
+            .into_iter()
+            .map(|(l, c, p, r)| (l, c, p.to_owned(), r))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn index_records_where_a_syntax_error_is() {
+        let index = Index::build("a:\n  b: [1, 2\n");
+        let f = index.failure.expect("unclosed bracket");
+        assert_eq!(render(&f.path), "a.b");
+        assert!(f.line >= 2, "line {}", f.line);
+    }
+
+    #[test]
+    fn location_suffix_is_removed() {
+        assert_eq!(
+            without_location("bad thing at line 3, column 4"),
+            "bad thing"
+        );
+        assert_eq!(without_location("bad thing"), "bad thing");
     }
 }

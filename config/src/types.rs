@@ -176,7 +176,9 @@ impl Ipv4Cidr {
     }
 
     fn mask_bits(&self) -> u32 {
-        u32::MAX.checked_shl(32 - u32::from(self.prefix_len)).unwrap_or(0)
+        u32::MAX
+            .checked_shl(32 - u32::from(self.prefix_len))
+            .unwrap_or(0)
     }
 }
 
@@ -320,7 +322,12 @@ mod tests {
         let mac: MacAddr = "AA:BB:CC:DD:EE:0F".parse().unwrap();
         assert_eq!(mac.to_string(), "aa:bb:cc:dd:ee:0f");
         assert!(!mac.is_multicast() && !mac.is_zero());
-        assert!("01:00:5e:00:00:01".parse::<MacAddr>().unwrap().is_multicast());
+        assert!(
+            "01:00:5e:00:00:01"
+                .parse::<MacAddr>()
+                .unwrap()
+                .is_multicast()
+        );
     }
 
     #[rstest]

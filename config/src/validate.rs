@@ -12,15 +12,15 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
+use crate::Loaded;
 use crate::problem::{ConfigError, Problem};
 use crate::raw::{RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind};
 use crate::topology::{
-    DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN, Endpoint, HostSpec,
-    KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort, SwitchSpec, TapSpec,
-    Topology, VLAN_RANGE, VlanMode,
+    DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
+    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort,
+    SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
 };
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
-use crate::{Loaded, topology::DEFAULT_AGEING};
 
 /// Longest topology, node and port name.
 const NAME_MAX_LEN: usize = 32;
@@ -134,11 +134,7 @@ fn mtu(r: &mut Report<'_>, v: Option<&Spanned<i64>>, path: &str) -> u16 {
             r.bad(
                 v,
                 path,
-                format!(
-                    "MTU must be in {}..={}",
-                    MTU_RANGE.start(),
-                    MTU_RANGE.end()
-                ),
+                format!("MTU must be in {}..={}", MTU_RANGE.start(), MTU_RANGE.end()),
             );
             DEFAULT_MTU
         }
@@ -199,7 +195,12 @@ fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> 
             r.bad(
                 a,
                 &format!("{path}.address"),
-                format!("{} is the {which} address of {}/{}, not a host address", cidr.addr, cidr.network(), cidr.prefix_len),
+                format!(
+                    "{} is the {which} address of {}/{}, not a host address",
+                    cidr.addr,
+                    cidr.network(),
+                    cidr.prefix_len
+                ),
             );
         }
         cidr
@@ -211,7 +212,11 @@ fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> 
             Some(a) if !a.contains(g.value.0) => r.bad(
                 g,
                 &gpath,
-                format!("gateway is outside the host's subnet {}/{}", a.network(), a.prefix_len),
+                format!(
+                    "gateway is outside the host's subnet {}/{}",
+                    a.network(),
+                    a.prefix_len
+                ),
             ),
             Some(a) if a.addr == g.value.0 => {
                 r.bad(g, &gpath, "gateway is the host's own address".to_owned());
@@ -219,7 +224,11 @@ fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> 
             Some(a) if is_net_or_broadcast(&a, g.value.0) => r.bad(
                 g,
                 &gpath,
-                format!("gateway is the network or broadcast address of {}/{}", a.network(), a.prefix_len),
+                format!(
+                    "gateway is the network or broadcast address of {}/{}",
+                    a.network(),
+                    a.prefix_len
+                ),
             ),
             Some(_) => {}
         }
@@ -235,31 +244,36 @@ fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> 
     }
 }
 
-fn tap(r: &mut Report<'_>, key: &Spanned<String>, n: &RawNode, path: &str) -> TapSpec {
+/// `None` if the tap has no valid interface name (reported); links to it are then skipped.
+fn tap(r: &mut Report<'_>, key: &Spanned<String>, n: &RawNode, path: &str) -> Option<TapSpec> {
+    let mtu = mtu(r, n.mtu.as_ref(), &format!("{path}.mtu"));
+    let mac = mac(r, n.mac.as_ref(), &format!("{path}.mac"));
     let ifname = match &n.ifname {
         Some(v) => v.value.clone(),
         None => match key.value.parse::<IfName>() {
             Ok(name) => name,
             Err(e) => {
-                r.bad(
-                    key,
-                    path,
-                    format!("a tap's interface name defaults to its node name, which is not a valid interface name ({e}); set ifname"),
+                let why = format!(
+                    "a tap's interface name defaults to its node name, \
+                     which is not a valid interface name ({e}); set ifname"
                 );
-                IfName("invalid".to_owned())
+                r.bad(key, path, why);
+                return None;
             }
         },
     };
-    TapSpec {
-        ifname,
-        mtu: mtu(r, n.mtu.as_ref(), &format!("{path}.mtu")),
-        mac: mac(r, n.mac.as_ref(), &format!("{path}.mac")),
-    }
+    Some(TapSpec { ifname, mtu, mac })
 }
 
-fn switch(r: &mut Report<'_>, n: &RawNode, path: &str) -> (SwitchSpec, Vec<(String, Location, bool)>) {
-    let mac_table_size = n.mac_table_size.as_ref().map_or(DEFAULT_MAC_TABLE_SIZE, |v| {
-        match u32::try_from(v.value) {
+fn switch(
+    r: &mut Report<'_>,
+    n: &RawNode,
+    path: &str,
+) -> (SwitchSpec, Vec<(String, Location, bool)>) {
+    let mac_table_size = n
+        .mac_table_size
+        .as_ref()
+        .map_or(DEFAULT_MAC_TABLE_SIZE, |v| match u32::try_from(v.value) {
             Ok(size) if size >= 1 => size,
             _ => {
                 r.bad(
@@ -269,8 +283,7 @@ fn switch(r: &mut Report<'_>, n: &RawNode, path: &str) -> (SwitchSpec, Vec<(Stri
                 );
                 DEFAULT_MAC_TABLE_SIZE
             }
-        }
-    });
+        });
     let ageing = n.ageing.as_ref().map_or(DEFAULT_AGEING, |v| {
         let d = v.value.value;
         if d == Duration::ZERO || d > MAX_AGEING {
@@ -278,7 +291,10 @@ fn switch(r: &mut Report<'_>, n: &RawNode, path: &str) -> (SwitchSpec, Vec<(Stri
                 &v.referenced,
                 &format!("{path}.ageing"),
                 Some(v.value.text.clone()),
-                format!("ageing must be more than 0 and at most {}s", MAX_AGEING.as_secs()),
+                format!(
+                    "ageing must be more than 0 and at most {}s",
+                    MAX_AGEING.as_secs()
+                ),
             );
             DEFAULT_AGEING
         } else {
@@ -318,7 +334,8 @@ fn port_mode(r: &mut Report<'_>, p: &RawPort, path: &str) -> VlanMode {
                 &format!("{path}.vlans"),
                 None,
                 format!(
-                    "vlan (access port) and vlans (trunk port) cannot be used together; vlan is at line {}",
+                    "vlan (access port) and vlans (trunk port) cannot be used together; \
+                     vlan is at line {}",
                     v.referenced.line()
                 ),
             );
@@ -335,7 +352,9 @@ fn port_mode(r: &mut Report<'_>, p: &RawPort, path: &str) -> VlanMode {
                 );
             }
             VlanMode::Access {
-                vlan: access.as_ref().map_or(DEFAULT_VLAN, |v| vlan(r, v, &format!("{path}.vlan"))),
+                vlan: access
+                    .as_ref()
+                    .map_or(DEFAULT_VLAN, |v| vlan(r, v, &format!("{path}.vlan"))),
             }
         }
         (None, Some(vs)) => {
@@ -353,7 +372,11 @@ fn port_mode(r: &mut Report<'_>, p: &RawPort, path: &str) -> VlanMode {
             for (i, v) in vs.value.iter().enumerate() {
                 let vpath = format!("{path}.vlans[{i}]");
                 if let Some(line) = first_at.get(&v.value) {
-                    r.bad(v, &vpath, format!("VLAN {} is listed twice (first at line {line})", v.value));
+                    r.bad(
+                        v,
+                        &vpath,
+                        format!("VLAN {} is listed twice (first at line {line})", v.value),
+                    );
                     continue;
                 }
                 first_at.insert(v.value, v.referenced.line());
@@ -373,29 +396,16 @@ fn check_fields_for_kind(r: &mut Report<'_>, kind: &str, n: &RawNode, path: &str
     let Some(valid) = fields_of_kind(kind) else {
         return;
     };
-    let present: [(&str, Option<(&Location, Option<String>)>); 9] = [
-        ("address", n.address.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
-        ("gateway", n.gateway.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
-        ("mac", n.mac.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
-        ("mtu", n.mtu.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
-        ("ifname", n.ifname.as_ref().map(|v| (&v.referenced, Some(v.value.to_string())))),
-        (
-            "mac-table-size",
-            n.mac_table_size.as_ref().map(|v| (&v.referenced, Some(v.value.to_string()))),
-        ),
-        ("ageing", n.ageing.as_ref().map(|v| (&v.referenced, Some(v.value.text.clone())))),
-        ("ports", n.ports.as_ref().map(|v| (&v.referenced, None))),
-        ("kind", None),
-    ];
-    for (field, found) in present {
-        if let Some((at, value)) = found
-            && !valid.contains(&field)
-        {
+    for field in n.present_fields() {
+        if !valid.contains(&field.name) {
             r.error(
-                at,
-                &format!("{path}.{field}"),
-                value,
-                format!("field not valid for kind {kind} (valid: {})", valid.join(", ")),
+                &field.at,
+                &format!("{path}.{}", field.name),
+                field.value,
+                format!(
+                    "field not valid for kind {kind} (valid: {})",
+                    valid.join(", ")
+                ),
             );
         }
     }
@@ -411,7 +421,7 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
     let mut configured_ports = Vec::new();
     let kind = match kind {
         "host" => Some(NodeKind::Host(host(r, topo, &key.value, n, &path))),
-        "tap" => Some(NodeKind::Tap(tap(r, key, n, &path))),
+        "tap" => tap(r, key, n, &path).map(NodeKind::Tap),
         "switch" => {
             let (spec, configured) = switch(r, n, &path);
             configured_ports = configured;
@@ -421,7 +431,10 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
             r.bad(
                 &n.kind,
                 &format!("{path}.kind"),
-                format!("unknown kind {other:?}, expected one of {}", KNOWN_KINDS.join(", ")),
+                format!(
+                    "unknown kind {other:?}, expected one of {}",
+                    KNOWN_KINDS.join(", ")
+                ),
             );
             None
         }
@@ -436,23 +449,38 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
     }
 }
 
-/// Report addresses, MACs and TAP names used by two nodes. `items`: (value, node, location, path).
+/// A value that must be unique across nodes (an address, a MAC, a TAP name) and where it is.
+struct Claim<K> {
+    key: K,
+    node: String,
+    at: Location,
+    path: String,
+    /// The value as written, for the message.
+    text: String,
+}
+
+/// Report every claim whose key an earlier claim already has, naming both nodes.
 fn duplicates<K: Eq + std::hash::Hash + Display>(
     r: &mut Report<'_>,
-    items: Vec<(K, String, &Location, String, String)>,
+    claims: &[Claim<K>],
     what: &str,
 ) {
-    let mut first: HashMap<&K, (&str, u64)> = HashMap::new();
-    for (key, node, at, path, text) in &items {
-        match first.get(key) {
-            Some((other, line)) => r.error(
-                at,
-                path,
-                Some(text.clone()),
-                format!("{what} {key} is already used by node {other:?} (line {line})"),
+    let mut first: HashMap<&K, &Claim<K>> = HashMap::new();
+    for c in claims {
+        match first.get(&c.key) {
+            Some(other) => r.error(
+                &c.at,
+                &c.path,
+                Some(c.text.clone()),
+                format!(
+                    "{what} {} is already used by node {:?} (line {})",
+                    c.key,
+                    other.node,
+                    other.at.line()
+                ),
             ),
             None => {
-                first.insert(key, (node.as_str(), at.line()));
+                first.insert(&c.key, c);
             }
         }
     }
@@ -464,30 +492,50 @@ fn cross_node_checks(r: &mut Report<'_>, raw: &RawTopology, drafts: &[Draft]) {
     let mut taps = Vec::new();
     for ((key, n), d) in raw.nodes.value.0.iter().zip(drafts) {
         let path = format!("nodes.{}", key.value);
+        let n = &n.value;
         match &d.kind {
             Some(NodeKind::Host(h)) => {
-                if let (Some(a), Some(cidr)) = (&n.value.address, h.address) {
-                    addresses.push((cidr.addr, d.name.clone(), &a.referenced, format!("{path}.address"), cidr.to_string()));
+                if let (Some(a), Some(cidr)) = (&n.address, h.address) {
+                    addresses.push(Claim {
+                        key: cidr.addr,
+                        node: d.name.clone(),
+                        at: a.referenced,
+                        path: format!("{path}.address"),
+                        text: cidr.to_string(),
+                    });
                 }
             }
             Some(NodeKind::Tap(t)) => {
-                let (at, tpath) = match &n.value.ifname {
-                    Some(v) => (&v.referenced, format!("{path}.ifname")),
-                    None => (&key.referenced, path.clone()),
+                // A defaulted name is claimed at the node's key.
+                let (at, tpath) = match &n.ifname {
+                    Some(v) => (v.referenced, format!("{path}.ifname")),
+                    None => (key.referenced, path.clone()),
                 };
-                taps.push((t.ifname.clone(), d.name.clone(), at, tpath, t.ifname.to_string()));
+                taps.push(Claim {
+                    key: t.ifname.clone(),
+                    node: d.name.clone(),
+                    at,
+                    path: tpath,
+                    text: t.ifname.to_string(),
+                });
             }
             _ => {}
         }
         if matches!(d.kind, Some(NodeKind::Host(_) | NodeKind::Tap(_)))
-            && let Some(m) = &n.value.mac
+            && let Some(m) = &n.mac
         {
-            macs.push((m.value, d.name.clone(), &m.referenced, format!("{path}.mac"), m.value.to_string()));
+            macs.push(Claim {
+                key: m.value,
+                node: d.name.clone(),
+                at: m.referenced,
+                path: format!("{path}.mac"),
+                text: m.value.to_string(),
+            });
         }
     }
-    duplicates(r, addresses, "address");
-    duplicates(r, macs, "MAC address");
-    duplicates(r, taps, "TAP interface name");
+    duplicates(r, &addresses, "address");
+    duplicates(r, &macs, "MAC address");
+    duplicates(r, &taps, "TAP interface name");
 }
 
 /// Resolve one endpoint string. `None` if it is invalid (reported) or names a node of unknown kind.
@@ -504,7 +552,11 @@ fn endpoint(
         None => (text, None),
     };
     if node.is_empty() {
-        r.bad(ep, path, "endpoint has no node name (expected node or node:interface)".to_owned());
+        r.bad(
+            ep,
+            path,
+            "endpoint has no node name (expected node or node:interface)".to_owned(),
+        );
         return None;
     }
     let Some(&idx) = by_name.get(node) else {
@@ -517,7 +569,11 @@ fn endpoint(
         NodeKind::Tap(t) => ("tap", t.ifname.as_str()),
         NodeKind::Switch(_) => {
             let Some(port) = iface else {
-                r.bad(ep, path, format!("switch {node:?} needs a port: write \"{node}:<port>\""));
+                r.bad(
+                    ep,
+                    path,
+                    format!("switch {node:?} needs a port: write \"{node}:<port>\""),
+                );
                 return None;
             };
             if let Err(why) = check_port_name(port) {
@@ -532,7 +588,10 @@ fn endpoint(
             r.bad(
                 ep,
                 path,
-                format!("{kind} {node:?} has one interface, {own:?} (write {node:?} or \"{node}:{own}\")"),
+                format!(
+                    "{kind} {node:?} has one interface, {own:?} \
+                     (write {node:?} or \"{node}:{own}\")"
+                ),
             );
             None
         }
@@ -556,15 +615,29 @@ fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> 
             .value
             .iter()
             .enumerate()
-            .map(|(ei, ep)| (ei, ep, endpoint(r, drafts, &by_name, ep, &format!("{lpath}[{ei}]"))))
+            .map(|(ei, ep)| {
+                (
+                    ei,
+                    ep,
+                    endpoint(r, drafts, &by_name, ep, &format!("{lpath}[{ei}]")),
+                )
+            })
             .collect();
         if eps.value.len() != 2 {
-            let list = eps.value.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ");
+            let list = eps
+                .value
+                .iter()
+                .map(|e| e.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             r.error(
                 &eps.referenced,
                 &lpath,
                 Some(format!("[{list}]")),
-                format!("a link needs exactly 2 endpoints, found {}", eps.value.len()),
+                format!(
+                    "a link needs exactly 2 endpoints, found {}",
+                    eps.value.len()
+                ),
             );
             continue;
         }
@@ -586,7 +659,8 @@ fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> 
                     ep,
                     &format!("{lpath}[{ei}]"),
                     format!(
-                        "{}:{iface} is already used by links[{other}] (line {line}); an interface takes one link",
+                        "{}:{iface} is already used by links[{other}] (line {line}); \
+                         an interface takes one link",
                         drafts[*idx].name
                     ),
                 );
@@ -636,7 +710,11 @@ fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
                 }
             }
             Some(k) if !d.used => {
-                r.warn(&d.at, &path, format!("{} {:?} is not used by any link", k.kind_name(), d.name));
+                r.warn(
+                    &d.at,
+                    &path,
+                    format!("{} {:?} is not used by any link", k.kind_name(), d.name),
+                );
             }
             _ => {}
         }
@@ -682,10 +760,11 @@ pub(crate) fn validate(file: &str, raw: &RawTopology) -> Result<Loaded, ConfigEr
         .filter_map(|d| {
             let kind = match d.kind? {
                 NodeKind::Switch(mut s) => {
-                    s.ports.extend(d.link_ports.into_iter().map(|name| SwitchPort {
-                        name,
-                        mode: VlanMode::Access { vlan: DEFAULT_VLAN },
-                    }));
+                    s.ports
+                        .extend(d.link_ports.into_iter().map(|name| SwitchPort {
+                            name,
+                            mode: VlanMode::Access { vlan: DEFAULT_VLAN },
+                        }));
                     NodeKind::Switch(s)
                 }
                 k => k,
@@ -701,4 +780,64 @@ pub(crate) fn validate(file: &str, raw: &RawTopology) -> Result<Loaded, ConfigEr
         },
         warnings: r.warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "lab1", "h_1", "x.y-z", "0", &"n".repeat(32)] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            ".a",
+            "_a",
+            "a b",
+            "a/b",
+            "a:b",
+            "é",
+            &"n".repeat(33),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn port_names() {
+        for ok in ["p1", "up", "eth-0_1", &"p".repeat(32)] {
+            assert_eq!(check_port_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "p.1", "p:1", "p 1", &"p".repeat(33)] {
+            assert!(check_port_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_and_broadcast_only_below_31() {
+        let c = |s: &str| s.parse::<Ipv4Cidr>().expect("valid cidr");
+        assert!(is_net_or_broadcast(
+            &c("10.0.0.0/24"),
+            Ipv4Addr::new(10, 0, 0, 0)
+        ));
+        assert!(is_net_or_broadcast(
+            &c("10.0.0.255/24"),
+            Ipv4Addr::new(10, 0, 0, 255)
+        ));
+        assert!(!is_net_or_broadcast(
+            &c("10.0.0.0/31"),
+            Ipv4Addr::new(10, 0, 0, 0)
+        ));
+        assert!(!is_net_or_broadcast(
+            &c("10.0.0.1/31"),
+            Ipv4Addr::new(10, 0, 0, 1)
+        ));
+        assert!(!is_net_or_broadcast(
+            &c("10.0.0.7/32"),
+            Ipv4Addr::new(10, 0, 0, 7)
+        ));
+    }
 }

@@ -65,7 +65,11 @@ fn bad_fixtures_fail_with_the_expected_text() {
         match nfv_config::load_file(&yaml) {
             Ok(_) => failures.push(format!("{}: loaded, but should fail", yaml.display())),
             Err(e) => {
-                assert!(!e.problems.is_empty(), "{}: empty ConfigError", yaml.display());
+                assert!(
+                    !e.problems.is_empty(),
+                    "{}: empty ConfigError",
+                    yaml.display()
+                );
                 failures.extend(check(&expected, &format!("{e}\n")));
             }
         }
@@ -79,9 +83,10 @@ fn ok_fixtures_load_with_the_expected_warnings() {
     for yaml in cases("tests/fixtures/ok") {
         match nfv_config::load_file(&yaml) {
             Err(e) => failures.push(format!("{}: failed:\n{e}", yaml.display())),
-            Ok(loaded) => {
-                failures.extend(check(&yaml.with_extension("warnings"), &lines(&loaded.warnings)))
-            }
+            Ok(loaded) => failures.extend(check(
+                &yaml.with_extension("warnings"),
+                &lines(&loaded.warnings),
+            )),
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

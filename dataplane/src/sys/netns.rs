@@ -174,12 +174,12 @@ impl NetNs {
             source,
         };
         // O_EXCL makes the existence check and the creation one step, so of two concurrent
-        // creators exactly one wins. iproute2 uses mode 0 too; the mount hides the file anyway.
+        // creators exactly one wins. iproute2 uses mode 0 too (the mount hides the file), and
+        // O_RDONLY, which std won't combine with O_CREAT; the access mode makes no difference.
         match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o000)
-            .custom_flags(libc::O_CLOEXEC)
             .open(&path)
         {
             Ok(_file) => {}
@@ -226,11 +226,8 @@ impl NetNs {
     /// on it.
     pub fn open(name: &str) -> Result<NetNs, NetnsError> {
         let path = ns_path(name)?;
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-        {
+        // std opens with O_CLOEXEC, so the fd doesn't leak into children we spawn.
+        let file = match OpenOptions::new().read(true).open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(NetnsError::NotFound {

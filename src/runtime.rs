@@ -1,0 +1,333 @@
+//! Bringing a validated [`Topology`] to life: namespaces, TAP devices and the packet graph,
+//! and taking all of it down again.
+//!
+//! Everything created is recorded in [`Resources`] *before* the next step runs, and
+//! `Resources` removes it on drop (reverse order). So an error half-way through start-up,
+//! a signal during start-up, a normal exit and a panic all leave nothing behind. Only
+//! SIGKILL can leave leftovers; the next `nfv run` finds them in [`preflight`] and prints
+//! the exact command that removes them (or `nfv clean FILE` does it).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use nfv_config::{Endpoint as CfgEndpoint, HostSpec, NodeKind, SwitchSpec, TapSpec, Topology};
+use nfv_dataplane::port::{PacketSocketPort, TapDevice, TapPort};
+use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
+use nfv_dataplane::sys::netns::NetNs;
+use nfv_dataplane::{Endpoint, Graph, GraphBuilder, PacketPool};
+use nfv_functions::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
+
+/// Buffers in the packet pool. Each is sized for the largest MTU in the topology; at the
+/// default 1500 this is ~7 MiB.
+const POOL_BUFFERS: usize = 4096;
+
+/// Ethernet header + one 802.1Q tag + one spare byte, so a read that fills the buffer
+/// completely can be recognised as truncated.
+const FRAME_OVERHEAD: usize = 14 + 4 + 1;
+
+/// Something nfv created that must be removed on the way out.
+#[derive(Debug)]
+enum Created {
+    Namespace(NetNs),
+    /// A persistent TAP in the host namespace (for a VM), by name and index.
+    PersistentTap { name: String, index: u32 },
+}
+
+/// Every system object this run created, removed on drop in reverse order.
+#[derive(Debug, Default)]
+pub struct Resources {
+    created: Vec<Created>,
+}
+
+impl Resources {
+    /// Remove everything now (also done on drop). Logs each removal; failures are logged
+    /// and the rest is still removed.
+    pub fn cleanup(&mut self) {
+        while let Some(c) = self.created.pop() {
+            match c {
+                Created::Namespace(ns) => {
+                    let name = ns.name().to_string();
+                    match ns.delete() {
+                        Ok(()) => tracing::info!("removed namespace {name}"),
+                        Err(e) => tracing::error!("couldn't remove namespace {name}: {e:#}"),
+                    }
+                }
+                Created::PersistentTap { name, index } => {
+                    let res = Netlink::new().and_then(|mut nl| nl.delete_link(index));
+                    match res {
+                        Ok(()) => tracing::info!("removed TAP {name}"),
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => tracing::error!("couldn't remove TAP {name}: {e:#}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// A running network: the graph to hand to a worker, and what to clean up afterwards.
+#[derive(Debug)]
+pub struct Network {
+    /// The packet graph.
+    pub graph: Graph,
+    /// Created system objects (drop after the graph, so TAP fds close first).
+    pub resources: Resources,
+    /// What was created, one line each, for the start-up log.
+    pub summary: Vec<String>,
+}
+
+/// Things that already exist and would clash with this topology, each with the command that
+/// removes it. Empty when the system is clean.
+pub fn preflight(topo: &Topology) -> Result<Vec<String>> {
+    let mut clashes = Vec::new();
+    let mut nl = Netlink::new().context("couldn't open a netlink socket")?;
+    for node in &topo.nodes {
+        match &node.kind {
+            NodeKind::Host(h) => {
+                if NetNs::exists(&h.netns) {
+                    clashes.push(format!(
+                        "network namespace {} already exists (left over from an earlier run?): \
+                         remove it with `ip netns del {}`",
+                        h.netns, h.netns
+                    ));
+                }
+            }
+            NodeKind::Tap(t) => {
+                if nl.link_exists(t.ifname.as_str())? {
+                    clashes.push(format!(
+                        "interface {} already exists (left over from an earlier run?): \
+                         remove it with `ip link del {}`",
+                        t.ifname, t.ifname
+                    ));
+                }
+            }
+            NodeKind::Switch(_) => {}
+        }
+    }
+    Ok(clashes)
+}
+
+/// Remove what a topology would create, if it exists (for `nfv clean`). Returns what was
+/// removed.
+pub fn clean(topo: &Topology) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let mut nl = Netlink::new().context("couldn't open a netlink socket")?;
+    for node in &topo.nodes {
+        match &node.kind {
+            NodeKind::Host(h) if NetNs::exists(&h.netns) => {
+                NetNs::delete_by_name(&h.netns)
+                    .with_context(|| format!("couldn't remove namespace {}", h.netns))?;
+                removed.push(format!("namespace {}", h.netns));
+            }
+            NodeKind::Tap(t) if nl.link_exists(t.ifname.as_str())? => {
+                let idx = nl.link_index(t.ifname.as_str())?;
+                nl.delete_link(idx)
+                    .with_context(|| format!("couldn't remove interface {}", t.ifname))?;
+                removed.push(format!("interface {}", t.ifname));
+            }
+            _ => {}
+        }
+    }
+    Ok(removed)
+}
+
+fn mac_str(m: [u8; 6]) -> String {
+    let mut s = String::with_capacity(17);
+    for (i, b) in m.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Create the namespace, its TAP and its addressing. Returns the TAP (user side).
+fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevice, String)> {
+    let ns = NetNs::create(&h.netns)
+        .with_context(|| format!("host {name}: couldn't create namespace {}", h.netns))?;
+    res.created.push(Created::Namespace(ns));
+    let Some(Created::Namespace(ns)) = res.created.last() else {
+        unreachable!("just pushed a namespace");
+    };
+    let h2 = h.clone();
+    let (dev, mac) = ns
+        .run_in(move || -> Result<(TapDevice, [u8; 6])> {
+            let ifname = h2.ifname.as_str();
+            // Created inside the namespace: the kernel side is born there, so no name can
+            // clash with the host's interfaces and nothing needs moving.
+            let dev = TapDevice::create(ifname)?;
+            let mut nl = Netlink::new()?;
+            let lo = nl.link_index("lo")?;
+            nl.set_up(lo)?;
+            let idx = nl.link_index(ifname)?;
+            // nfv hosts are IPv4 hosts; without this the kernel would send router
+            // solicitations, MLD reports and DAD probes into the topology.
+            set_sysctl(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1")?;
+            if let Some(mac) = h2.mac {
+                nl.set_mac(idx, mac.0)?;
+            }
+            nl.set_mtu(idx, u32::from(h2.mtu))?;
+            if let Some(a) = h2.address {
+                nl.add_ipv4_address(idx, a.addr, a.prefix_len)?;
+            }
+            nl.set_up(idx)?;
+            if let Some(gw) = h2.gateway {
+                nl.add_ipv4_default_route(gw)?;
+            }
+            Ok((dev, nl.link_mac(idx)?))
+        })
+        .with_context(|| format!("host {name}: couldn't enter namespace {}", h.netns))?
+        .with_context(|| format!("host {name}: couldn't set up {} in {}", h.ifname, h.netns))?;
+    let addr = h.address.map_or_else(|| "no address".to_string(), |a| a.to_string());
+    let gw = h.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+    let line = format!(
+        "host {name}: namespace {} with {} {addr}{gw} mac {} mtu {}",
+        h.netns,
+        h.ifname,
+        mac_str(mac),
+        h.mtu
+    );
+    Ok((dev, line))
+}
+
+/// Create a persistent TAP for a VM and open an `AF_PACKET` port on its kernel side.
+fn create_vm_tap(name: &str, t: &TapSpec, res: &mut Resources) -> Result<(PacketSocketPort, String)> {
+    let ifname = t.ifname.as_str();
+    let dev = TapDevice::create(ifname).with_context(|| format!("tap {name}: couldn't create {ifname}"))?;
+    dev.set_persist(true)
+        .with_context(|| format!("tap {name}: couldn't make {ifname} persistent"))?;
+    let mut nl = Netlink::new()?;
+    let idx = nl.link_index(ifname)?;
+    res.created.push(Created::PersistentTap {
+        name: ifname.to_string(),
+        index: idx,
+    });
+    // Detach: QEMU attaches to the user side with TUNSETIFF; nfv works the kernel side.
+    drop(dev);
+    set_sysctl(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1")
+        .with_context(|| format!("tap {name}: couldn't disable IPv6 on {ifname}"))?;
+    if let Some(mac) = t.mac {
+        nl.set_mac(idx, mac.0)?;
+    }
+    nl.set_mtu(idx, u32::from(t.mtu))?;
+    nl.set_up(idx)?;
+    let port = PacketSocketPort::open(ifname, idx)
+        .with_context(|| format!("tap {name}: couldn't open a packet socket on {ifname}"))?;
+    let line = format!(
+        "tap {name}: {ifname} mtu {} for a VM: qemu ... -netdev tap,id=n0,ifname={ifname},script=no,downscript=no -device virtio-net-pci,netdev=n0",
+        t.mtu
+    );
+    Ok((port, line))
+}
+
+/// The switch function's own configuration from the validated spec.
+pub fn switch_config(s: &SwitchSpec) -> SwitchConfig {
+    SwitchConfig {
+        ports: s
+            .ports
+            .iter()
+            .map(|p| SwitchPortConfig {
+                name: p.name.clone(),
+                mode: match &p.mode {
+                    nfv_config::VlanMode::Access { vlan } => VlanMode::Access(*vlan),
+                    nfv_config::VlanMode::Trunk { vlans, native } => VlanMode::Trunk {
+                        allowed: vlans.clone(),
+                        native: *native,
+                    },
+                },
+            })
+            .collect(),
+        mac_table_size: s.mac_table_size,
+        ageing: s.ageing,
+    }
+}
+
+/// Largest frame the topology can carry.
+fn max_frame(topo: &Topology) -> usize {
+    let mtu = topo
+        .nodes
+        .iter()
+        .map(|n| match &n.kind {
+            NodeKind::Host(h) => h.mtu,
+            NodeKind::Tap(t) => t.mtu,
+            NodeKind::Switch(_) => 0,
+        })
+        .max()
+        .unwrap_or(1500)
+        .max(1500);
+    usize::from(mtu) + FRAME_OVERHEAD
+}
+
+/// Create every namespace and device of `topo` and wire the graph. `stop` is polled between
+/// steps so a signal during start-up aborts it (and everything is removed).
+///
+/// # Errors
+/// The first failure, with everything created so far already removed.
+pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
+    let mut res = Resources::default();
+    let mut summary = Vec::new();
+    let pool = PacketPool::new(POOL_BUFFERS, max_frame(topo));
+    let mut gb = GraphBuilder::new(pool);
+    // (node, iface) → graph endpoint
+    let mut ends: HashMap<(String, String), Endpoint> = HashMap::new();
+    for node in &topo.nodes {
+        if stop() {
+            bail!("interrupted during start-up");
+        }
+        match &node.kind {
+            NodeKind::Host(h) => {
+                let (dev, line) = create_host(&node.name, h, &mut res)?;
+                tracing::info!("{line}");
+                summary.push(line);
+                let id = gb.add_port(format!("{}:{}", node.name, h.ifname), Box::new(TapPort::new(dev)))?;
+                ends.insert((node.name.clone(), h.ifname.to_string()), Endpoint::Port(id));
+            }
+            NodeKind::Tap(t) => {
+                let (port, line) = create_vm_tap(&node.name, t, &mut res)?;
+                tracing::info!("{line}");
+                summary.push(line);
+                let id = gb.add_port(format!("{}:{}", node.name, t.ifname), Box::new(port))?;
+                ends.insert((node.name.clone(), t.ifname.to_string()), Endpoint::Port(id));
+            }
+            NodeKind::Switch(s) => {
+                let cfg = switch_config(s);
+                let id = gb.add_element(node.name.clone(), Box::new(L2Switch::new(&cfg)))?;
+                for (i, p) in s.ports.iter().enumerate() {
+                    let gate = u16::try_from(i).map_err(|_| anyhow!("switch {}: too many ports", node.name))?;
+                    ends.insert((node.name.clone(), p.name.clone()), Endpoint::Gate(id, gate));
+                }
+                let line = format!(
+                    "switch {}: {} ports, mac-table-size {}, ageing {}s",
+                    node.name,
+                    s.ports.len(),
+                    s.mac_table_size,
+                    s.ageing.as_secs_f64()
+                );
+                tracing::info!("{line}");
+                summary.push(line);
+            }
+        }
+    }
+    let resolve = |e: &CfgEndpoint| -> Result<Endpoint> {
+        ends.get(&(e.node.clone(), e.iface.clone()))
+            .copied()
+            .ok_or_else(|| anyhow!("link endpoint {}:{} has no port (a validation bug)", e.node, e.iface))
+    };
+    for l in &topo.links {
+        gb.link(resolve(&l.a)?, resolve(&l.b)?)
+            .with_context(|| format!("couldn't link {}:{} and {}:{}", l.a.node, l.a.iface, l.b.node, l.b.iface))?;
+    }
+    Ok(Network {
+        graph: gb.build(),
+        resources: res,
+        summary,
+    })
+}
