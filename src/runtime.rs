@@ -31,7 +31,10 @@ const FRAME_OVERHEAD: usize = 14 + 4 + 1;
 enum Created {
     Namespace(NetNs),
     /// A persistent TAP in the host namespace (for a VM), by name and index.
-    PersistentTap { name: String, index: u32 },
+    PersistentTap {
+        name: String,
+        index: u32,
+    },
 }
 
 /// Every system object this run created, removed on drop in reverse order.
@@ -186,7 +189,9 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
         })
         .with_context(|| format!("host {name}: couldn't enter namespace {}", h.netns))?
         .with_context(|| format!("host {name}: couldn't set up {} in {}", h.ifname, h.netns))?;
-    let addr = h.address.map_or_else(|| "no address".to_string(), |a| a.to_string());
+    let addr = h
+        .address
+        .map_or_else(|| "no address".to_string(), |a| a.to_string());
     let gw = h.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
     let line = format!(
         "host {name}: namespace {} with {} {addr}{gw} mac {} mtu {}",
@@ -199,9 +204,14 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
 }
 
 /// Create a persistent TAP for a VM and open an `AF_PACKET` port on its kernel side.
-fn create_vm_tap(name: &str, t: &TapSpec, res: &mut Resources) -> Result<(PacketSocketPort, String)> {
+fn create_vm_tap(
+    name: &str,
+    t: &TapSpec,
+    res: &mut Resources,
+) -> Result<(PacketSocketPort, String)> {
     let ifname = t.ifname.as_str();
-    let dev = TapDevice::create(ifname).with_context(|| format!("tap {name}: couldn't create {ifname}"))?;
+    let dev = TapDevice::create(ifname)
+        .with_context(|| format!("tap {name}: couldn't create {ifname}"))?;
     dev.set_persist(true)
         .with_context(|| format!("tap {name}: couldn't make {ifname} persistent"))?;
     let mut nl = Netlink::new()?;
@@ -287,22 +297,35 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let (dev, line) = create_host(&node.name, h, &mut res)?;
                 tracing::info!("{line}");
                 summary.push(line);
-                let id = gb.add_port(format!("{}:{}", node.name, h.ifname), Box::new(TapPort::new(dev)))?;
-                ends.insert((node.name.clone(), h.ifname.to_string()), Endpoint::Port(id));
+                let id = gb.add_port(
+                    format!("{}:{}", node.name, h.ifname),
+                    Box::new(TapPort::new(dev)),
+                )?;
+                ends.insert(
+                    (node.name.clone(), h.ifname.to_string()),
+                    Endpoint::Port(id),
+                );
             }
             NodeKind::Tap(t) => {
                 let (port, line) = create_vm_tap(&node.name, t, &mut res)?;
                 tracing::info!("{line}");
                 summary.push(line);
                 let id = gb.add_port(format!("{}:{}", node.name, t.ifname), Box::new(port))?;
-                ends.insert((node.name.clone(), t.ifname.to_string()), Endpoint::Port(id));
+                ends.insert(
+                    (node.name.clone(), t.ifname.to_string()),
+                    Endpoint::Port(id),
+                );
             }
             NodeKind::Switch(s) => {
                 let cfg = switch_config(s);
                 let id = gb.add_element(node.name.clone(), Box::new(L2Switch::new(&cfg)))?;
                 for (i, p) in s.ports.iter().enumerate() {
-                    let gate = u16::try_from(i).map_err(|_| anyhow!("switch {}: too many ports", node.name))?;
-                    ends.insert((node.name.clone(), p.name.clone()), Endpoint::Gate(id, gate));
+                    let gate = u16::try_from(i)
+                        .map_err(|_| anyhow!("switch {}: too many ports", node.name))?;
+                    ends.insert(
+                        (node.name.clone(), p.name.clone()),
+                        Endpoint::Gate(id, gate),
+                    );
                 }
                 let line = format!(
                     "switch {}: {} ports, mac-table-size {}, ageing {}s",
@@ -319,11 +342,21 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
     let resolve = |e: &CfgEndpoint| -> Result<Endpoint> {
         ends.get(&(e.node.clone(), e.iface.clone()))
             .copied()
-            .ok_or_else(|| anyhow!("link endpoint {}:{} has no port (a validation bug)", e.node, e.iface))
+            .ok_or_else(|| {
+                anyhow!(
+                    "link endpoint {}:{} has no port (a validation bug)",
+                    e.node,
+                    e.iface
+                )
+            })
     };
     for l in &topo.links {
-        gb.link(resolve(&l.a)?, resolve(&l.b)?)
-            .with_context(|| format!("couldn't link {}:{} and {}:{}", l.a.node, l.a.iface, l.b.node, l.b.iface))?;
+        gb.link(resolve(&l.a)?, resolve(&l.b)?).with_context(|| {
+            format!(
+                "couldn't link {}:{} and {}:{}",
+                l.a.node, l.a.iface, l.b.node, l.b.iface
+            )
+        })?;
     }
     Ok(Network {
         graph: gb.build(),

@@ -605,7 +605,7 @@ fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> 
         .enumerate()
         .map(|(i, d)| (d.name.clone(), i))
         .collect();
-    // (node index, iface) -> (link index, endpoint text, line)
+    // (node index, iface) -> (index and line of the link that uses it)
     let mut used: HashMap<(usize, String), (usize, u64)> = HashMap::new();
     let mut out = Vec::new();
     for (li, link) in raw.iter().enumerate() {

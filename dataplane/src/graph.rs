@@ -20,9 +20,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::element::{
-    Context, DropCounters, DropReason, Element, GateSpec, InputGate, Outputs,
-};
+use crate::element::{Context, DropCounters, DropReason, Element, GateSpec, InputGate, Outputs};
 use crate::packet::{Batch, PacketPool};
 use crate::port::{Port, PortError, PortStats};
 use crate::time::Instant;
@@ -395,9 +393,7 @@ impl Graph {
                 pkt.meta.rx_port = i as u16;
             }
             let target = slot.rx_to;
-            let Graph {
-                ports, queue, ..
-            } = self;
+            let Graph { ports, queue, .. } = self;
             let mut drops = DropCounters::default();
             deliver(ports, queue, target, batch, &mut drops);
             ports[i].runner_drops.merge(&drops);
@@ -452,7 +448,8 @@ impl Graph {
             for pkt in batch.iter_mut() {
                 pkt.meta.in_gate = g;
             }
-            slot.elem.process(&mut ctx, InputGate(g), batch, &mut slot.out);
+            slot.elem
+                .process(&mut ctx, InputGate(g), batch, &mut slot.out);
             slot.generated += ctx.take_generated();
             flush(slot, ports, queue);
         }
@@ -549,7 +546,8 @@ impl Graph {
         }
         for p in &self.ports {
             let s = p.port.stats();
-            let rx_drops = s.drops.get(DropReason::RxTruncated) + s.drops.get(DropReason::Malformed);
+            let rx_drops =
+                s.drops.get(DropReason::RxTruncated) + s.drops.get(DropReason::Malformed);
             let tx_drops = s.drops.total() - rx_drops;
             if s.rx_packets != p.rx_delivered + rx_drops {
                 errs.push(format!(

@@ -35,7 +35,9 @@ impl QueuePort {
     }
 
     fn lock(&self) -> MutexGuard<'_, Queues> {
-        self.q.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.q
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queue a frame for the next `rx_burst`.

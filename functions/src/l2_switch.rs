@@ -235,7 +235,10 @@ impl L2Switch {
             }
             let b = k.to_be_bytes();
             let mac = [b[2], b[3], b[4], b[5], b[6], b[7]];
-            let name = self.ports.get(e.port as usize).map_or("?", |p| p.name.as_str());
+            let name = self
+                .ports
+                .get(e.port as usize)
+                .map_or("?", |p| p.name.as_str());
             Some(((k >> 48) as u16, mac, name, age))
         })
     }
@@ -568,16 +571,30 @@ mod tests {
         sw.ageing = Duration::from_secs(10);
         testing::run(&mut sw, pool, T0, 0, &[&eth(BROADCAST, mac(1), IPV4, b"")]);
         let at = |s| Instant::from_secs(s);
-        assert_eq!(sw.lookup(1, mac(1), at(10)), Some(0), "still fresh at exactly 10 s");
+        assert_eq!(
+            sw.lookup(1, mac(1), at(10)),
+            Some(0),
+            "still fresh at exactly 10 s"
+        );
         // At 11 s the entry is expired: traffic to mac(1) floods again.
         let e = testing::run(&mut sw, pool, at(11), 1, &[&eth(mac(1), mac(2), IPV4, b"")]);
         assert_eq!(e.total(), 2, "expired entry is ignored: flooded");
         assert_eq!(sw.fdb_len(), 2, "not yet swept");
         testing::tick(&mut sw, pool, at(11));
-        assert_eq!(sw.fdb_len(), 1, "mac(1) swept, mac(2) (learned at 11 s) kept");
+        assert_eq!(
+            sw.fdb_len(),
+            1,
+            "mac(1) swept, mac(2) (learned at 11 s) kept"
+        );
         assert_eq!(counter(&sw, "aged_out"), 1);
         // Refreshing keeps an entry alive.
-        testing::run(&mut sw, pool, at(20), 1, &[&eth(BROADCAST, mac(2), IPV4, b"")]);
+        testing::run(
+            &mut sw,
+            pool,
+            at(20),
+            1,
+            &[&eth(BROADCAST, mac(2), IPV4, b"")],
+        );
         testing::tick(&mut sw, pool, at(25));
         assert_eq!(sw.lookup(1, mac(2), at(25)), Some(1));
     }
@@ -600,7 +617,11 @@ mod tests {
         let f = eth(mac(3), mac(9), IPV4, b"");
         let e = testing::run(&mut sw, pool, T0, 1, &[&f]);
         assert_eq!(e.gate(0), &[f]);
-        assert_eq!(counter(&sw, "learn_table_full"), 2, "mac(9) not learned either");
+        assert_eq!(
+            counter(&sw, "learn_table_full"),
+            2,
+            "mac(9) not learned either"
+        );
     }
 
     #[test]
@@ -615,7 +636,10 @@ mod tests {
         let b = eth(BROADCAST, mac(1), IPV4, b"");
         let e = testing::run(&mut sw, pool, T0, 0, &[&b]);
         assert_eq!(e.gate(1), &[b.clone()]);
-        assert!(e.gate(2).is_empty() && e.gate(3).is_empty(), "VLAN 20 sees nothing");
+        assert!(
+            e.gate(2).is_empty() && e.gate(3).is_empty(),
+            "VLAN 20 sees nothing"
+        );
         // mac(1) is known in VLAN 10 only: from VLAN 20 it is unknown and never reaches p1.
         let u = eth(mac(1), mac(3), IPV4, b"");
         let e = testing::run(&mut sw, pool, T0, 2, &[&u]);
@@ -634,7 +658,11 @@ mod tests {
         let out = &e.gate(1)[0];
         assert_eq!(&out[12..16], &[0x81, 0x00, 0x00, 20], "802.1Q tag, VID 20");
         assert_eq!(&out[..12], &untagged[..12]);
-        assert_eq!(&out[16..], &untagged[12..], "ethertype and payload follow the tag");
+        assert_eq!(
+            &out[16..],
+            &untagged[12..],
+            "ethertype and payload follow the tag"
+        );
         // And back: a VID-20 frame from the trunk leaves p1 untagged.
         let tagged = eth_tagged(mac(1), mac(2), 20, IPV4, b"reply");
         let e = testing::run(&mut sw, pool, T0, 1, &[&tagged]);
@@ -685,7 +713,11 @@ mod tests {
         let f = eth_tagged(BROADCAST, mac(1), 0, IPV4, b"prio");
         let e = testing::run(&mut sw, pool, T0, 0, &[&f]);
         let out = &e.gate(1)[0];
-        assert_eq!(&out[12..14], &IPV4.to_be_bytes(), "tag removed towards the access port");
+        assert_eq!(
+            &out[12..14],
+            &IPV4.to_be_bytes(),
+            "tag removed towards the access port"
+        );
     }
 
     #[test]

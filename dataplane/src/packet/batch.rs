@@ -122,7 +122,11 @@ mod tests {
         assert!(b.is_full());
         let extra = pool.alloc().expect("buf");
         assert!(b.push(extra).is_err());
-        assert_eq!(pool.available(), 1, "the rejected packet went back to the pool");
+        assert_eq!(
+            pool.available(),
+            1,
+            "the rejected packet went back to the pool"
+        );
         b.remove_front(10);
         assert_eq!(b.len(), BURST - 10);
         assert_eq!(pool.available(), 11);

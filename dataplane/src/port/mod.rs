@@ -91,8 +91,7 @@ pub(crate) fn count_tx_result(stats: &mut PortStats, res: io::Result<usize>, len
             stats.tx_bytes += len as u64;
         }
         Err(e)
-            if e.kind() == io::ErrorKind::WouldBlock
-                || e.raw_os_error() == Some(libc::ENOBUFS) =>
+            if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::ENOBUFS) =>
         {
             stats.drops.add(DropReason::TxFull, 1);
         }

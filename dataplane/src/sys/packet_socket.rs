@@ -37,11 +37,26 @@ pub fn open(ifindex: u32) -> io::Result<OwnedFd> {
     }
     // SAFETY: `raw` is a fresh fd owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    setsockopt_int(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;
+    setsockopt_int(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        libc::PACKET_IGNORE_OUTGOING,
+        1,
+    )?;
     setsockopt_int(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
     // A bigger receive buffer absorbs bursts from a VM; best effort (needs CAP_NET_ADMIN).
-    let _ = setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
-    let _ = setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 4 << 20);
+    let _ = setsockopt_int(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        4 << 20,
+    );
+    let _ = setsockopt_int(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_SNDBUFFORCE,
+        4 << 20,
+    );
     // SAFETY: sockaddr_ll is plain old data; all-zero is a valid starting value.
     let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
