@@ -573,3 +573,146 @@ impl Graph {
         self.ports.get(id).map_or("?", |p| p.name.as_str())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::{BROADCAST, QueuePort, eth, mac};
+
+    /// Bump in the wire: input 0 → output 1, input 1 → output 0. Frames under 14 bytes are
+    /// `malformed`; broadcast frames are duplicated (one generated copy) to test accounting.
+    struct Wire;
+
+    impl Element for Wire {
+        fn kind(&self) -> &'static str {
+            "wire"
+        }
+        fn gates(&self) -> GateSpec {
+            GateSpec {
+                inputs: 2,
+                outputs: 2,
+            }
+        }
+        fn process(
+            &mut self,
+            ctx: &mut Context,
+            input: InputGate,
+            batch: Batch,
+            out: &mut Outputs,
+        ) {
+            let to = crate::OutputGate(1 - input.0);
+            for p in batch {
+                if p.len() < 14 {
+                    out.drop(p, DropReason::Malformed);
+                    continue;
+                }
+                if p.data()[0] == 0xff {
+                    if let Some(c) = ctx.clone_packet(&p) {
+                        out.emit(to, c);
+                    }
+                }
+                out.emit(to, p);
+            }
+        }
+    }
+
+    fn port(gb: &mut GraphBuilder, name: &str) -> (QueuePort, PortId) {
+        let q = QueuePort::new(name);
+        let id = gb.add_port(name, Box::new(q.clone())).unwrap();
+        (q, id)
+    }
+
+    #[test]
+    fn graph_chains_elements_and_ports_and_conserves_packets() {
+        let pool = PacketPool::new(256, 2048);
+        let mut gb = GraphBuilder::new(pool);
+        let (a, pa) = port(&mut gb, "a");
+        let (b, pb) = port(&mut gb, "b");
+        let (_c, _pc) = port(&mut gb, "c"); // linked to nothing
+        let w1 = gb.add_element("w1", Box::new(Wire)).unwrap();
+        let w2 = gb.add_element("w2", Box::new(Wire)).unwrap();
+        gb.link(Endpoint::Port(pa), Endpoint::Gate(w1, 0)).unwrap();
+        gb.link(Endpoint::Gate(w1, 1), Endpoint::Gate(w2, 0))
+            .unwrap();
+        gb.link(Endpoint::Gate(w2, 1), Endpoint::Port(pb)).unwrap();
+        let mut g = gb.build();
+
+        let unicast = eth(mac(2), mac(1), 0x0800, b"hello");
+        for _ in 0..40 {
+            a.push_rx(&unicast); // more than one burst
+        }
+        a.push_rx(&[1, 2, 3]); // malformed at w1
+        a.push_rx(&eth(BROADCAST, mac(1), 0x0806, b"")); // doubled by w1, then by w2
+        _c.push_rx(&unicast); // nowhere to go
+        b.push_rx(&unicast); // the other way
+
+        for _ in 0..3 {
+            g.poll(Instant::ZERO);
+        }
+        let at_b = b.take_tx();
+        assert_eq!(at_b.len(), 40 + 4, "40 unicast + broadcast x2 x2");
+        assert!(at_b.iter().take(32).all(|f| *f == unicast));
+        assert_eq!(a.take_tx(), vec![unicast.clone()]);
+        assert!(
+            g.conservation_errors().is_empty(),
+            "{:?}",
+            g.conservation_errors()
+        );
+
+        let r = g.report();
+        let w1r = &r.elements[0];
+        assert_eq!(w1r.in_packets, 43);
+        assert_eq!(w1r.generated, 1);
+        assert_eq!(w1r.drops.get(DropReason::Malformed), 1);
+        assert_eq!(r.ports[2].stats.drops.get(DropReason::NoOutput), 1);
+        assert_eq!(pool.available(), 256, "every buffer back in the pool");
+    }
+
+    #[test]
+    fn graph_rejects_bad_wiring() {
+        let pool = PacketPool::new(4, 128);
+        let mut gb = GraphBuilder::new(pool);
+        let (_a, pa) = port(&mut gb, "a");
+        let w = gb.add_element("w", Box::new(Wire)).unwrap();
+        assert!(matches!(
+            gb.connect(Endpoint::Port(pa), Endpoint::Gate(w, 2)),
+            Err(GraphError::NoSuchGate { .. })
+        ));
+        gb.connect(Endpoint::Port(pa), Endpoint::Gate(w, 0))
+            .unwrap();
+        assert_eq!(
+            gb.connect(Endpoint::Port(pa), Endpoint::Gate(w, 1)),
+            Err(GraphError::AlreadyConnected(Endpoint::Port(pa)))
+        );
+        assert!(
+            gb.connect(Endpoint::Port(PortId(9)), Endpoint::Gate(w, 1))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn graph_loop_of_elements_cannot_stall_the_worker() {
+        // w1 and w2 wired in a ring both ways: a broadcast is doubled forever. Each poll
+        // must return (bounded work), the pool bounds the copies, and accounting holds.
+        let pool = PacketPool::new(64, 256);
+        let mut gb = GraphBuilder::new(pool);
+        let (a, pa) = port(&mut gb, "a");
+        let w1 = gb.add_element("w1", Box::new(Wire)).unwrap();
+        let w2 = gb.add_element("w2", Box::new(Wire)).unwrap();
+        gb.connect(Endpoint::Port(pa), Endpoint::Gate(w1, 0))
+            .unwrap();
+        gb.connect(Endpoint::Gate(w1, 1), Endpoint::Gate(w2, 0))
+            .unwrap();
+        gb.connect(Endpoint::Gate(w2, 1), Endpoint::Gate(w1, 0))
+            .unwrap();
+        let mut g = gb.build();
+        a.push_rx(&eth(BROADCAST, mac(1), 0x0806, b""));
+        g.poll(Instant::ZERO);
+        assert!(
+            g.has_pending_work(),
+            "the loop is still going, but poll returned"
+        );
+        assert!(pool.available() < 64);
+    }
+}
