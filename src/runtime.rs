@@ -229,7 +229,7 @@ fn create_vm_tap(
     }
     nl.set_mtu(idx, u32::from(t.mtu))?;
     nl.set_up(idx)?;
-    let port = PacketSocketPort::open(ifname, idx)
+    let port = PacketSocketPort::open(ifname, idx, t.mtu)
         .with_context(|| format!("tap {name}: couldn't open a packet socket on {ifname}"))?;
     let line = format!(
         "tap {name}: {ifname} mtu {} for a VM: qemu ... -netdev tap,id=n0,ifname={ifname},script=no,downscript=no -device virtio-net-pci,netdev=n0",
@@ -299,7 +299,7 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 summary.push(line);
                 let id = gb.add_port(
                     format!("{}:{}", node.name, h.ifname),
-                    Box::new(TapPort::new(dev)),
+                    Box::new(TapPort::new(dev, h.mtu)),
                 )?;
                 ends.insert(
                     (node.name.clone(), h.ifname.to_string()),

@@ -412,3 +412,56 @@ fn demo_runs_real_traffic_and_cleans_up() {
     );
     assert!(!netns_list().iter().any(|n| n.starts_with("nfvdemo-")));
 }
+
+#[test]
+fn jumbo_frames_pass_between_jumbo_hosts_and_are_counted_too_big_for_a_1500_host() {
+    if !require_root() {
+        return;
+    }
+    let yaml = "\
+name: t-mtu
+nodes:
+  j1: { kind: host, address: 10.37.0.1/24, mtu: 9000 }
+  j2: { kind: host, address: 10.37.0.2/24, mtu: 9000 }
+  s3: { kind: host, address: 10.37.0.3/24 }
+  sw1: { kind: switch }
+links:
+  - endpoints: [j1, sw1:p1]
+  - endpoints: [j2, sw1:p2]
+  - endpoints: [s3, sw1:p3]
+";
+    let mut run = Running::start("mtu", yaml, &["t-mtu-j1", "t-mtu-j2", "t-mtu-s3"], &[]);
+    let big = |dst: &str| {
+        ns_exec(
+            "t-mtu-j1",
+            &[
+                "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s", "8000",
+                dst,
+            ],
+        )
+    };
+    let out = big("10.37.0.2");
+    assert!(
+        out.status.success(),
+        "8 KB ping between 9000-MTU hosts: {out:?}"
+    );
+    assert!(
+        ping("t-mtu-j1", "10.37.0.3", 2),
+        "small frames reach the 1500-MTU host"
+    );
+    let out = big("10.37.0.3");
+    assert!(
+        !out.status.success(),
+        "8 KB frames cannot enter a 1500-MTU host"
+    );
+    let (ok, text) = run.stop();
+    assert!(ok, "{text}");
+    let s3 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("s3:eth0"))
+        .unwrap();
+    assert!(
+        s3.contains("too_big=3"),
+        "the three big echo requests: {s3}"
+    );
+}

@@ -83,6 +83,11 @@ pub trait Port: Send {
     fn stats(&self) -> PortStats;
 }
 
+/// Longest frame a port with this MTU sends: Ethernet header plus one 802.1Q tag.
+pub(crate) fn max_frame(mtu: u16) -> usize {
+    usize::from(mtu) + 14 + 4
+}
+
 /// How a write of one frame ended, shared by the fd-based ports.
 pub(crate) fn count_tx_result(stats: &mut PortStats, res: io::Result<usize>, len: usize) {
     match res {

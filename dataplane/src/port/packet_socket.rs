@@ -17,18 +17,21 @@ use crate::sys::packet_socket;
 pub struct PacketSocketPort {
     fd: OwnedFd,
     name: String,
+    max_frame: usize,
     stats: PortStats,
 }
 
 impl PacketSocketPort {
-    /// Bind to interface `name` with index `ifindex` (in the calling thread's namespace).
+    /// Bind to interface `name` with index `ifindex` and MTU `mtu` (in the calling thread's
+    /// namespace). Longer frames are dropped on tx as `too_big`.
     ///
     /// # Errors
     /// The OS error from socket setup.
-    pub fn open(name: &str, ifindex: u32) -> std::io::Result<PacketSocketPort> {
+    pub fn open(name: &str, ifindex: u32, mtu: u16) -> std::io::Result<PacketSocketPort> {
         Ok(PacketSocketPort {
             fd: packet_socket::open(ifindex)?,
             name: name.to_string(),
+            max_frame: super::max_frame(mtu),
             stats: PortStats::default(),
         })
     }
@@ -85,6 +88,10 @@ impl Port for PacketSocketPort {
     fn tx_burst(&mut self, batch: &mut Batch) {
         let fd = self.fd.as_raw_fd();
         for pkt in batch.drain() {
+            if pkt.len() > self.max_frame {
+                self.stats.drops.add(DropReason::TooBig, 1);
+                continue;
+            }
             let res = packet_socket::send(fd, pkt.data());
             count_tx_result(&mut self.stats, res, pkt.len());
         }

@@ -51,14 +51,18 @@ impl TapDevice {
 #[derive(Debug)]
 pub struct TapPort {
     dev: TapDevice,
+    max_frame: usize,
     stats: PortStats,
 }
 
 impl TapPort {
-    /// Wrap an open TAP device.
-    pub fn new(dev: TapDevice) -> TapPort {
+    /// Wrap an open TAP device whose interface has MTU `mtu`. Frames longer than
+    /// `mtu` + Ethernet header + one 802.1Q tag are dropped on tx as `too_big`, as a
+    /// bridge drops frames its egress port cannot carry.
+    pub fn new(dev: TapDevice, mtu: u16) -> TapPort {
         TapPort {
             dev,
+            max_frame: super::max_frame(mtu),
             stats: PortStats::default(),
         }
     }
@@ -112,6 +116,10 @@ impl Port for TapPort {
     fn tx_burst(&mut self, batch: &mut Batch) {
         let fd = self.dev.fd.as_raw_fd();
         for pkt in batch.drain() {
+            if pkt.len() > self.max_frame {
+                self.stats.drops.add(DropReason::TooBig, 1);
+                continue;
+            }
             let res = fdio::write(fd, pkt.data());
             count_tx_result(&mut self.stats, res, pkt.len());
         }
