@@ -34,13 +34,15 @@ pub fn format(r: &GraphReport) -> String {
         let out: u64 = e.out_packets.iter().map(|(_, n)| n).sum();
         let _ = writeln!(
             s,
-            "  {} ({}): in {} generated {} out {} dropped {}  drops: {}",
+            "  {} ({}): in {} generated {} out {} dropped {} local {} held {}  drops: {}",
             e.name,
             e.kind,
             e.in_packets,
             e.generated,
             out,
             e.drops.total(),
+            e.consumed,
+            e.held,
             drops(e.drops.nonzero())
         );
         let per_gate: Vec<String> = e

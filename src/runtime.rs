@@ -11,12 +11,17 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use nfv_config::{Endpoint as CfgEndpoint, HostSpec, NodeKind, SwitchSpec, TapSpec, Topology};
+use nfv_config::{
+    Endpoint as CfgEndpoint, HostSpec, NodeKind, RouterSpec, SwitchSpec, TapSpec, Topology,
+};
 use nfv_dataplane::port::{PacketSocketPort, TapDevice, TapPort};
 use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
 use nfv_dataplane::sys::netns::NetNs;
 use nfv_dataplane::{Endpoint, Graph, GraphBuilder, PacketPool};
-use nfv_functions::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
+use nfv_functions::{
+    Ipv4Router, L2Switch, RouterConfig, RouterInterfaceConfig, StaticRoute, SwitchConfig,
+    SwitchPortConfig, VlanMode,
+};
 
 /// Buffers in the packet pool. Each is sized for the largest MTU in the topology; at the
 /// default 1500 this is ~7 MiB.
@@ -111,7 +116,7 @@ pub fn preflight(topo: &Topology) -> Result<Vec<String>> {
                     ));
                 }
             }
-            NodeKind::Switch(_) => {}
+            NodeKind::Switch(_) | NodeKind::Router(_) => {}
         }
     }
     Ok(clashes)
@@ -260,6 +265,57 @@ pub fn switch_config(s: &SwitchSpec) -> SwitchConfig {
     }
 }
 
+/// A stable, locally administered unicast MAC for a function's interface that has none
+/// configured: `02:` + 40 bits of FNV-1a over "topology/node/interface". Stable across runs,
+/// so captures and neighbour caches stay readable.
+pub fn derived_mac(topology: &str, node: &str, iface: &str) -> [u8; 6] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in topology
+        .bytes()
+        .chain([b'/'])
+        .chain(node.bytes())
+        .chain([b'/'])
+        .chain(iface.bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let b = h.to_be_bytes();
+    [0x02, b[0], b[1], b[2], b[3], b[4]]
+}
+
+/// The router function's own configuration from the validated spec.
+pub fn router_config(topology: &str, node: &str, r: &RouterSpec) -> RouterConfig {
+    RouterConfig {
+        interfaces: r
+            .interfaces
+            .iter()
+            .map(|i| RouterInterfaceConfig {
+                name: i.name.clone(),
+                mac: i
+                    .mac
+                    .map_or_else(|| derived_mac(topology, node, &i.name), |m| m.0),
+                addr: i.address.addr,
+                prefix_len: i.address.prefix_len,
+                mtu: i.mtu,
+            })
+            .collect(),
+        routes: r
+            .routes
+            .iter()
+            .map(|rt| StaticRoute {
+                prefix: rt.to.addr,
+                len: rt.to.prefix_len,
+                via: rt.via,
+            })
+            .collect(),
+        icmp_rate_limit: r.icmp_rate_limit,
+        icmp_burst: r.icmp_burst,
+        arp_timeout: r.arp_timeout,
+        redirects: r.redirects,
+    }
+}
+
 /// Largest frame the topology can carry.
 fn max_frame(topo: &Topology) -> usize {
     let mtu = topo
@@ -268,6 +324,7 @@ fn max_frame(topo: &Topology) -> usize {
         .map(|n| match &n.kind {
             NodeKind::Host(h) => h.mtu,
             NodeKind::Tap(t) => t.mtu,
+            NodeKind::Router(r) => r.interfaces.iter().map(|i| i.mtu).max().unwrap_or(0),
             NodeKind::Switch(_) => 0,
         })
         .max()
@@ -333,6 +390,40 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                     s.ports.len(),
                     s.mac_table_size,
                     s.ageing.as_secs_f64()
+                );
+                tracing::info!("{line}");
+                summary.push(line);
+            }
+            NodeKind::Router(r) => {
+                let cfg = router_config(&topo.name, &node.name, r);
+                let t = std::time::Instant::now();
+                let router =
+                    Ipv4Router::new(&cfg).map_err(|e| anyhow!("router {}: {e}", node.name))?;
+                let fib_time = t.elapsed();
+                let id = gb.add_element(node.name.clone(), Box::new(router))?;
+                let mut ifs = Vec::new();
+                for (i, ifc) in cfg.interfaces.iter().enumerate() {
+                    let gate = u16::try_from(i)
+                        .map_err(|_| anyhow!("router {}: too many interfaces", node.name))?;
+                    ends.insert(
+                        (node.name.clone(), ifc.name.clone()),
+                        Endpoint::Gate(id, gate),
+                    );
+                    ifs.push(format!(
+                        "{} {}/{} mac {} mtu {}",
+                        ifc.name,
+                        ifc.addr,
+                        ifc.prefix_len,
+                        mac_str(ifc.mac),
+                        ifc.mtu
+                    ));
+                }
+                let line = format!(
+                    "router {}: {}; {} static routes (FIB built in {:.0?})",
+                    node.name,
+                    ifs.join(", "),
+                    cfg.routes.len(),
+                    fib_time
                 );
                 tracing::info!("{line}");
                 summary.push(line);

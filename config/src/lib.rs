@@ -54,6 +54,7 @@
 
 mod problem;
 mod raw;
+mod routes_file;
 mod syntax;
 mod topology;
 mod types;
@@ -63,9 +64,10 @@ use std::path::Path;
 
 pub use problem::{ConfigError, Problem};
 pub use topology::{
-    DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
-    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort,
-    SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    DEFAULT_AGEING, DEFAULT_ARP_TIMEOUT, DEFAULT_HOST_IFNAME, DEFAULT_ICMP_BURST,
+    DEFAULT_ICMP_RATE_LIMIT, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN, Endpoint, HostSpec,
+    KNOWN_KINDS, Link, MAX_AGEING, MAX_ARP_TIMEOUT, MTU_RANGE, Node, NodeKind, RouteSpec,
+    RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
 };
 pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
 
@@ -80,7 +82,8 @@ pub struct Loaded {
 
 /// Read and validate the topology file at `path`.
 ///
-/// Messages name the file as `path` is displayed.
+/// Messages name the file as `path` is displayed. A router's relative `routes-file` is read
+/// from the directory of `path`, and its messages name it as that directory joined with it.
 ///
 /// # Errors
 ///
@@ -101,15 +104,30 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     let bytes = std::fs::read(path).map_err(|e| io_error(format!("cannot read the file: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| io_error(format!("the file is not UTF-8 text: {e}")))?;
-    load_str(&file, &text)
+    load_str_in(&file, &text, path.parent().unwrap_or(Path::new("")))
 }
 
 /// Validate topology `text`; `file_name` is used only in messages.
 ///
+/// There is no directory: a router's relative `routes-file` is read from the current
+/// directory. Use [`load_str_in`] to give one.
+///
 /// # Errors
 ///
-/// As [`load_file`], without the I/O errors.
+/// As [`load_file`], without the I/O error for the topology file itself.
 pub fn load_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
+    load_str_in(file_name, text, Path::new(""))
+}
+
+/// Validate topology `text` as if it were a file in `base_dir`: a router's relative
+/// `routes-file` is read from `base_dir` (an empty path is the current directory) and named in
+/// messages as `base_dir` joined with it. `file_name` is used only in messages.
+///
+/// # Errors
+///
+/// As [`load_file`], without the I/O error for the topology file itself. A routes file that
+/// cannot be read is one problem at the `routes-file:` value.
+pub fn load_str_in(file_name: &str, text: &str, base_dir: &Path) -> Result<Loaded, ConfigError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
@@ -119,5 +137,5 @@ pub fn load_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
         serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError {
             problems: vec![syntax::problem_from_yaml_error(file_name, text, &e)],
         })?;
-    validate::validate(file_name, &raw)
+    validate::validate(file_name, base_dir, &raw)
 }

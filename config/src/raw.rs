@@ -50,6 +50,14 @@ pub(crate) struct RawNode {
     pub mac_table_size: Option<Spanned<i64>>,
     pub ageing: Option<Spanned<RawDuration>>,
     pub ports: Option<Spanned<RawMap<RawPort>>>,
+    // router
+    pub interfaces: Option<Spanned<RawMap<RawInterface>>>,
+    pub routes: Option<Spanned<Vec<Spanned<RawRoute>>>>,
+    pub routes_file: Option<Spanned<String>>,
+    pub icmp_rate_limit: Option<Spanned<i64>>,
+    pub icmp_burst: Option<Spanned<i64>>,
+    pub arp_timeout: Option<Spanned<RawDuration>>,
+    pub redirects: Option<Spanned<bool>>,
 }
 
 /// A field present in a [`RawNode`]: its YAML name, where its value is, and the value's text.
@@ -62,6 +70,13 @@ pub(crate) struct PresentField {
 impl RawNode {
     /// Every optional field that the file sets, by YAML name. Keep in step with the struct.
     pub(crate) fn present_fields(&self) -> Vec<PresentField> {
+        fn whole<T>(name: &'static str, v: Option<&Spanned<T>>) -> Option<PresentField> {
+            v.map(|v| PresentField {
+                name,
+                at: v.referenced,
+                value: None,
+            })
+        }
         fn field<T: fmt::Display>(
             name: &'static str,
             v: Option<&Spanned<T>>,
@@ -80,11 +95,14 @@ impl RawNode {
             field("ifname", self.ifname.as_ref()),
             field("mac-table-size", self.mac_table_size.as_ref()),
             field("ageing", self.ageing.as_ref()),
-            self.ports.as_ref().map(|v| PresentField {
-                name: "ports",
-                at: v.referenced,
-                value: None,
-            }),
+            whole("ports", self.ports.as_ref()),
+            whole("interfaces", self.interfaces.as_ref()),
+            whole("routes", self.routes.as_ref()),
+            field("routes-file", self.routes_file.as_ref()),
+            field("icmp-rate-limit", self.icmp_rate_limit.as_ref()),
+            field("icmp-burst", self.icmp_burst.as_ref()),
+            field("arp-timeout", self.arp_timeout.as_ref()),
+            field("redirects", self.redirects.as_ref()),
         ]
         .into_iter()
         .flatten()
@@ -96,6 +114,15 @@ impl RawNode {
 pub(crate) const HOST_FIELDS: &[&str] = &["address", "gateway", "mac", "mtu", "ifname"];
 pub(crate) const TAP_FIELDS: &[&str] = &["ifname", "mtu", "mac"];
 pub(crate) const SWITCH_FIELDS: &[&str] = &["mac-table-size", "ageing", "ports"];
+pub(crate) const ROUTER_FIELDS: &[&str] = &[
+    "interfaces",
+    "routes",
+    "routes-file",
+    "icmp-rate-limit",
+    "icmp-burst",
+    "arp-timeout",
+    "redirects",
+];
 
 /// The fields valid for `kind` (without `kind` itself), or `None` for an unknown kind.
 pub(crate) fn fields_of_kind(kind: &str) -> Option<&'static [&'static str]> {
@@ -103,6 +130,7 @@ pub(crate) fn fields_of_kind(kind: &str) -> Option<&'static [&'static str]> {
         "host" => Some(HOST_FIELDS),
         "tap" => Some(TAP_FIELDS),
         "switch" => Some(SWITCH_FIELDS),
+        "router" => Some(ROUTER_FIELDS),
         _ => None,
     }
 }
@@ -114,6 +142,24 @@ pub(crate) struct RawPort {
     pub vlan: Option<Spanned<i64>>,
     pub vlans: Option<Spanned<Vec<Spanned<i64>>>>,
     pub native_vlan: Option<Spanned<i64>>,
+}
+
+/// One entry of a router's `interfaces:`. `address` is required, so a missing one is a stage-1
+/// "missing required field" at the entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawInterface {
+    pub address: Spanned<Ipv4Cidr>,
+    pub mtu: Option<Spanned<i64>>,
+    pub mac: Option<Spanned<MacAddr>>,
+}
+
+/// One entry of a router's `routes:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawRoute {
+    pub to: Spanned<Ipv4Cidr>,
+    pub via: Spanned<RawIpv4>,
 }
 
 /// One entry of `links:`. `endpoints` is a list so that a wrong count is a stage-2 problem.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
 /// Node kinds that `kind:` accepts, in the order error messages list them.
-pub const KNOWN_KINDS: &[&str] = &["host", "tap", "switch"];
+pub const KNOWN_KINDS: &[&str] = &["host", "tap", "switch", "router"];
 /// MTU when `mtu` is not given.
 pub const DEFAULT_MTU: u16 = 1500;
 /// Smallest and largest `mtu` accepted (68 is the IPv4 minimum, RFC 791).
@@ -26,6 +26,14 @@ pub const DEFAULT_MAC_TABLE_SIZE: u32 = 65536;
 pub const DEFAULT_AGEING: Duration = Duration::from_secs(300);
 /// Longest `ageing` accepted.
 pub const MAX_AGEING: Duration = Duration::from_secs(1_000_000);
+/// Router `icmp-rate-limit` (ICMP errors per second) when not given.
+pub const DEFAULT_ICMP_RATE_LIMIT: u32 = 100;
+/// Router `icmp-burst` (token bucket size) when not given.
+pub const DEFAULT_ICMP_BURST: u32 = 50;
+/// Router `arp-timeout` when not given.
+pub const DEFAULT_ARP_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest router `arp-timeout` accepted.
+pub const MAX_ARP_TIMEOUT: Duration = Duration::from_secs(1_000_000);
 /// VLAN of a switch port that is not configured, or configured without `vlan`/`vlans`.
 pub const DEFAULT_VLAN: u16 = 1;
 /// Valid 802.1Q VLAN ids (0 and 4095 are reserved).
@@ -76,16 +84,19 @@ pub enum NodeKind {
     Tap(TapSpec),
     /// `kind: switch`: an L2 learning switch.
     Switch(SwitchSpec),
+    /// `kind: router`: an IPv4 router with one or more interfaces and static routes.
+    Router(RouterSpec),
 }
 
 impl NodeKind {
-    /// The `kind:` string: `"host"`, `"tap"` or `"switch"`.
+    /// The `kind:` string: `"host"`, `"tap"`, `"switch"` or `"router"`.
     #[must_use]
     pub fn kind_name(&self) -> &'static str {
         match self {
             NodeKind::Host(_) => "host",
             NodeKind::Tap(_) => "tap",
             NodeKind::Switch(_) => "switch",
+            NodeKind::Router(_) => "router",
         }
     }
 }
@@ -207,6 +218,74 @@ impl VlanMode {
     }
 }
 
+/// `kind: router`: an IPv4 router. Every interface is a link endpoint `router:<interface>`.
+///
+/// Validated: at least one interface; interface subnets do not overlap; every route's `to` is a
+/// network address (host bits zero), no two routes (nor a route and a connected subnet) have
+/// the same `to`, and every `via` is on a connected subnet and is not the router's own address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterSpec {
+    /// Interfaces in file order; never empty in a loaded topology.
+    pub interfaces: Vec<RouterInterface>,
+    /// Static routes: `routes:` first (file order), then the `routes-file` lines in order.
+    /// Connected subnets are not listed here; they come from [`RouterInterface::address`].
+    pub routes: Vec<RouteSpec>,
+    /// ICMP errors per second (token bucket rate), default 100; 0 means no ICMP errors.
+    pub icmp_rate_limit: u32,
+    /// ICMP token bucket size, at least 1, default 50.
+    pub icmp_burst: u32,
+    /// ARP cache entry lifetime; 0 < arp-timeout <= 1,000,000 s (default 300 s).
+    pub arp_timeout: Duration,
+    /// Send ICMP redirects (RFC 1812 5.2.7.2), default true.
+    pub redirects: bool,
+}
+
+impl RouterSpec {
+    /// The interface called `name`.
+    #[must_use]
+    pub fn interface(&self, name: &str) -> Option<&RouterInterface> {
+        self.interfaces.iter().find(|i| i.name == name)
+    }
+}
+
+impl Default for RouterSpec {
+    /// The defaults of the file format, with no interfaces and no routes (which a loaded
+    /// topology never has: a router needs an interface).
+    fn default() -> Self {
+        RouterSpec {
+            interfaces: Vec::new(),
+            routes: Vec::new(),
+            icmp_rate_limit: DEFAULT_ICMP_RATE_LIMIT,
+            icmp_burst: DEFAULT_ICMP_BURST,
+            arp_timeout: DEFAULT_ARP_TIMEOUT,
+            redirects: true,
+        }
+    }
+}
+
+/// One router interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterInterface {
+    /// The interface name (`[A-Za-z0-9_-]+`, at most 32 bytes), as in `r1:lan-a`.
+    pub name: String,
+    /// The router's address and the connected subnet. Prefix 1..=32; for a prefix < 31 never
+    /// the network or broadcast address. Unique among hosts and router interfaces.
+    pub address: Ipv4Cidr,
+    /// 68..=9000, default 1500.
+    pub mtu: u16,
+    /// Unicast, non-zero MAC; `None` lets the binary derive one.
+    pub mac: Option<MacAddr>,
+}
+
+/// One static route: packets to `to` go to the neighbour `via`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteSpec {
+    /// Destination prefix; `to.addr` is the network address (host bits zero).
+    pub to: Ipv4Cidr,
+    /// Next hop, on one of the router's connected subnets.
+    pub via: Ipv4Addr,
+}
+
 /// One entry of `links:`: a point-to-point connection between two interfaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -216,12 +295,13 @@ pub struct Link {
     pub b: Endpoint,
 }
 
-/// A link endpoint, resolved: `iface` is a host's or tap's interface name or a switch port name.
+/// A link endpoint, resolved: `iface` is a host's or tap's interface name, a switch port name or
+/// a router interface name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     /// Node name.
     pub node: String,
-    /// Host: its `ifname`; tap: its `ifname`; switch: the port name.
+    /// Host: its `ifname`; tap: its `ifname`; switch: the port name; router: the interface name.
     pub iface: String,
 }
 

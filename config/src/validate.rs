@@ -3,18 +3,23 @@
 //! Checks run in file order and never stop early: a bad value is reported and replaced by its
 //! default so the checks after it (links, duplicates) still run. A node whose `kind` is unknown
 //! gets exactly one problem; links to it are not reported again. Problems are sorted by
-//! position at the end, so the output reads top to bottom like the file.
+//! position at the end, so the output reads top to bottom like the file. Problems in a router's
+//! `routes-file` come after those of the topology file, in line order, at most
+//! [`router::MAX_ROUTES_FILE_PROBLEMS`] per file.
+
+mod router;
 
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
 use crate::Loaded;
 use crate::problem::{ConfigError, Problem};
-use crate::raw::{RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind};
+use crate::raw::{RawDuration, RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind};
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
     Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort,
@@ -28,7 +33,11 @@ const NAME_MAX_LEN: usize = 32;
 /// Collects errors and warnings with their positions.
 struct Report<'f> {
     file: &'f str,
+    /// Directory that a relative `routes-file` is resolved against.
+    base_dir: &'f Path,
     errors: Vec<Problem>,
+    /// Errors in other files (routes files), already in order; printed after `errors`.
+    other_files: Vec<Problem>,
     warnings: Vec<Problem>,
 }
 
@@ -72,7 +81,7 @@ struct Draft {
     at: Location,
     /// `None` if `kind` is unknown (already reported).
     kind: Option<NodeKind>,
-    /// Switch only: configured ports (name, key location, used by a link?).
+    /// Switch: configured ports; router: interfaces (name, key location, used by a link?).
     configured_ports: Vec<(String, Location, bool)>,
     /// Switch only: ports first seen in links, in link order.
     link_ports: Vec<String>,
@@ -104,14 +113,20 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `[A-Za-z0-9_-]+`, at most 32 bytes.
+/// A switch port name: `[A-Za-z0-9_-]+`, at most 32 bytes.
 fn check_port_name(name: &str) -> Result<(), String> {
+    check_short_name(name, "port")
+}
+
+/// `[A-Za-z0-9_-]+`, at most 32 bytes: switch port and router interface names. `what` starts
+/// the reason (`"port"` or `"interface"`).
+fn check_short_name(name: &str, what: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err("port name is empty".to_owned());
+        return Err(format!("{what} name is empty"));
     }
     if name.len() > NAME_MAX_LEN {
         return Err(format!(
-            "port name is {} bytes, at most {NAME_MAX_LEN} allowed",
+            "{what} name is {} bytes, at most {NAME_MAX_LEN} allowed",
             name.len()
         ));
     }
@@ -120,7 +135,7 @@ fn check_port_name(name: &str) -> Result<(), String> {
         .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
     {
         return Err(format!(
-            "port name must not contain {c:?} (allowed: letters, digits, '_', '-')"
+            "{what} name must not contain {c:?} (allowed: letters, digits, '_', '-')"
         ));
     }
     Ok(())
@@ -173,6 +188,48 @@ fn vlan(r: &mut Report<'_>, v: &Spanned<i64>, path: &str) -> u16 {
     }
 }
 
+/// A positive duration up to `max`, or `default` (an out-of-range value is reported).
+fn duration(
+    r: &mut Report<'_>,
+    v: Option<&Spanned<RawDuration>>,
+    path: &str,
+    name: &str,
+    default: Duration,
+    max: Duration,
+) -> Duration {
+    let Some(v) = v else { return default };
+    let d = v.value.value;
+    if d == Duration::ZERO || d > max {
+        r.error(
+            &v.referenced,
+            path,
+            Some(v.value.text.clone()),
+            format!("{name} must be more than 0 and at most {}s", max.as_secs()),
+        );
+        default
+    } else {
+        d
+    }
+}
+
+/// Why `cidr` is not a usable interface address (network or broadcast address), if it is not.
+fn host_address_problem(cidr: &Ipv4Cidr) -> Option<String> {
+    if !is_net_or_broadcast(cidr, cidr.addr) {
+        return None;
+    }
+    let which = if cidr.addr == cidr.network() {
+        "network"
+    } else {
+        "broadcast"
+    };
+    Some(format!(
+        "{} is the {which} address of {}/{}, not a host address",
+        cidr.addr,
+        cidr.network(),
+        cidr.prefix_len
+    ))
+}
+
 /// For prefixes < 31 the network and broadcast addresses are not host addresses (RFC 3021
 /// allows both addresses of a /31; a /32 is a single host).
 fn is_net_or_broadcast(cidr: &Ipv4Cidr, ip: Ipv4Addr) -> bool {
@@ -185,25 +242,10 @@ fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> 
         |v| v.value.clone(),
     );
     let address = n.address.as_ref().map(|a| {
-        let cidr = a.value;
-        if is_net_or_broadcast(&cidr, cidr.addr) {
-            let which = if cidr.addr == cidr.network() {
-                "network"
-            } else {
-                "broadcast"
-            };
-            r.bad(
-                a,
-                &format!("{path}.address"),
-                format!(
-                    "{} is the {which} address of {}/{}, not a host address",
-                    cidr.addr,
-                    cidr.network(),
-                    cidr.prefix_len
-                ),
-            );
+        if let Some(why) = host_address_problem(&a.value) {
+            r.bad(a, &format!("{path}.address"), why);
         }
-        cidr
+        a.value
     });
     let gateway = n.gateway.as_ref().map(|g| {
         let gpath = format!("{path}.gateway");
@@ -284,23 +326,14 @@ fn switch(
                 DEFAULT_MAC_TABLE_SIZE
             }
         });
-    let ageing = n.ageing.as_ref().map_or(DEFAULT_AGEING, |v| {
-        let d = v.value.value;
-        if d == Duration::ZERO || d > MAX_AGEING {
-            r.error(
-                &v.referenced,
-                &format!("{path}.ageing"),
-                Some(v.value.text.clone()),
-                format!(
-                    "ageing must be more than 0 and at most {}s",
-                    MAX_AGEING.as_secs()
-                ),
-            );
-            DEFAULT_AGEING
-        } else {
-            d
-        }
-    });
+    let ageing = duration(
+        r,
+        n.ageing.as_ref(),
+        &format!("{path}.ageing"),
+        "ageing",
+        DEFAULT_AGEING,
+        MAX_AGEING,
+    );
     let mut ports = Vec::new();
     let mut configured = Vec::new();
     if let Some(RawMap(entries)) = n.ports.as_ref().map(|p| &p.value) {
@@ -427,6 +460,11 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
             configured_ports = configured;
             Some(NodeKind::Switch(spec))
         }
+        "router" => {
+            let (spec, interfaces) = router::router(r, key, n, &path);
+            configured_ports = interfaces;
+            Some(NodeKind::Router(spec))
+        }
         other => {
             r.bad(
                 &n.kind,
@@ -519,6 +557,29 @@ fn cross_node_checks(r: &mut Report<'_>, raw: &RawTopology, drafts: &[Draft]) {
                     text: t.ifname.to_string(),
                 });
             }
+            Some(NodeKind::Router(rt)) => {
+                // `router()` keeps every entry of `interfaces:`, in order.
+                let raw_ifaces = n.interfaces.iter().flat_map(|m| &m.value.0);
+                for ((ikey, raw), iface) in raw_ifaces.zip(&rt.interfaces) {
+                    let ipath = format!("{path}.interfaces.{}", ikey.value);
+                    addresses.push(Claim {
+                        key: iface.address.addr,
+                        node: d.name.clone(),
+                        at: raw.value.address.referenced,
+                        path: format!("{ipath}.address"),
+                        text: iface.address.to_string(),
+                    });
+                    if let Some(m) = &raw.value.mac {
+                        macs.push(Claim {
+                            key: m.value,
+                            node: d.name.clone(),
+                            at: m.referenced,
+                            path: format!("{ipath}.mac"),
+                            text: m.value.to_string(),
+                        });
+                    }
+                }
+            }
             _ => {}
         }
         if matches!(d.kind, Some(NodeKind::Host(_) | NodeKind::Tap(_)))
@@ -581,6 +642,33 @@ fn endpoint(
                 return None;
             }
             return Some((idx, port.to_owned()));
+        }
+        NodeKind::Router(rt) => {
+            let names = if rt.interfaces.is_empty() {
+                "it has none".to_owned()
+            } else {
+                let names: Vec<&str> = rt.interfaces.iter().map(|i| i.name.as_str()).collect();
+                format!("interfaces: {}", names.join(", "))
+            };
+            let Some(name) = iface else {
+                r.bad(
+                    ep,
+                    path,
+                    format!(
+                        "router {node:?} needs an interface: write \"{node}:<interface>\" ({names})"
+                    ),
+                );
+                return None;
+            };
+            if rt.interface(name).is_none() {
+                r.bad(
+                    ep,
+                    path,
+                    format!("router {node:?} has no interface {name:?} ({names})"),
+                );
+                return None;
+            }
+            return Some((idx, name.to_owned()));
         }
     };
     match iface {
@@ -674,12 +762,10 @@ fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> 
             used.insert((*idx, iface.clone()), (li, link.referenced.line()));
             let d = &mut drafts[*idx];
             d.used = true;
-            if matches!(d.kind, Some(NodeKind::Switch(_))) {
-                if let Some(c) = d.configured_ports.iter_mut().find(|c| c.0 == *iface) {
-                    c.2 = true;
-                } else {
-                    d.link_ports.push(iface.clone());
-                }
+            if let Some(c) = d.configured_ports.iter_mut().find(|c| c.0 == *iface) {
+                c.2 = true;
+            } else if matches!(d.kind, Some(NodeKind::Switch(_))) {
+                d.link_ports.push(iface.clone());
             }
         }
         let ep = |(idx, iface): &(usize, String)| Endpoint {
@@ -695,8 +781,12 @@ fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
     for d in drafts {
         let path = format!("nodes.{}", d.name);
         match &d.kind {
-            Some(NodeKind::Switch(_)) if !d.used => {
-                r.warn(&d.at, &path, format!("switch {:?} has no links", d.name));
+            Some(k @ (NodeKind::Switch(_) | NodeKind::Router(_))) if !d.used => {
+                r.warn(
+                    &d.at,
+                    &path,
+                    format!("{} {:?} has no links", k.kind_name(), d.name),
+                );
             }
             Some(NodeKind::Switch(_)) => {
                 for (port, at, used) in &d.configured_ports {
@@ -705,6 +795,17 @@ fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
                             at,
                             &format!("{path}.ports.{port}"),
                             format!("port {port:?} is configured but no link uses it"),
+                        );
+                    }
+                }
+            }
+            Some(NodeKind::Router(_)) => {
+                for (iface, at, used) in &d.configured_ports {
+                    if !used {
+                        r.warn(
+                            at,
+                            &format!("{path}.interfaces.{iface}"),
+                            format!("interface {iface:?} is not used by any link"),
                         );
                     }
                 }
@@ -725,11 +826,17 @@ fn by_position(problems: &mut [Problem]) {
     problems.sort_by_key(|p| (p.line, p.column));
 }
 
-/// Stage 2 entry point.
-pub(crate) fn validate(file: &str, raw: &RawTopology) -> Result<Loaded, ConfigError> {
+/// Stage 2 entry point. A relative `routes-file` is read from `base_dir`.
+pub(crate) fn validate(
+    file: &str,
+    base_dir: &Path,
+    raw: &RawTopology,
+) -> Result<Loaded, ConfigError> {
     let mut r = Report {
         file,
+        base_dir,
         errors: Vec::new(),
+        other_files: Vec::new(),
         warnings: Vec::new(),
     };
     if let Err(why) = check_name(&raw.name.value) {
@@ -748,8 +855,9 @@ pub(crate) fn validate(file: &str, raw: &RawTopology) -> Result<Loaded, ConfigEr
     let raw_links = raw.links.as_ref().map_or(&no_links, |l| &l.value);
     let links = links(&mut r, raw_links, &mut drafts);
 
-    if !r.errors.is_empty() {
+    if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);
+        r.errors.append(&mut r.other_files);
         return Err(ConfigError { problems: r.errors });
     }
     warnings(&mut r, &drafts);

@@ -4,6 +4,7 @@
 //!   `fixtures/bad/<case>.expected`.
 //! - `fixtures/ok/<case>.yaml` must load; its warnings must equal `fixtures/ok/<case>.warnings`
 //!   (no file means no warnings).
+//! - `*.txt` files are routers' `routes-file`s; each must be named by a fixture beside it.
 //!
 //! `NFV_BLESS=1 cargo test -p nfv-config --test fixtures` rewrites the expected files from the
 //! current output; review the diff before committing it.
@@ -95,15 +96,28 @@ fn ok_fixtures_load_with_the_expected_warnings() {
 #[test]
 fn every_expected_file_has_its_fixture() {
     for dir in ["tests/fixtures/bad", "tests/fixtures/ok"] {
+        let yaml_texts: Vec<String> = cases(dir)
+            .iter()
+            .map(|p| fs::read_to_string(p).expect("read fixture"))
+            .collect();
         for entry in fs::read_dir(dir).expect("fixture dir") {
             let path = entry.expect("entry").path();
             let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
             assert!(
-                matches!(ext, "yaml" | "expected" | "warnings"),
+                matches!(ext, "yaml" | "expected" | "warnings" | "txt"),
                 "unexpected file {}",
                 path.display()
             );
-            if ext != "yaml" {
+            if ext == "txt" {
+                // A router's routes file: some fixture must name it.
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let wanted = format!("routes-file: {name}");
+                assert!(
+                    yaml_texts.iter().any(|t| t.contains(&wanted)),
+                    "{} is not the routes-file of any fixture in {dir}",
+                    path.display()
+                );
+            } else if ext != "yaml" {
                 assert!(
                     path.with_extension("yaml").exists(),
                     "{} has no .yaml beside it",

@@ -3,9 +3,12 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use std::path::Path;
+
 use nfv_config::{
-    ConfigError, Endpoint, HostSpec, Ipv4Cidr, Loaded, MacAddr, Node, NodeKind, SwitchPort,
-    SwitchSpec, TapSpec, Topology, VlanMode, load_str,
+    ConfigError, Endpoint, HostSpec, Ipv4Cidr, Loaded, MacAddr, Node, NodeKind, RouteSpec,
+    RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VlanMode, load_file,
+    load_str, load_str_in,
 };
 
 const SWITCH_EXAMPLE: &str = include_str!("fixtures/ok/switch.yaml");
@@ -39,6 +42,24 @@ fn switch<'a>(t: &'a Topology, name: &str) -> &'a SwitchSpec {
     match &t.node(name).expect("node exists").kind {
         NodeKind::Switch(s) => s,
         other => panic!("{name} is a {}", other.kind_name()),
+    }
+}
+
+fn router<'a>(t: &'a Topology, name: &str) -> &'a RouterSpec {
+    match &t.node(name).expect("node exists").kind {
+        NodeKind::Router(r) => r,
+        other => panic!("{name} is a {}", other.kind_name()),
+    }
+}
+
+fn cidr(s: &str) -> Ipv4Cidr {
+    s.parse().expect("valid CIDR")
+}
+
+fn route(to: &str, via: &str) -> RouteSpec {
+    RouteSpec {
+        to: cidr(to),
+        via: via.parse().expect("valid address"),
     }
 }
 
@@ -361,4 +382,206 @@ fn topology_clone_and_eq() {
     assert_eq!(a, b);
     let n: &Node = &a.nodes[0];
     assert_eq!(n.name, "h1");
+}
+
+#[test]
+fn router_example_loads_with_every_value() {
+    let loaded = load_file(Path::new("tests/fixtures/ok/routed.yaml"))
+        .unwrap_or_else(|e| panic!("should load:\n{e}"));
+    assert_eq!(loaded.warnings, vec![]);
+    let t = &loaded.topology;
+    let kinds: Vec<&str> = t.nodes.iter().map(|n| n.kind.kind_name()).collect();
+    assert_eq!(kinds, ["host", "host", "router"]);
+    let r1 = router(t, "r1");
+    assert_eq!(
+        r1.interfaces,
+        vec![
+            RouterInterface {
+                name: "lan-a".into(),
+                address: cidr("10.1.0.1/24"),
+                mtu: 1500,
+                mac: None,
+            },
+            RouterInterface {
+                name: "lan-b".into(),
+                address: cidr("10.2.0.1/24"),
+                mtu: 1400,
+                mac: Some(MacAddr([2, 0, 0, 0, 2, 1])),
+            },
+        ]
+    );
+    assert_eq!(
+        r1.interface("lan-b").map(|i| i.address.addr),
+        Some(Ipv4Addr::new(10, 2, 0, 1))
+    );
+    // `routes:` in file order, then routes.txt in line order (comments and blank lines skipped,
+    // with and without `via`, spaces and tabs).
+    assert_eq!(
+        r1.routes,
+        vec![
+            route("192.0.2.0/24", "10.2.0.254"),
+            route("0.0.0.0/0", "10.1.0.254"),
+            route("198.51.100.0/24", "10.2.0.254"),
+            route("203.0.113.0/25", "10.1.0.254"),
+            route("10.10.0.0/16", "10.2.0.253"),
+            route("172.16.0.0/12", "10.1.0.200"),
+        ]
+    );
+    assert_eq!(
+        (
+            r1.icmp_rate_limit,
+            r1.icmp_burst,
+            r1.arp_timeout,
+            r1.redirects
+        ),
+        (100, 50, Duration::from_secs(300), true)
+    );
+    let links: Vec<(Endpoint, Endpoint)> =
+        t.links.iter().map(|l| (l.a.clone(), l.b.clone())).collect();
+    assert_eq!(
+        links,
+        vec![
+            (ep("a1", "eth0"), ep("r1", "lan-a")),
+            (ep("b1", "eth0"), ep("r1", "lan-b")),
+        ]
+    );
+}
+
+#[test]
+fn omitted_router_fields_get_the_documented_defaults() {
+    let t = load(
+        "name: d\nnodes:\n  h1: { kind: host }\n  r1:\n    kind: router\n    interfaces:\n      e0: { address: 10.0.0.1/24 }\nlinks:\n  - endpoints: [h1, r1:e0]\n",
+    )
+    .topology;
+    let r1 = router(&t, "r1");
+    let want = RouterSpec {
+        interfaces: vec![RouterInterface {
+            name: "e0".into(),
+            address: cidr("10.0.0.1/24"),
+            mtu: 1500,
+            mac: None,
+        }],
+        ..RouterSpec::default()
+    };
+    assert_eq!(r1, &want);
+    assert_eq!(
+        (
+            r1.icmp_rate_limit,
+            r1.icmp_burst,
+            r1.arp_timeout,
+            r1.redirects
+        ),
+        (100, 50, Duration::from_secs(300), true)
+    );
+    assert!(r1.routes.is_empty());
+}
+
+#[test]
+fn router_values_other_than_the_defaults_are_read() {
+    let t = load(
+        "name: d\nnodes:\n  r1:\n    kind: router\n    interfaces: { p2p: { address: 192.0.2.0/31, mtu: 9000 }, lo: { address: 10.255.0.1/32 } }\n    routes: [ { to: 10.0.0.0/8, via: 192.0.2.1 } ]\n    icmp-rate-limit: 0\n    icmp-burst: 1\n    arp-timeout: 5m\n    redirects: false\n",
+    )
+    .topology;
+    let r1 = router(&t, "r1");
+    assert_eq!(
+        (
+            r1.icmp_rate_limit,
+            r1.icmp_burst,
+            r1.arp_timeout,
+            r1.redirects
+        ),
+        (0, 1, Duration::from_secs(300), false)
+    );
+    // A /31 has no network or broadcast address: .0 is a host, .1 a valid next hop.
+    assert_eq!(r1.interfaces[0].address, cidr("192.0.2.0/31"));
+    assert_eq!(r1.interfaces[0].mtu, 9000);
+    assert_eq!(r1.routes, vec![route("10.0.0.0/8", "192.0.2.1")]);
+}
+
+#[test]
+fn unused_router_interfaces_and_routers_are_warnings() {
+    let loaded = load(
+        "name: w\nnodes:\n  h1: { kind: host }\n  r1:\n    kind: router\n    interfaces:\n      a: { address: 10.1.0.1/24 }\n      b: { address: 10.2.0.1/24 }\n  r2: { kind: router, interfaces: { x: { address: 10.3.0.1/24 } } }\nlinks:\n  - endpoints: [h1, r1:a]\n",
+    );
+    let got: Vec<(&str, &str)> = loaded
+        .warnings
+        .iter()
+        .map(|w| (w.path.as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "nodes.r1.interfaces.b",
+                r#"interface "b" is not used by any link"#
+            ),
+            ("nodes.r2", r#"router "r2" has no links"#),
+        ]
+    );
+}
+
+#[test]
+fn redirects_is_a_strict_boolean() {
+    let e = fail(
+        "name: d\nnodes:\n  r1: { kind: router, redirects: yes, interfaces: { e0: { address: 10.0.0.1/24 } } }\n",
+    );
+    assert_eq!(
+        e.to_string(),
+        r#"t.yaml:3:35: nodes.r1.redirects: "yes": expected true or false"#
+    );
+}
+
+#[test]
+fn interface_needs_an_address() {
+    let e = fail("name: d\nnodes:\n  r1: { kind: router, interfaces: { e0: { mtu: 1500 } } }\n");
+    assert_eq!(e.problems.len(), 1);
+    assert_eq!(e.problems[0].path, "nodes.r1.interfaces.e0");
+    assert_eq!(e.problems[0].message, r#"missing required field "address""#);
+}
+
+const ROUTES_FILE_TOPOLOGY: &str = "name: d\nnodes:\n  r1:\n    kind: router\n    interfaces: { e0: { address: 10.1.0.1/24 } }\n    routes-file: routes.txt\n";
+
+#[test]
+fn load_str_reads_the_routes_file_from_the_current_directory() {
+    // cargo runs integration tests in the package root, where there is no routes.txt.
+    let e = fail(ROUTES_FILE_TOPOLOGY);
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert!(
+        e.to_string().starts_with(
+            r#"t.yaml:6:18: nodes.r1.routes-file: "routes.txt": cannot read routes file routes.txt: "#
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn load_str_in_reads_the_routes_file_from_base_dir() {
+    let dir = Path::new("tests/fixtures/ok");
+    let loaded = load_str_in("t.yaml", ROUTES_FILE_TOPOLOGY, dir)
+        .unwrap_or_else(|e| panic!("should load:\n{e}"));
+    let r1 = router(&loaded.topology, "r1");
+    assert_eq!(r1.routes.len(), 4);
+    assert_eq!(r1.routes[3], route("172.16.0.0/12", "10.1.0.200"));
+
+    // Messages name the routes file as base_dir joined with it.
+    let topo = ROUTES_FILE_TOPOLOGY.replace("10.1.0.1/24", "10.2.0.1/24");
+    let e = load_str_in("t.yaml", &topo, dir).expect_err("next hops are now off-subnet");
+    assert_eq!(e.problems[0].file, "tests/fixtures/ok/routes.txt");
+    assert_eq!((e.problems[0].line, e.problems[0].column), (5, 22), "{e}");
+    assert_eq!(e.problems[0].value.as_deref(), Some("10.1.0.254"));
+}
+
+#[test]
+fn topology_errors_come_before_routes_file_errors() {
+    let topo =
+        format!("{ROUTES_FILE_TOPOLOGY}    arp-timeout: 0\n").replace("10.1.0.1/24", "10.2.0.1/24");
+    let e = load_str_in("t.yaml", &topo, Path::new("tests/fixtures/ok")).expect_err("bad");
+    let files: Vec<&str> = e.problems.iter().map(|p| p.file.as_str()).collect();
+    assert_eq!(files[0], "t.yaml", "{e}");
+    assert!(
+        files[1..]
+            .iter()
+            .all(|f| *f == "tests/fixtures/ok/routes.txt"),
+        "{e}"
+    );
 }

@@ -2,13 +2,15 @@
 //!
 //! An [`Element`] has numbered input and output gates ([`GateSpec`]). The graph runner hands
 //! it a [`Batch`] that arrived on one input gate; the element must account for **every**
-//! packet: each ends either in [`Outputs::emit`] on an output gate or in [`Outputs::drop`]
-//! with a [`DropReason`]. Packets the element makes itself (flood copies, ICMP replies) come
-//! from [`Context::alloc`] / [`Context::clone_packet`], which count them as *generated*, so
-//! the runner can check conservation for every node:
+//! packet: each ends in [`Outputs::emit`] on an output gate, in [`Outputs::drop`] with a
+//! [`DropReason`], in [`Outputs::consume`] (delivered to the element itself: an ARP reply
+//! a router learns from), or is held by the element for later (a packet waiting for ARP;
+//! [`Element::held`] reports how many). Packets the element makes itself (flood copies,
+//! ICMP replies) come from [`Context::alloc`] / [`Context::clone_packet`], which count them
+//! as *generated*, so the runner can check conservation for every node:
 //!
 //! ```text
-//! packets in + packets generated == packets emitted + packets dropped
+//! in + generated == emitted + dropped + consumed + held
 //! ```
 //!
 //! Elements are sans-IO: no syscalls, no clock reads (time is [`Context::now`]), no locks.
@@ -50,11 +52,52 @@ pub enum DropReason {
     TooBig,
     /// An element emitted on a gate it does not have (a bug in the element, counted not panicked).
     BadGate,
+    /// Unicast frame addressed to another station's MAC (a router port on a shared segment).
+    NotForUs,
+    /// An Ethernet type the function does not handle (e.g. IPv6 or a VLAN tag at a router).
+    UnsupportedEthertype,
+    /// ARP packet too short or not Ethernet/IPv4.
+    ArpInvalid,
+    /// IPv4: fewer than 20 bytes after the Ethernet header (RFC 1812 5.2.2).
+    IpTooShort,
+    /// IPv4: version field is not 4 (RFC 1812 5.2.2).
+    IpBadVersion,
+    /// IPv4: IHL under 5 or beyond the packet (RFC 1812 5.2.2).
+    IpBadHeaderLength,
+    /// IPv4: total length under the header length or over the received length (RFC 1812 5.2.2).
+    IpBadTotalLength,
+    /// IPv4: header checksum wrong (RFC 1812 5.2.2).
+    IpBadChecksum,
+    /// IPv4: TTL would reach 0 (RFC 1812 5.3.1); ICMP Time Exceeded sent.
+    TtlExceeded,
+    /// No route to the destination (RFC 1812 5.2.7.1); ICMP Net Unreachable sent.
+    NoRoute,
+    /// The next hop did not answer ARP; ICMP Host Unreachable sent.
+    HostUnreachable,
+    /// Too many packets already waiting for this next hop's ARP reply.
+    ArpQueueFull,
+    /// Larger than the egress MTU with DF set (RFC 1812 5.2.6); ICMP Fragmentation Needed sent.
+    FragmentationNeeded,
+    /// Source address 0/8, 127/8, multicast, class E or broadcast (RFC 1812 5.3.7).
+    MartianSource,
+    /// Destination 0/8, 127/8 or class E (RFC 1812 5.3.7).
+    MartianDestination,
+    /// 169.254/16 source or destination: never forwarded (RFC 3927 §7).
+    LinkLocalAddress,
+    /// Received as a link-layer broadcast/multicast but not for an IP broadcast/multicast
+    /// destination: not forwarded (RFC 1812 5.3.4).
+    L2BroadcastNotForwarded,
+    /// Limited (255.255.255.255) or directed broadcast: not forwarded (RFC 1812 5.3.5).
+    BroadcastNotForwarded,
+    /// IP multicast destination: no multicast routing.
+    MulticastNotForwarded,
+    /// A packet the element was building could not be completed (packet pool empty).
+    NoBuffer,
 }
 
 impl DropReason {
     /// Number of reasons (size of counter arrays).
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 32;
 
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -70,6 +113,26 @@ impl DropReason {
         DropReason::RxTruncated,
         DropReason::TooBig,
         DropReason::BadGate,
+        DropReason::NotForUs,
+        DropReason::UnsupportedEthertype,
+        DropReason::ArpInvalid,
+        DropReason::IpTooShort,
+        DropReason::IpBadVersion,
+        DropReason::IpBadHeaderLength,
+        DropReason::IpBadTotalLength,
+        DropReason::IpBadChecksum,
+        DropReason::TtlExceeded,
+        DropReason::NoRoute,
+        DropReason::HostUnreachable,
+        DropReason::ArpQueueFull,
+        DropReason::FragmentationNeeded,
+        DropReason::MartianSource,
+        DropReason::MartianDestination,
+        DropReason::LinkLocalAddress,
+        DropReason::L2BroadcastNotForwarded,
+        DropReason::BroadcastNotForwarded,
+        DropReason::MulticastNotForwarded,
+        DropReason::NoBuffer,
     ];
 
     /// Stable snake_case name.
@@ -87,6 +150,26 @@ impl DropReason {
             DropReason::RxTruncated => "rx_truncated",
             DropReason::TooBig => "too_big",
             DropReason::BadGate => "bad_gate",
+            DropReason::NotForUs => "not_for_us",
+            DropReason::UnsupportedEthertype => "unsupported_ethertype",
+            DropReason::ArpInvalid => "arp_invalid",
+            DropReason::IpTooShort => "ip_too_short",
+            DropReason::IpBadVersion => "ip_bad_version",
+            DropReason::IpBadHeaderLength => "ip_bad_header_length",
+            DropReason::IpBadTotalLength => "ip_bad_total_length",
+            DropReason::IpBadChecksum => "ip_bad_checksum",
+            DropReason::TtlExceeded => "ttl_exceeded",
+            DropReason::NoRoute => "no_route",
+            DropReason::HostUnreachable => "host_unreachable",
+            DropReason::ArpQueueFull => "arp_queue_full",
+            DropReason::FragmentationNeeded => "fragmentation_needed",
+            DropReason::MartianSource => "martian_source",
+            DropReason::MartianDestination => "martian_destination",
+            DropReason::LinkLocalAddress => "link_local_address",
+            DropReason::L2BroadcastNotForwarded => "l2_broadcast_not_forwarded",
+            DropReason::BroadcastNotForwarded => "broadcast_not_forwarded",
+            DropReason::MulticastNotForwarded => "multicast_not_forwarded",
+            DropReason::NoBuffer => "no_buffer",
         }
     }
 
@@ -206,6 +289,7 @@ pub struct Outputs {
     gates: Vec<Vec<PacketBuf>>,
     drops: DropCounters,
     emitted: u64,
+    consumed: u64,
 }
 
 impl Outputs {
@@ -217,6 +301,7 @@ impl Outputs {
                 .collect(),
             drops: DropCounters::default(),
             emitted: 0,
+            consumed: 0,
         }
     }
 
@@ -238,6 +323,19 @@ impl Outputs {
     pub fn drop(&mut self, pkt: PacketBuf, reason: DropReason) {
         drop(pkt);
         self.drops.add(reason, 1);
+    }
+
+    /// `pkt` was delivered to the element itself (an ARP reply it learned from, an ICMP
+    /// message for it): neither forwarded nor dropped.
+    #[inline]
+    pub fn consume(&mut self, pkt: PacketBuf) {
+        drop(pkt);
+        self.consumed += 1;
+    }
+
+    /// Packets consumed so far.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
     }
 
     /// Number of output gates.
@@ -289,6 +387,12 @@ pub trait Element: Send {
     /// How often `tick` wants to run; `None` means never.
     fn tick_interval(&self) -> Option<Duration> {
         None
+    }
+
+    /// Packets the element is holding for later (e.g. waiting for ARP). They count in the
+    /// conservation check until they are emitted or dropped.
+    fn held(&self) -> u64 {
+        0
     }
 
     /// Report element-specific counters and gauges (`learned`, `fdb_entries` …) as

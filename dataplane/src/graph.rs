@@ -292,6 +292,10 @@ pub struct ElementReport {
     pub out_packets: Vec<(String, u64)>,
     /// Packets it dropped, by reason.
     pub drops: DropCounters,
+    /// Packets delivered to the element itself.
+    pub consumed: u64,
+    /// Packets it holds right now (waiting for ARP …).
+    pub held: u64,
     /// Element-specific counters.
     pub counters: Vec<(&'static str, u64)>,
 }
@@ -524,6 +528,8 @@ impl Graph {
                         .map(|(g, n)| (e.elem.gate_name(g as u16), *n))
                         .collect(),
                     drops,
+                    consumed: e.out.consumed(),
+                    held: e.elem.held(),
                     counters,
                 }
             })
@@ -537,10 +543,11 @@ impl Graph {
         for e in &self.elements {
             let out: u64 = e.out_packets.iter().sum();
             let drops = e.out.drops().total() + e.runner_drops.total();
-            if e.in_packets + e.generated != out + drops {
+            let (consumed, held) = (e.out.consumed(), e.elem.held());
+            if e.in_packets + e.generated != out + drops + consumed + held {
                 errs.push(format!(
-                    "element {}: in {} + generated {} != out {} + dropped {}",
-                    e.name, e.in_packets, e.generated, out, drops
+                    "element {}: in {} + generated {} != out {} + dropped {} + consumed {} + held {}",
+                    e.name, e.in_packets, e.generated, out, drops, consumed, held
                 ));
             }
         }

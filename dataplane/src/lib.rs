@@ -37,6 +37,7 @@ pub mod sys;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 pub mod time;
+pub mod wire;
 pub mod worker;
 
 pub use element::{

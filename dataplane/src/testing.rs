@@ -105,6 +105,8 @@ pub struct Emitted {
     pub drops: DropCounters,
     /// Packets the element generated.
     pub generated: u64,
+    /// Packets delivered to the element itself.
+    pub consumed: u64,
 }
 
 impl Emitted {
@@ -120,6 +122,7 @@ impl Emitted {
 }
 
 fn collect(out: &mut Outputs, generated: u64) -> Emitted {
+    let consumed = out.consumed();
     let mut by_gate = Vec::new();
     for g in 0..out.gate_count() as usize {
         let frames = out
@@ -133,11 +136,13 @@ fn collect(out: &mut Outputs, generated: u64) -> Emitted {
         by_gate,
         drops,
         generated,
+        consumed,
     }
 }
 
 /// Feed `frames` to `elem` on `input` at time `now` in one batch per [`crate::BURST`] frames;
-/// return what came out. Panics (it is a test helper) if the element broke conservation.
+/// return what came out. Panics (it is a test helper) if the element broke conservation:
+/// `in + generated == out + dropped + consumed + change in held`.
 ///
 /// # Panics
 /// If the pool cannot hold the frames, or packets were lost or invented.
@@ -150,6 +155,7 @@ pub fn run(
 ) -> Emitted {
     let mut out = Outputs::new(elem.gates().outputs);
     let mut ctx = Context::new(now, pool);
+    let held_before = elem.held();
     for chunk in frames.chunks(crate::BURST) {
         let mut batch = Batch::new();
         for f in chunk {
@@ -163,9 +169,9 @@ pub fn run(
     let generated = ctx.take_generated();
     let e = collect(&mut out, generated);
     assert_eq!(
-        frames.len() as u64 + generated,
-        e.total() as u64 + e.drops.total(),
-        "conservation: in + generated == out + drops"
+        frames.len() as u64 + generated + held_before,
+        e.total() as u64 + e.drops.total() + e.consumed + elem.held(),
+        "conservation: in + generated == out + dropped + consumed + change in held"
     );
     e
 }
@@ -174,9 +180,16 @@ pub fn run(
 pub fn tick(elem: &mut dyn Element, pool: PacketPool, now: Instant) -> Emitted {
     let mut out = Outputs::new(elem.gates().outputs);
     let mut ctx = Context::new(now, pool);
+    let held_before = elem.held();
     elem.tick(&mut ctx, &mut out);
     let generated = ctx.take_generated();
-    collect(&mut out, generated)
+    let e = collect(&mut out, generated);
+    assert_eq!(
+        generated + held_before,
+        e.total() as u64 + e.drops.total() + e.consumed + elem.held(),
+        "conservation in tick: generated == out + dropped + consumed + change in held"
+    );
+    e
 }
 
 /// A MAC address `02:00:00:00:00:n` (locally administered unicast).

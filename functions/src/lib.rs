@@ -9,7 +9,10 @@
 //! | kind | type |
 //! |---|---|
 //! | `switch` | [`l2_switch::L2Switch`] |
+//! | `router` | [`router::Ipv4Router`] |
 
 pub mod l2_switch;
+pub mod router;
 
 pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
+pub use router::{Ipv4Router, RouterConfig, RouterInterfaceConfig, StaticRoute};

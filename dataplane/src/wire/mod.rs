@@ -1,0 +1,68 @@
+//! Packet header helpers that the crates (smoltcp, etherparse) do not give us in the form the
+//! fast path needs: the Internet checksum with RFC 1624 incremental updates, and fixed
+//! offsets of Ethernet, ARP and IPv4 fields.
+//!
+//! Contract: nothing here panics on packet bytes. Accessors take slices whose length the
+//! caller has checked (the `*_LEN` constants say how much), and the checksum functions
+//! accept any length.
+
+pub mod checksum;
+
+/// Ethernet header length (no tag).
+pub const ETH_HLEN: usize = 14;
+/// EtherType IPv4.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// EtherType ARP.
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// EtherType 802.1Q.
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// Broadcast MAC.
+pub const MAC_BROADCAST: [u8; 6] = [0xff; 6];
+
+/// IPv4 protocol numbers.
+pub mod ip_proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+}
+
+/// Destination MAC of a frame of at least 6 bytes.
+#[inline]
+pub fn eth_dst(f: &[u8]) -> [u8; 6] {
+    [f[0], f[1], f[2], f[3], f[4], f[5]]
+}
+
+/// Source MAC of a frame of at least 12 bytes.
+#[inline]
+pub fn eth_src(f: &[u8]) -> [u8; 6] {
+    [f[6], f[7], f[8], f[9], f[10], f[11]]
+}
+
+/// EtherType of a frame of at least 14 bytes.
+#[inline]
+pub fn eth_type(f: &[u8]) -> u16 {
+    u16::from_be_bytes([f[12], f[13]])
+}
+
+/// Write an Ethernet header into the first 14 bytes of `f`.
+#[inline]
+pub fn write_eth(f: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&ethertype.to_be_bytes());
+}
+
+/// Read a big-endian u32 at `off` (caller checked `off + 4 <= b.len()`).
+#[inline]
+pub fn be32(b: &[u8], off: usize) -> u32 {
+    u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+/// Read a big-endian u16 at `off` (caller checked `off + 2 <= b.len()`).
+#[inline]
+pub fn be16(b: &[u8], off: usize) -> u16 {
+    u16::from_be_bytes([b[off], b[off + 1]])
+}
