@@ -227,3 +227,396 @@ pub fn eth_tagged(dst: [u8; 6], src: [u8; 6], vid: u16, ethertype: u16, payload:
     }
     f
 }
+
+// ------------------------------------------------------------------ IPv4 / ARP builders
+
+/// IPv4 header fields for [`ipv4_with`] besides addresses, protocol and payload.
+///
+/// `Default` is TTL 64, identification 1, TOS 0, DF and MF clear, offset 0, no options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ipv4Fields {
+    /// Time to live.
+    pub ttl: u8,
+    /// Identification.
+    pub id: u16,
+    /// Type of service / DSCP+ECN byte.
+    pub tos: u8,
+    /// Don't Fragment flag.
+    pub df: bool,
+    /// More Fragments flag.
+    pub mf: bool,
+    /// Fragment offset in 8-byte units (13 bits).
+    pub frag_offset: u16,
+    /// Raw option bytes; padded with End-of-Option-List (0) to a multiple of 4, at most 40.
+    pub options: Vec<u8>,
+}
+
+impl Default for Ipv4Fields {
+    fn default() -> Self {
+        Ipv4Fields {
+            ttl: 64,
+            id: 1,
+            tos: 0,
+            df: false,
+            mf: false,
+            frag_offset: 0,
+            options: Vec::new(),
+        }
+    }
+}
+
+/// An IPv4 packet (no Ethernet header) with the header fields of `h`, a correct header
+/// checksum and `l4` as its payload.
+///
+/// # Panics
+/// If the options exceed 40 bytes or the packet 65535 bytes (test input errors).
+pub fn ipv4_with(src: [u8; 4], dst: [u8; 4], proto: u8, h: &Ipv4Fields, l4: &[u8]) -> Vec<u8> {
+    let opt_len = h.options.len().div_ceil(4) * 4;
+    assert!(opt_len <= 40, "IPv4 options are at most 40 bytes");
+    let hlen = 20 + opt_len;
+    let total = u16::try_from(hlen + l4.len()).expect("IPv4 packet fits 65535 bytes");
+    let mut p = Vec::with_capacity(usize::from(total));
+    p.push(0x40 | (hlen / 4) as u8);
+    p.push(h.tos);
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&h.id.to_be_bytes());
+    let flags = (u16::from(h.df) << 14) | (u16::from(h.mf) << 13) | (h.frag_offset & 0x1fff);
+    p.extend_from_slice(&flags.to_be_bytes());
+    p.push(h.ttl);
+    p.push(proto);
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&h.options);
+    p.resize(hlen, 0);
+    let c = crate::wire::checksum::checksum(&p[..hlen]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(l4);
+    p
+}
+
+/// An IPv4 packet with a 20-byte header (identification 1, DF clear, not a fragment), a
+/// correct header checksum and `l4` as its payload.
+pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, ttl: u8, l4: &[u8]) -> Vec<u8> {
+    ipv4_with(
+        src,
+        dst,
+        proto,
+        &Ipv4Fields {
+            ttl,
+            ..Ipv4Fields::default()
+        },
+        l4,
+    )
+}
+
+/// Recompute the header checksum of the IPv4 packet `ip` (after a test changed a field).
+pub fn ipv4_fix_checksum(ip: &mut [u8]) {
+    let hlen = usize::from(ip[0] & 0x0f) * 4;
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let c = crate::wire::checksum::checksum(&ip[..hlen]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// TCP/UDP checksum of `segment` (its checksum field zeroed) for the IPv4 pseudo header.
+fn l4_checksum(src: [u8; 4], dst: [u8; 4], proto: u8, segment: &[u8]) -> u16 {
+    use crate::wire::checksum::{fold, pseudo_header_v4, sum};
+    let len = u16::try_from(segment.len()).expect("segment fits 65535 bytes");
+    let ps = pseudo_header_v4(u32::from_be_bytes(src), u32::from_be_bytes(dst), proto, len);
+    !fold(sum(segment, ps))
+}
+
+/// True when the TCP or UDP `segment` carried from `src` to `dst` has a correct checksum
+/// (a UDP checksum of 0 means "none" and is accepted).
+pub fn l4_checksum_ok(src: [u8; 4], dst: [u8; 4], proto: u8, segment: &[u8]) -> bool {
+    use crate::wire::checksum::{fold, pseudo_header_v4, sum};
+    if proto == 17 && segment.len() >= 8 && segment[6..8] == [0, 0] {
+        return true;
+    }
+    let Ok(len) = u16::try_from(segment.len()) else {
+        return false;
+    };
+    let ps = pseudo_header_v4(u32::from_be_bytes(src), u32::from_be_bytes(dst), proto, len);
+    fold(sum(segment, ps)) == 0xffff
+}
+
+/// A UDP datagram (header + `payload`, no IP header) with a correct checksum over the IPv4
+/// pseudo header for `src` → `dst`.
+pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(8 + payload.len()).expect("UDP datagram fits 65535 bytes");
+    let mut s = Vec::with_capacity(usize::from(len));
+    s.extend_from_slice(&sport.to_be_bytes());
+    s.extend_from_slice(&dport.to_be_bytes());
+    s.extend_from_slice(&len.to_be_bytes());
+    s.extend_from_slice(&[0, 0]);
+    s.extend_from_slice(payload);
+    let c = match l4_checksum(src, dst, 17, &s) {
+        0 => 0xffff, // RFC 768: a computed zero is sent as all ones
+        c => c,
+    };
+    s[6..8].copy_from_slice(&c.to_be_bytes());
+    s
+}
+
+/// TCP flag bits for [`tcp`].
+pub mod tcp_flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+}
+
+/// A TCP segment (20-byte header, no options, window 65535, + `payload`) with a correct
+/// checksum over the IPv4 pseudo header for `src` → `dst`.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut s = Vec::with_capacity(20 + payload.len());
+    s.extend_from_slice(&sport.to_be_bytes());
+    s.extend_from_slice(&dport.to_be_bytes());
+    s.extend_from_slice(&seq.to_be_bytes());
+    s.extend_from_slice(&ack.to_be_bytes());
+    s.push(5 << 4);
+    s.push(flags);
+    s.extend_from_slice(&u16::MAX.to_be_bytes());
+    s.extend_from_slice(&[0, 0, 0, 0]);
+    s.extend_from_slice(payload);
+    let c = l4_checksum(src, dst, 6, &s);
+    s[16..18].copy_from_slice(&c.to_be_bytes());
+    s
+}
+
+/// A TCP SYN (no payload, ack 0) with a correct checksum.
+pub fn tcp_syn(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32) -> Vec<u8> {
+    tcp(src, dst, sport, dport, seq, 0, tcp_flags::SYN, &[])
+}
+
+/// An ICMP message: `typ`, `code`, the 4 "rest of header" bytes, then `body`, with a
+/// correct ICMP checksum.
+pub fn icmp(typ: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(8 + body.len());
+    m.extend_from_slice(&[typ, code, 0, 0]);
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let c = crate::wire::checksum::checksum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}
+
+/// An ICMP Echo Request (type 8) with identifier `id`, sequence `seq` and `data`.
+pub fn icmp_echo_request(id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
+    let [a, b] = id.to_be_bytes();
+    let [c, d] = seq.to_be_bytes();
+    icmp(8, 0, [a, b, c, d], data)
+}
+
+/// An Ethernet frame carrying the IPv4 packet `ip`, padded to 60 bytes.
+pub fn eth_ipv4(dst_mac: [u8; 6], src_mac: [u8; 6], ip: &[u8]) -> Vec<u8> {
+    eth(dst_mac, src_mac, 0x0800, ip)
+}
+
+/// An Ethernet/IPv4 ARP frame (60 bytes) with the given Ethernet destination and fields.
+pub fn arp(
+    eth_dst: [u8; 6],
+    op: u16,
+    sha: [u8; 6],
+    spa: [u8; 4],
+    tha: [u8; 6],
+    tpa: [u8; 4],
+) -> Vec<u8> {
+    let mut a = Vec::with_capacity(28);
+    a.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4]);
+    a.extend_from_slice(&op.to_be_bytes());
+    a.extend_from_slice(&sha);
+    a.extend_from_slice(&spa);
+    a.extend_from_slice(&tha);
+    a.extend_from_slice(&tpa);
+    eth(eth_dst, sha, 0x0806, &a)
+}
+
+/// A broadcast ARP request from `sha`/`spa` asking for `tpa`.
+pub fn arp_request(sha: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    arp(BROADCAST, 1, sha, spa, [0; 6], tpa)
+}
+
+/// A unicast ARP reply from `sha`/`spa` to `tha`/`tpa`.
+pub fn arp_reply(sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
+    arp(tha, 2, sha, spa, tha, tpa)
+}
+
+// ------------------------------------------------------------------ parsers for assertions
+//
+// These panic on frames that are not what the test expects: that is a test failure.
+
+/// Destination MAC of `frame`.
+pub fn eth_dst_of(frame: &[u8]) -> [u8; 6] {
+    crate::wire::eth_dst(frame)
+}
+
+/// Source MAC of `frame`.
+pub fn eth_src_of(frame: &[u8]) -> [u8; 6] {
+    crate::wire::eth_src(frame)
+}
+
+/// EtherType of `frame`.
+pub fn ethertype_of(frame: &[u8]) -> u16 {
+    crate::wire::eth_type(frame)
+}
+
+/// The IPv4 packet in an untagged Ethernet `frame`, up to its total length (padding cut).
+///
+/// # Panics
+/// If the frame is not IPv4 or shorter than the total length says.
+pub fn ip_of(frame: &[u8]) -> &[u8] {
+    assert_eq!(ethertype_of(frame), 0x0800, "frame is IPv4");
+    let ip = &frame[14..];
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    &ip[..total]
+}
+
+/// IPv4 header length in bytes.
+pub fn ip_hlen(frame: &[u8]) -> usize {
+    usize::from(ip_of(frame)[0] & 0x0f) * 4
+}
+
+/// IPv4 TTL.
+pub fn ip_ttl(frame: &[u8]) -> u8 {
+    ip_of(frame)[8]
+}
+
+/// IPv4 protocol.
+pub fn ip_proto_of(frame: &[u8]) -> u8 {
+    ip_of(frame)[9]
+}
+
+/// IPv4 source address.
+pub fn ip_src(frame: &[u8]) -> [u8; 4] {
+    let ip = ip_of(frame);
+    [ip[12], ip[13], ip[14], ip[15]]
+}
+
+/// IPv4 destination address.
+pub fn ip_dst(frame: &[u8]) -> [u8; 4] {
+    let ip = ip_of(frame);
+    [ip[16], ip[17], ip[18], ip[19]]
+}
+
+/// IPv4 identification.
+pub fn ip_id(frame: &[u8]) -> u16 {
+    let ip = ip_of(frame);
+    u16::from_be_bytes([ip[4], ip[5]])
+}
+
+/// IPv4 flags and fragment offset: `(df, mf, offset in bytes)`.
+pub fn ip_frag(frame: &[u8]) -> (bool, bool, usize) {
+    let ip = ip_of(frame);
+    let v = u16::from_be_bytes([ip[6], ip[7]]);
+    (
+        v & 0x4000 != 0,
+        v & 0x2000 != 0,
+        usize::from(v & 0x1fff) * 8,
+    )
+}
+
+/// True when the IPv4 header checksum of `frame` is correct.
+pub fn ip_checksum_ok(frame: &[u8]) -> bool {
+    crate::wire::checksum::verify(&ip_of(frame)[..ip_hlen(frame)])
+}
+
+/// The IPv4 payload (after the header, options included) of `frame`.
+pub fn l4_of(frame: &[u8]) -> &[u8] {
+    &ip_of(frame)[ip_hlen(frame)..]
+}
+
+/// The ICMP message of `frame`.
+///
+/// # Panics
+/// If the packet is not ICMP.
+pub fn icmp_of(frame: &[u8]) -> &[u8] {
+    assert_eq!(ip_proto_of(frame), 1, "packet is ICMP");
+    l4_of(frame)
+}
+
+/// The 28-byte ARP payload of `frame`.
+///
+/// # Panics
+/// If the frame is not ARP.
+pub fn arp_of(frame: &[u8]) -> &[u8] {
+    assert_eq!(ethertype_of(frame), 0x0806, "frame is ARP");
+    &frame[14..42]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum::verify;
+
+    const A: [u8; 4] = [10, 0, 0, 1];
+    const B: [u8; 4] = [10, 0, 0, 2];
+
+    #[test]
+    fn ipv4_builder_has_valid_checksum_padded_options_and_parsers_read_it_back() {
+        let h = Ipv4Fields {
+            ttl: 9,
+            id: 0xbeef,
+            df: true,
+            frag_offset: 3,
+            options: vec![0x88, 4, 0x12, 0x34, 1],
+            ..Ipv4Fields::default()
+        };
+        let p = ipv4_with(A, B, 17, &h, b"xyz");
+        assert_eq!(p.len(), 28 + 3);
+        assert!(verify(&p[..28]));
+        let f = eth_ipv4(mac(1), mac(2), &p);
+        assert_eq!(f.len(), 60);
+        assert_eq!(ip_of(&f), &p[..]);
+        assert_eq!((ip_ttl(&f), ip_proto_of(&f), ip_id(&f)), (9, 17, 0xbeef));
+        assert_eq!((ip_src(&f), ip_dst(&f), ip_hlen(&f)), (A, B, 28));
+        assert_eq!(ip_frag(&f), (true, false, 24));
+        assert!(ip_checksum_ok(&f));
+        assert_eq!(l4_of(&f), b"xyz");
+    }
+
+    #[test]
+    fn udp_tcp_and_icmp_builders_have_valid_checksums() {
+        let u = udp(A, B, 1000, 53, b"query");
+        assert_eq!(u.len(), 13);
+        assert!(l4_checksum_ok(A, B, 17, &u));
+        assert!(!l4_checksum_ok(A, [10, 0, 0, 3], 17, &u));
+        let t = tcp_syn(A, B, 40000, 80, 7);
+        assert_eq!(t[13], tcp_flags::SYN);
+        assert!(l4_checksum_ok(A, B, 6, &t));
+        let e = icmp_echo_request(0x1234, 9, b"ping");
+        assert_eq!(&e[..2], &[8, 0]);
+        assert_eq!(&e[4..8], &[0x12, 0x34, 0, 9]);
+        assert!(verify(&e));
+    }
+
+    #[test]
+    fn arp_builders_lay_out_rfc826_fields() {
+        let r = arp_request(mac(1), A, B);
+        assert_eq!(r.len(), 60);
+        assert_eq!(eth_dst_of(&r), BROADCAST);
+        let a = arp_of(&r);
+        assert_eq!(&a[6..8], &[0, 1]);
+        assert_eq!(&a[24..28], &B);
+        let p = arp_reply(mac(2), B, mac(1), A);
+        assert_eq!(eth_dst_of(&p), mac(1));
+        assert_eq!(eth_src_of(&p), mac(2));
+        assert_eq!(&arp_of(&p)[6..8], &[0, 2]);
+    }
+}

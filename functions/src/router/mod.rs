@@ -70,7 +70,9 @@ use nfv_dataplane::{
 use fib::{Fib, FibBuilder};
 
 /// Packets held per unresolved next hop (RFC 1122 §2.3.2.2: SHOULD keep at least one).
-pub const ARP_QUEUE_PER_NEXT_HOP: usize = 4;
+/// 16 so that a jumbo datagram fragmented for a 1400-byte link (7 pieces) survives a
+/// first-packet ARP resolution.
+pub const ARP_QUEUE_PER_NEXT_HOP: usize = 16;
 /// ARP requests per unresolved next hop before giving up (one per second).
 pub const ARP_TRIES: u8 = 3;
 /// How long a failed resolution answers Host Unreachable before trying again.
@@ -299,6 +301,30 @@ fn is_multicast(a: u32) -> bool {
     a >> 28 == 0xe
 }
 
+/// True if the IPv4 options carry a loose or strict source route (RFC 791 types 0x83,
+/// 0x89): RFC 1812 §5.2.7.2 forbids redirects for such packets.
+fn source_routed(f: &[u8], ihl: usize) -> bool {
+    let end = (IP + ihl).min(f.len());
+    let mut o = IP + 20;
+    while o < end {
+        match f[o] {
+            0 => return false,
+            1 => o += 1,
+            t => {
+                if t == 0x83 || t == 0x89 {
+                    return true;
+                }
+                let len = f.get(o + 1).map_or(0, |l| usize::from(*l));
+                if len < 2 {
+                    return false;
+                }
+                o += len;
+            }
+        }
+    }
+    false
+}
+
 fn is_link_local(a: u32) -> bool {
     a >> 16 == 0xa9fe
 }
@@ -426,6 +452,8 @@ impl Ipv4Router {
         // Own addresses and broadcasts last so they win over any static /32.
         for ifc in &ifaces {
             if ifc.mask < u32::MAX - 1 {
+                // Directed broadcast, and its old {network, 0} form (RFC 1812 §4.2.3.1).
+                fb.add(Ipv4Addr::from(ifc.net()), 32, 2).map_err(fib_err)?;
                 fb.add(Ipv4Addr::from(ifc.broadcast()), 32, 2)
                     .map_err(fib_err)?;
             }
@@ -476,10 +504,12 @@ impl Ipv4Router {
 
     // ---------------------------------------------------------------- ARP
 
-    /// Build an ARP packet in a new buffer.
+    /// Build an ARP packet in a new buffer. A buffer too small for it (a pool with tiny
+    /// buffers) is dropped as `no_buffer`, so the generated packet is still accounted for.
     #[allow(clippy::too_many_arguments)]
     fn arp_packet(
         ctx: &mut Context,
+        out: &mut Outputs,
         eth_dst: [u8; 6],
         op: u16,
         sha: [u8; 6],
@@ -496,14 +526,28 @@ impl Ipv4Router {
         f[28..32].copy_from_slice(&spa.to_be_bytes());
         f[32..38].copy_from_slice(&tha);
         f[38..42].copy_from_slice(&tpa.to_be_bytes());
-        p.extend_from_slice(&f).then_some(p)
+        if p.extend_from_slice(&f) {
+            Some(p)
+        } else {
+            out.drop(p, DropReason::NoBuffer);
+            None
+        }
     }
 
     fn send_arp_request(&mut self, ctx: &mut Context, iface: u16, target: u32, out: &mut Outputs) {
         let Some(ifc) = self.ifaces.get(iface as usize) else {
             return;
         };
-        match Self::arp_packet(ctx, MAC_BROADCAST, 1, ifc.mac, ifc.addr, [0; 6], target) {
+        match Self::arp_packet(
+            ctx,
+            out,
+            MAC_BROADCAST,
+            1,
+            ifc.mac,
+            ifc.addr,
+            [0; 6],
+            target,
+        ) {
             Some(p) => {
                 self.c.arp_requests_sent += 1;
                 out.emit(OutputGate(iface), p);
@@ -551,6 +595,12 @@ impl Ipv4Router {
         let op = be16(f, 20);
         let mut sha = [0u8; 6];
         sha.copy_from_slice(&f[22..28]);
+        // A group or zero sender hardware address is never believed or answered
+        // (RFC 1812 §3.3.2).
+        if sha[0] & 1 != 0 || sha == [0; 6] {
+            out.drop(pkt, DropReason::ArpInvalid);
+            return;
+        }
         let spa = be32(f, 28);
         let tpa = be32(f, 38);
         let ifc = &self.ifaces[i as usize];
@@ -696,13 +746,32 @@ impl Ipv4Router {
 
     // --------------------------------------------------------------- ICMP
 
-    /// Send an ICMP error about the packet in frame `orig` (which arrived on `ingress`),
-    /// unless RFC 1812 §4.3.2.7 forbids it or the rate limit says no.
+    /// Send an ICMP error about the packet in frame `orig`, which arrived on `ingress`;
+    /// the error's source is that interface's address (what traceroute shows for a hop).
     #[allow(clippy::too_many_arguments)]
     fn icmp_error(
         &mut self,
         ctx: &mut Context,
         ingress: u16,
+        orig: &PacketBuf,
+        l2_broadcast: bool,
+        typ: u8,
+        code: u8,
+        rest: u32,
+        out: &mut Outputs,
+    ) {
+        let src = self.ifaces[ingress as usize].addr;
+        self.icmp_error_from(ctx, src, orig, l2_broadcast, typ, code, rest, out);
+    }
+
+    /// Send an ICMP error about the packet in frame `orig` from the router's address `src`
+    /// (RFC 1812 §4.3.2.4: one of the router's own addresses), unless RFC 1812 §4.3.2.7
+    /// forbids it or the rate limit says no.
+    #[allow(clippy::too_many_arguments)]
+    fn icmp_error_from(
+        &mut self,
+        ctx: &mut Context,
+        src: u32,
         orig: &PacketBuf,
         l2_broadcast: bool,
         typ: u8,
@@ -743,7 +812,6 @@ impl Ipv4Router {
         };
         let quote = (ip.total).min(ICMP_ERROR_MAX - 28);
         let total = 20 + 8 + quote;
-        let src = self.ifaces[ingress as usize].addr;
         let id = self.next_id();
         let mut hdr = [0u8; ETH_HLEN + 28];
         hdr[IP] = 0x45;
@@ -779,7 +847,6 @@ impl Ipv4Router {
     fn local(
         &mut self,
         ctx: &mut Context,
-        i: u16,
         mut pkt: PacketBuf,
         ip: Ip,
         l2b: bool,
@@ -814,9 +881,9 @@ impl Ipv4Router {
                 self.send_originated(ctx, pkt, ip.src, out);
             }
             ip_proto::UDP => {
-                self.icmp_error(
+                self.icmp_error_from(
                     ctx,
-                    i,
+                    ip.dst,
                     &pkt,
                     l2b,
                     icmp::DEST_UNREACH,
@@ -828,9 +895,9 @@ impl Ipv4Router {
             }
             ip_proto::TCP => self.tcp_reset(ctx, pkt, ip, out),
             _ => {
-                self.icmp_error(
+                self.icmp_error_from(
                     ctx,
-                    i,
+                    ip.dst,
                     &pkt,
                     l2b,
                     icmp::DEST_UNREACH,
@@ -942,6 +1009,7 @@ impl Ipv4Router {
         let ingress = &self.ifaces[i as usize];
         if self.redirects
             && j == i
+            && !source_routed(pkt.data(), ip.ihl)
             && ingress.contains(ip.src)
             && ingress.contains(nh)
             && nh != ip.src
@@ -1079,7 +1147,14 @@ impl Ipv4Router {
             }
         };
         pkt.truncate(IP + ip.total); // Ethernet padding
-        if martian_source(ip.src) {
+        // A connected subnet's directed broadcast (or its {network, 0} form, §4.2.3.1) is no
+        // valid source either (RFC 1812 §5.3.7 via §4.2.2.11 (d)), and a packet from outside
+        // claiming one of the router's own addresses is spoofed (Linux drops it as martian).
+        let src_bad = self.ifaces.iter().any(|f| {
+            f.addr == ip.src
+                || (f.mask < u32::MAX - 1 && (f.broadcast() == ip.src || f.net() == ip.src))
+        });
+        if martian_source(ip.src) || src_bad {
             out.drop(pkt, DropReason::MartianSource);
             return;
         }
@@ -1095,8 +1170,13 @@ impl Ipv4Router {
             out.drop(pkt, DropReason::MartianDestination);
             return;
         }
-        match self.route(ip.dst) {
-            Some(NextHop::Local) => self.local(ctx, i, pkt, ip, l2b, out),
+        let route = self.route(ip.dst);
+        if is_link_local(ip.dst) && route != Some(NextHop::Local) {
+            out.drop(pkt, DropReason::LinkLocalAddress); // RFC 3927 §7
+            return;
+        }
+        match route {
+            Some(NextHop::Local) => self.local(ctx, pkt, ip, l2b, out),
             Some(NextHop::Broadcast) => out.drop(pkt, DropReason::BroadcastNotForwarded),
             Some(_) if l2b => out.drop(pkt, DropReason::L2BroadcastNotForwarded), // §5.3.4
             Some(NextHop::Connected(j)) => self.forward(ctx, i, pkt, ip, j, ip.dst, out),
@@ -1173,7 +1253,9 @@ impl Element for Ipv4Router {
             for k in 0..self.ifaces.len() {
                 let ifc = &self.ifaces[k];
                 let (mac, addr) = (ifc.mac, ifc.addr);
-                if let Some(p) = Self::arp_packet(ctx, MAC_BROADCAST, 1, mac, addr, [0; 6], addr) {
+                if let Some(p) =
+                    Self::arp_packet(ctx, out, MAC_BROADCAST, 1, mac, addr, [0; 6], addr)
+                {
                     self.c.arp_requests_sent += 1;
                     out.emit(OutputGate(k as u16), p);
                 }
@@ -1182,6 +1264,9 @@ impl Element for Ipv4Router {
         let timeout = self.arp_timeout;
         let mut retry: Vec<(u16, u32)> = Vec::new();
         let mut failed: Vec<PacketBuf> = Vec::new();
+        // Resolutions that gave up this tick (test fix: `arp_failed` counted ticks with a
+        // failure, not failed next hops, when several failed in the same tick).
+        let mut n_failed = 0u64;
         self.arp.retain(|ip, e| match &mut e.state {
             ArpState::Resolved { confirmed, .. } => now.saturating_since(*confirmed) <= timeout,
             ArpState::Failed { until } => now < *until,
@@ -1194,6 +1279,7 @@ impl Element for Ipv4Router {
                     return true;
                 }
                 if *tries >= ARP_TRIES {
+                    n_failed += 1;
                     failed.extend(queue.drain(..));
                     e.state = ArpState::Failed {
                         until: now + ARP_FAILED_HOLD,
@@ -1209,9 +1295,7 @@ impl Element for Ipv4Router {
         for (iface, ip) in retry {
             self.send_arp_request(ctx, iface, ip, out);
         }
-        if !failed.is_empty() {
-            self.c.arp_failed += 1;
-        }
+        self.c.arp_failed += n_failed;
         for p in failed {
             self.held -= 1;
             // The ingress interface is not kept; the error's source is the interface that
@@ -1272,3 +1356,6 @@ impl Element for Ipv4Router {
             .map_or_else(|| gate.to_string(), |f| f.name.clone())
     }
 }
+
+#[cfg(test)]
+mod tests;
