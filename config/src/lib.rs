@@ -30,12 +30,19 @@
 //!    one fails here, at its own line and column. Stage 1 stops at the first error: the
 //!    [`ConfigError`] then holds exactly one [`Problem`]. Its field path is recovered from the
 //!    error's position (see `syntax.rs`).
-//! 2. **Meaning** (`validate.rs`). Every check runs and **every problem is collected**: unknown
-//!    kinds, fields not valid for a node's kind, out-of-range numbers and VLAN ids, dangling or
-//!    reused link endpoints, duplicate addresses, MACs and TAP names, gateways outside their
-//!    subnet. Values keep their positions through `serde_saphyr::Spanned`. Suspicious but
-//!    valid things (a host no link uses, a configured switch port no link uses, a switch with
-//!    no links) are warnings, returned in [`Loaded::warnings`] only when there is no error.
+//! 2. **Meaning** (`validate.rs`, `validate/router.rs`). Every check runs and **every problem
+//!    is collected**: unknown kinds, fields not valid for a node's kind, out-of-range numbers
+//!    and VLAN ids, dangling or reused link endpoints, duplicate addresses, MACs and TAP names,
+//!    gateways outside their subnet, overlapping router interfaces, routes with host bits set,
+//!    duplicate routes and next hops off the router's subnets. Values keep their positions
+//!    through `serde_saphyr::Spanned`. Suspicious but valid things (a host no link uses, a
+//!    configured switch port or router interface no link uses, a switch or router with no
+//!    links) are warnings, returned in [`Loaded::warnings`] only when there is no error.
+//!
+//! A router's `routes-file` (one route per line, for tables of a million routes) is read in
+//! stage 2 by a hand-written byte parser (`routes_file.rs`) and checked like `routes:`. A
+//! relative path is resolved against the topology file's directory ([`load_file`]), the current
+//! directory ([`load_str`]) or a given one ([`load_str_in`]).
 //!
 //! # Error format
 //!
@@ -51,6 +58,14 @@
 //! Lines and columns are 1-based (columns count characters). The path uses `.` for mapping
 //! keys and `[i]` for list items. The `"value"` part is left out when the problem is about a
 //! key or a whole mapping (unknown field, missing field) rather than a value.
+//!
+//! Problems in a routes file name that file and come after the topology file's, in line order,
+//! at most 20 per file and then a count of the rest:
+//!
+//! ```text
+//! topo/routes.txt:3:1: routes-file line 3: "10.0.0.0/33": prefix length must be at most 32
+//! topo/routes.txt: and 4180 more problems in this file (only the first 20 are listed)
+//! ```
 
 mod problem;
 mod raw;

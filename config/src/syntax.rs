@@ -273,8 +273,12 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
             problem
         }
         YamlError::SerdeMissingField { field, .. } => {
+            // A block mapping starts where its first key does; a flow mapping's error points at
+            // its first key, not at the `{`. Either way the first key's parent is the mapping.
             if let Some(e) = index.at(line, column, &[Role::Mapping]) {
                 problem.path = render(&e.path);
+            } else if let Some(e) = index.at(line, column, &[Role::Key]) {
+                problem.path = render(&e.path[..e.path.len().saturating_sub(1)]);
             }
             problem.message = if *field == "kind" {
                 format!(

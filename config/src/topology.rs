@@ -3,9 +3,9 @@
 //! Every value here has passed both stages, defaults are filled in, and every link endpoint
 //! names an existing node and interface. [`Topology`] is `#[non_exhaustive]`, so code outside
 //! this crate can read (and clone) it but cannot build one with a struct literal: the only way
-//! to get one is [`crate::load_file`] or [`crate::load_str`]. The parts (`Node`, `HostSpec`, …)
-//! stay constructible so that other crates' unit tests can make a `SwitchSpec` or a `HostSpec`
-//! directly.
+//! to get one is [`crate::load_file`], [`crate::load_str`] or [`crate::load_str_in`]. The parts
+//! (`Node`, `HostSpec`, `RouterSpec`, …) stay constructible so that other crates' unit tests can
+//! make a `SwitchSpec`, a `HostSpec` or a `RouterSpec` (`..RouterSpec::default()`) directly.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -322,7 +322,7 @@ fn unknown_kind_is_one_problem_and_links_to_it_are_not_reported() {
     assert_eq!(e.problems.len(), 1, "{e}");
     assert_eq!(
         e.problems[0].message,
-        r#"unknown kind "swich", expected one of host, tap, switch"#
+        r#"unknown kind "swich", expected one of host, tap, switch, router"#
     );
 }
 
@@ -527,7 +527,7 @@ fn redirects_is_a_strict_boolean() {
     );
     assert_eq!(
         e.to_string(),
-        r#"t.yaml:3:35: nodes.r1.redirects: "yes": expected true or false"#
+        r#"t.yaml:3:34: nodes.r1.redirects: "yes": expected true or false"#
     );
 }
 
@@ -535,11 +535,12 @@ fn redirects_is_a_strict_boolean() {
 fn interface_needs_an_address() {
     let e = fail("name: d\nnodes:\n  r1: { kind: router, interfaces: { e0: { mtu: 1500 } } }\n");
     assert_eq!(e.problems.len(), 1);
+    // In a flow mapping the error is at the first key; the path is still the mapping's.
     assert_eq!(e.problems[0].path, "nodes.r1.interfaces.e0");
     assert_eq!(e.problems[0].message, r#"missing required field "address""#);
 }
 
-const ROUTES_FILE_TOPOLOGY: &str = "name: d\nnodes:\n  r1:\n    kind: router\n    interfaces: { e0: { address: 10.1.0.1/24 } }\n    routes-file: routes.txt\n";
+const ROUTES_FILE_TOPOLOGY: &str = "name: d\nnodes:\n  r1:\n    kind: router\n    interfaces: { e0: { address: 10.1.0.1/24 }, e1: { address: 10.2.0.1/24 } }\n    routes-file: routes.txt\n";
 
 #[test]
 fn load_str_reads_the_routes_file_from_the_current_directory() {
@@ -564,17 +565,17 @@ fn load_str_in_reads_the_routes_file_from_base_dir() {
     assert_eq!(r1.routes[3], route("172.16.0.0/12", "10.1.0.200"));
 
     // Messages name the routes file as base_dir joined with it.
-    let topo = ROUTES_FILE_TOPOLOGY.replace("10.1.0.1/24", "10.2.0.1/24");
+    let topo = ROUTES_FILE_TOPOLOGY.replace("10.1.0.1/24", "10.3.0.1/24");
     let e = load_str_in("t.yaml", &topo, dir).expect_err("next hops are now off-subnet");
     assert_eq!(e.problems[0].file, "tests/fixtures/ok/routes.txt");
-    assert_eq!((e.problems[0].line, e.problems[0].column), (5, 22), "{e}");
+    assert_eq!((e.problems[0].line, e.problems[0].column), (5, 21), "{e}");
     assert_eq!(e.problems[0].value.as_deref(), Some("10.1.0.254"));
 }
 
 #[test]
 fn topology_errors_come_before_routes_file_errors() {
     let topo =
-        format!("{ROUTES_FILE_TOPOLOGY}    arp-timeout: 0\n").replace("10.1.0.1/24", "10.2.0.1/24");
+        format!("{ROUTES_FILE_TOPOLOGY}    arp-timeout: 0\n").replace("10.1.0.1/24", "10.3.0.1/24");
     let e = load_str_in("t.yaml", &topo, Path::new("tests/fixtures/ok")).expect_err("bad");
     let files: Vec<&str> = e.problems.iter().map(|p| p.file.as_str()).collect();
     assert_eq!(files[0], "t.yaml", "{e}");
@@ -583,5 +584,30 @@ fn topology_errors_come_before_routes_file_errors() {
             .iter()
             .all(|f| *f == "tests/fixtures/ok/routes.txt"),
         "{e}"
+    );
+}
+
+#[test]
+fn two_interfaces_on_one_subnet_are_an_overlap_not_a_duplicate_route() {
+    let e = fail(
+        "name: d\nnodes:\n  r1:\n    kind: router\n    interfaces:\n      e0: { address: 10.0.0.1/24 }\n      e1: { address: 10.0.0.2/24 }\n    routes: [ { to: 10.0.0.0/24, via: 10.0.0.9 } ]\n",
+    );
+    let got: Vec<(&str, &str)> = e
+        .problems
+        .iter()
+        .map(|p| (p.path.as_str(), p.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "nodes.r1.interfaces.e1.address",
+                r#"subnet 10.0.0.0/24 overlaps subnet 10.0.0.0/24 of interface "e0" (line 6)"#
+            ),
+            (
+                "nodes.r1.routes[0].to",
+                r#"route to 10.0.0.0/24 is the connected subnet of interface "e0" (line 6); a connected subnet needs no route"#
+            ),
+        ]
     );
 }

@@ -16,11 +16,13 @@ fn a_million_line_routes_file_loads() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("routes_file_1m");
     std::fs::create_dir_all(&dir).expect("create temp dir");
 
-    // Distinct /24s counting up from 32.0.0.0 (ending at 47.66.63.0/24), both line forms, a
+    // Distinct /24s from 32.0.0.0/24 to 47.66.63.0/24, in a scrambled order (route dumps are
+    // often sorted, which would make the duplicate check's sort too easy), both line forms, a
     // comment now and then.
     let mut text = String::with_capacity(usize::try_from(LINES).unwrap_or(0) * 30);
     text.push_str("# generated: one /24 per line\n");
-    for i in 0..LINES {
+    let mut last = None;
+    for i in (0..1u32 << 20).map(scramble).filter(|&j| j < LINES) {
         let net = Ipv4Addr::from(0x2000_0000 + (i << 8));
         let via = if i % 2 == 0 {
             "10.1.0.254"
@@ -30,8 +32,9 @@ fn a_million_line_routes_file_loads() {
         let sep = if i % 3 == 0 { " via " } else { "\t" };
         writeln!(text, "{net}/24{sep}{via}").expect("write to a String");
         if i % 100_000 == 0 {
-            text.push_str("\n# another hundred thousand\n");
+            text.push_str("\n# another hundred thousand or so\n");
         }
+        last = Some((net, via));
     }
     std::fs::write(dir.join("routes.txt"), &text).expect("write routes file");
     let topology = dir.join("big.yaml");
@@ -54,10 +57,27 @@ fn a_million_line_routes_file_loads() {
     };
     assert_eq!(r1.routes.len(), 1 + usize::try_from(LINES).unwrap_or(0));
     assert_eq!(r1.routes[0].to.to_string(), "0.0.0.0/0");
-    assert_eq!(r1.routes[1].to.to_string(), "32.0.0.0/24");
+    assert_eq!(
+        r1.routes[1].to.to_string(),
+        "32.0.0.0/24",
+        "scramble(0) is 0"
+    );
     assert_eq!(r1.routes[1].via, Ipv4Addr::new(10, 1, 0, 254));
-    let last = r1.routes.last().expect("not empty");
-    assert_eq!(last.to.to_string(), "47.66.63.0/24");
-    assert_eq!(last.via, Ipv4Addr::new(10, 2, 0, 254));
+    let (net, via) = last.expect("some lines");
+    let got = r1.routes.last().expect("not empty");
+    assert_eq!((got.to.addr, got.to.prefix_len), (net, 24));
+    assert_eq!(got.via.to_string(), via);
+    let mut tos: Vec<_> = r1.routes[1..]
+        .iter()
+        .map(|r| u32::from(r.to.addr))
+        .collect();
+    tos.sort_unstable();
+    assert_eq!(tos.first(), Some(&0x2000_0000));
+    assert_eq!(tos.last(), Some(&u32::from(Ipv4Addr::new(47, 66, 63, 0))));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bijection on 0..2^20 (multiplying by an odd number mod 2^20), to shuffle the lines.
+fn scramble(i: u32) -> u32 {
+    i.wrapping_mul(0x9e37_79b1) & ((1 << 20) - 1)
 }
