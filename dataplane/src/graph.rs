@@ -614,10 +614,10 @@ mod tests {
                     out.drop(p, DropReason::Malformed);
                     continue;
                 }
-                if p.data()[0] == 0xff {
-                    if let Some(c) = ctx.clone_packet(&p) {
-                        out.emit(to, c);
-                    }
+                if p.data()[0] == 0xff
+                    && let Some(c) = ctx.clone_packet(&p)
+                {
+                    out.emit(to, c);
                 }
                 out.emit(to, p);
             }

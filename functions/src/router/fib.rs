@@ -27,20 +27,15 @@
 //!
 //! # Memory
 //! `tbl24` is 64 MiB of *virtual* memory, allocated zeroed (`vec![0u32; 1 << 24]` is a
-//! `calloc`, which for this size is a fresh anonymous `mmap`): pages become resident only when
-//! the build writes them. A table whose routes cover only a few /24 blocks stays small; a full
-//! Internet table touches almost every 4 KiB page (one page holds 1024 /24 blocks = one /14),
-//! so expect the full 64 MiB resident. Lookups of unrouted space read never-written pages,
-//! which the kernel maps to its shared zero page and which cost no resident memory. Each tbl8
-//! group is 1 KiB; a group is allocated per /24 that holds a longer prefix (Internet tables
-//! carry few: most networks filter anything longer than /24). [`Fib::memory_bytes`] reports
-//! the allocated (virtual) size of both tables.
-//!
-//! The table uses 4 KiB pages (transparent huge pages are `madvise`-only on the hosts we
-//! measured, and asking for them needs `unsafe` libc calls, which this crate does not make), so
-//! a random lookup into a large table is usually a TLB miss as well as a cache miss; the
-//! out-of-order core overlaps the independent lookups of a burst, which is why a burst costs
-//! far less than 32 memory latencies.
+//! `calloc`, which for this size is a fresh anonymous `mmap`, unmapped again on drop): pages
+//! become resident only when the build writes them. One 4 KiB page holds 1024 /24 blocks (a
+//! /14), so a table of a few routes stays small (10 routes including two /8s: 572 KiB), while a
+//! full Internet table touches every page of the space it covers (1 M routes spread over
+//! 1.0.0.0–223.255.255.255: 55.8 MiB resident, i.e. 223/256 of `tbl24`). Lookups of unrouted
+//! space read never-written pages, which the kernel maps to its shared zero page: they cost
+//! no resident memory. Each tbl8 group is 1 KiB, allocated per /24 that holds a longer prefix
+//! (Internet tables carry few: most networks filter anything longer than /24).
+//! [`Fib::memory_bytes`] reports the allocated (virtual) size of both tables.
 //!
 //! # Build
 //! [`FibBuilder::add`] validates a route and stores it in a hash map per prefix length (a
@@ -57,16 +52,25 @@
 //! most 2^24 per prefix length present.
 //!
 //! # Costs
-//! Measured on a 2-core AMD EPYC VM (L2 2 MiB, L3 32 MiB, 4 KiB pages), release build, medians
-//! of 3 runs of `cargo bench -p nfv-bench --bench fib` (details in `bench/RESULTS.md`):
+//! Measured on a shared 2-core AMD EPYC VM (L2 2 MiB, L3 32 MiB, 4 KiB pages) while other
+//! builds ran, release build, `cargo bench -p nfv-bench --bench fib`; medians of 12 runs, best
+//! run in brackets (details in `bench/RESULTS.md`):
 //!
 //! | case | cost |
 //! |---|---|
-//! | lookup, 10 routes, random addresses | ~1.2 ns/lookup (~830 M lookups/s) |
-//! | lookup, 1 M routes (realistic /16–/24 mix), random addresses | ~7 ns/lookup (~140 M lookups/s): cache and TLB misses overlapped across a burst of 32 |
-//! | build, 1 M routes | ~110 ms (plus ~95 ms for the 1 M `add`s) |
-//! | resident memory, 1 M routes | ~64 MiB (all of `tbl24`) |
-//! | resident memory, 10 routes | a few pages per routed /14 |
+//! | lookup, 10 routes, random addresses | 3.6 ns/lookup, 280 M lookups/s (2.7 ns) |
+//! | lookup, 1 M routes, random addresses | 20 ns/lookup, 50 M lookups/s (15 ns) |
+//! | build, 1 M routes | 71 ms (59 ms), plus ~0.1 s for the 1 M `add`s |
+//! | resident, 1 M / 10 routes | 55.8 MiB / 572 KiB |
+//!
+//! The lookup itself is ~11 instructions and one (rarely two) loads; what it costs is where
+//! that load hits. Uniformly random addresses over a 56 MiB table (larger than L3) miss cache
+//! and TLB on nearly every lookup; the out-of-order core overlaps the independent lookups of
+//! a burst, so 32 of them cost far less than 32 memory latencies, but the 1 M case is bound by
+//! memory, not by the code. With locality the cost falls to the 10-route level (a scratch run
+//! drawing addresses from the 1 M table's first 1 000 / 10 000 / 100 000 prefixes: ~1.1 / 3.6 /
+//! 7 ns). Transparent huge pages (`MADV_HUGEPAGE` on `tbl24`, tried in a scratch build: it
+//! needs `unsafe`, which this crate does not use) made no measurable difference on this VM.
 //!
 //! # Incremental updates
 //! Not implemented: the router builds its table once from configuration. They remain possible
@@ -74,7 +78,9 @@
 //! adding or deleting `p/len` recomputes only the entries `p/len` covers, by re-running the
 //! build above restricted to that range with the routes inside it (and the covering route, found
 //! by probing the shorter lengths), and frees a tbl8 group whose 256 entries become equal. Only
-//! the entries of that range change, each with a single aligned `u32` store.
+//! the entries of that range change. Updating under live lookups would need the entries to be
+//! `AtomicU32` (relaxed loads compile to the same `mov`); the simpler path is to build a new
+//! table and swap it in behind an `Arc`.
 
 use std::fmt;
 use std::net::Ipv4Addr;

@@ -196,7 +196,9 @@ enum ArpState {
     Incomplete {
         tries: u8,
         last_request: Instant,
-        queue: ArrayVec<PacketBuf, ARP_QUEUE_PER_NEXT_HOP>,
+        /// Boxed: resolved entries (the common case) stay small; one allocation per next hop
+        /// being resolved, not per packet.
+        queue: Box<ArrayVec<PacketBuf, ARP_QUEUE_PER_NEXT_HOP>>,
     },
     Failed {
         until: Instant,
@@ -573,7 +575,7 @@ impl Ipv4Router {
         if let ArpState::Incomplete { queue, .. } = old {
             self.c.arp_resolved += 1;
             let src = self.ifaces[iface as usize].mac;
-            for mut p in queue {
+            for mut p in *queue {
                 self.held -= 1;
                 write_eth(p.data_mut(), mac, src, ETHERTYPE_IPV4);
                 out.emit(OutputGate(iface), p);
@@ -718,7 +720,7 @@ impl Ipv4Router {
             out.drop(pkt, DropReason::ArpQueueFull);
             return;
         }
-        let mut queue = ArrayVec::new();
+        let mut queue = Box::new(ArrayVec::new());
         let _ = queue.try_push(pkt);
         self.held += 1;
         self.arp.insert(

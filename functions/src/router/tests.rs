@@ -2018,7 +2018,11 @@ fn router_link_local_destination_is_not_routed_even_without_a_route_rfc3927_7() 
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, [169, 254, 1, 1], 64, 8);
     let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
-    assert_eq!((e.total(), e.generated), (0, 0), "no Net Unreachable either");
+    assert_eq!(
+        (e.total(), e.generated),
+        (0, 0),
+        "no Net Unreachable either"
+    );
     assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 1);
 }
 
@@ -2046,7 +2050,13 @@ fn router_jumbo_datagram_fragmented_into_seven_pieces_survives_first_packet_arp_
     let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(1).len(), 1, "only the ARP request goes out");
     assert_eq!(r.held(), 7);
-    let e = send(&mut r, pool, ms(5), LAN_B, &arp_reply(H2, H2_IP, RB, B_ADDR));
+    let e = send(
+        &mut r,
+        pool,
+        ms(5),
+        LAN_B,
+        &arp_reply(H2, H2_IP, RB, B_ADDR),
+    );
     assert_eq!(e.gate(1).len(), 7, "every fragment sent after the reply");
     assert_eq!(r.held(), 0);
 }
