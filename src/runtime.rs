@@ -280,6 +280,13 @@ pub fn derived_mac(topology: &str, node: &str, iface: &str) -> [u8; 6] {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    // splitmix64 finaliser: FNV's top bytes barely change when only the last character
+    // does (lan-a / lan-b), and MACs that differ in one bit are hard to tell apart.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
     let b = h.to_be_bytes();
     [0x02, b[0], b[1], b[2], b[3], b[4]]
 }
