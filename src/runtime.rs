@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use nfv_config::{
-    Endpoint as CfgEndpoint, HostSpec, NodeKind, RouterSpec, SwitchSpec, TapSpec, Topology,
+    Endpoint as CfgEndpoint, FirewallSpec, FwAction, FwDirection, FwState, HostSpec, NodeKind,
+    RouterSpec, SwitchSpec, TapSpec, Topology,
 };
 use nfv_dataplane::port::{PacketSocketPort, TapDevice, TapPort};
 use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
@@ -116,7 +117,7 @@ pub fn preflight(topo: &Topology) -> Result<Vec<String>> {
                     ));
                 }
             }
-            NodeKind::Switch(_) | NodeKind::Router(_) => {}
+            NodeKind::Switch(_) | NodeKind::Router(_) | NodeKind::Nat(_) | NodeKind::Firewall(_) => {}
         }
     }
     Ok(clashes)
@@ -323,6 +324,56 @@ pub fn router_config(topology: &str, node: &str, r: &RouterSpec) -> RouterConfig
     }
 }
 
+/// The firewall function's own configuration from the validated spec.
+pub fn firewall_config(f: &FirewallSpec) -> nfv_functions::FirewallConfig {
+    use nfv_functions::{Action, ConnState, Direction, FwTimeouts, Rule};
+    let action = |a: FwAction| match a {
+        FwAction::Allow => Action::Allow,
+        FwAction::Drop => Action::Drop,
+        FwAction::Reject => Action::Reject,
+    };
+    nfv_functions::FirewallConfig {
+        rules: f
+            .rules
+            .iter()
+            .map(|r| Rule {
+                action: action(r.action),
+                direction: r.direction.map(|d| match d {
+                    FwDirection::In => Direction::In,
+                    FwDirection::Out => Direction::Out,
+                }),
+                src: r.src.map(|c| (c.addr, c.prefix_len)),
+                dst: r.dst.map(|c| (c.addr, c.prefix_len)),
+                proto: r.proto,
+                src_ports: r.src_ports,
+                dst_ports: r.dst_ports,
+                icmp_type: r.icmp_type,
+                states: r.states.as_ref().map(|v| {
+                    v.iter()
+                        .map(|s| match s {
+                            FwState::New => ConnState::New,
+                            FwState::Established => ConnState::Established,
+                            FwState::Related => ConnState::Related,
+                        })
+                        .collect()
+                }),
+            })
+            .collect(),
+        default: action(f.default),
+        timeouts: FwTimeouts {
+            tcp_established: f.timeouts.tcp_established,
+            tcp_transitory: f.timeouts.tcp_transitory,
+            udp: f.timeouts.udp,
+            icmp: f.timeouts.icmp,
+            ..FwTimeouts::default()
+        },
+        max_flows: f.max_flows,
+        icmp_rate_limit: f.icmp_rate_limit,
+        icmp_burst: f.icmp_burst,
+        allow_non_ip: false,
+    }
+}
+
 /// Largest frame the topology can carry.
 fn max_frame(topo: &Topology) -> usize {
     let mtu = topo
@@ -332,7 +383,7 @@ fn max_frame(topo: &Topology) -> usize {
             NodeKind::Host(h) => h.mtu,
             NodeKind::Tap(t) => t.mtu,
             NodeKind::Router(r) => r.interfaces.iter().map(|i| i.mtu).max().unwrap_or(0),
-            NodeKind::Switch(_) => 0,
+            NodeKind::Switch(_) | NodeKind::Nat(_) | NodeKind::Firewall(_) => 0,
         })
         .max()
         .unwrap_or(1500)
@@ -400,6 +451,26 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 );
                 tracing::info!("{line}");
                 summary.push(line);
+            }
+            NodeKind::Firewall(f) => {
+                let cfg = firewall_config(f);
+                let id = gb.add_element(
+                    node.name.clone(),
+                    Box::new(nfv_functions::Firewall::new(&cfg)),
+                )?;
+                ends.insert((node.name.clone(), "in".into()), Endpoint::Gate(id, 0));
+                ends.insert((node.name.clone(), "out".into()), Endpoint::Gate(id, 1));
+                let line = format!(
+                    "firewall {}: {} rules, default {:?}",
+                    node.name,
+                    cfg.rules.len(),
+                    cfg.default
+                );
+                tracing::info!("{line}");
+                summary.push(line);
+            }
+            NodeKind::Nat(_) => {
+                bail!("nat {}: NAT nodes are not available in this build yet", node.name);
             }
             NodeKind::Router(r) => {
                 let cfg = router_config(&topo.name, &node.name, r);

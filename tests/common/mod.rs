@@ -250,15 +250,17 @@ impl Drop for Running {
     }
 }
 
-/// A background tool (tcpdump) in a namespace, stopped with SIGTERM; its stdout collected.
+/// A background tool (tcpdump, a server) in a namespace, stopped with SIGTERM; its stdout
+/// and stderr collected.
 pub struct Background {
     child: Child,
     out: mpsc::Receiver<String>,
+    err: mpsc::Receiver<String>,
 }
 
 impl Background {
     /// Start `args` in `ns` and wait until its stderr contains `ready` (e.g. tcpdump's
-    /// "listening on").
+    /// "listening on"). An empty `ready` returns at once.
     pub fn start(ns: &str, args: &[&str], ready: &str) -> Background {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns])
@@ -277,6 +279,7 @@ impl Background {
             let _ = tx.send(s);
         });
         let (rtx, rrx) = mpsc::channel();
+        let (etx, erx) = mpsc::channel();
         let ready = ready.to_string();
         std::thread::spawn(move || {
             let mut buf = [0u8; 1024];
@@ -292,19 +295,37 @@ impl Background {
                     told = true;
                 }
             }
+            let _ = etx.send(seen);
         });
-        rrx.recv_timeout(Duration::from_secs(10))
-            .expect("background tool did not become ready");
-        Background { child, out: rx }
+        if !ready.is_empty() {
+            rrx.recv_timeout(Duration::from_secs(10))
+                .expect("background tool did not become ready");
+        }
+        Background {
+            child,
+            out: rx,
+            err: erx,
+        }
     }
 
     /// SIGTERM, wait, and return everything it printed on stdout.
-    pub fn finish(mut self) -> String {
+    pub fn finish(self) -> String {
+        self.finish_both().0
+    }
+
+    /// SIGTERM, wait, and return (stdout, stderr).
+    pub fn finish_both(mut self) -> (String, String) {
         signal(self.child.id(), "TERM");
         let _ = self.child.wait();
-        self.out
+        let out = self
+            .out
             .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let err = self
+            .err
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_default();
+        (out, err)
     }
 }
 
@@ -312,5 +333,35 @@ impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `curl` from `ns`; returns (success, body).
+pub fn curl(ns: &str, url: &str, timeout_s: u32) -> (bool, String) {
+    let out = ns_exec(
+        ns,
+        &["curl", "-s", "-S", "--max-time", &timeout_s.to_string(), url],
+    );
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Retry `f` for up to `secs` seconds until it returns true.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
