@@ -1,8 +1,10 @@
 //! YAML topology text to a validated [`Topology`].
 //!
 //! This crate knows nothing about packets or the OS: it reads text and returns values. The file
-//! format follows containerlab: a `name`, a map of `nodes` (each with a `kind`) and a list of
-//! `links` whose `endpoints` are `node` or `node:interface`. The field reference is
+//! format follows containerlab: a `name`, a map of `nodes` (each with a `kind`), a list of
+//! `links` whose `endpoints` are `node` or `node:interface`, and an optional list of `chains`
+//! (`[r1:wan, fw1, nat1, web]`: endpoints with nat and firewall nodes between them, expanded to
+//! links). The field reference is
 //! `README-fields.md` beside this crate's `Cargo.toml`.
 //!
 //! ```
@@ -30,14 +32,18 @@
 //!    one fails here, at its own line and column. Stage 1 stops at the first error: the
 //!    [`ConfigError`] then holds exactly one [`Problem`]. Its field path is recovered from the
 //!    error's position (see `syntax.rs`).
-//! 2. **Meaning** (`validate.rs`, `validate/router.rs`). Every check runs and **every problem
+//! 2. **Meaning** (`validate.rs`, `validate/router.rs`, `validate/function.rs` for nat and
+//!    firewall). Every check runs and **every problem
 //!    is collected**: unknown kinds, fields not valid for a node's kind, out-of-range numbers
 //!    and VLAN ids, dangling or reused link endpoints, duplicate addresses, MACs and TAP names,
 //!    gateways outside their subnet, overlapping router interfaces, routes with host bits set,
-//!    duplicate routes and next hops off the router's subnets. Values keep their positions
+//!    duplicate routes and next hops off the router's subnets, NAT addresses owned twice and
+//!    duplicate forwards, firewall rules whose fields do not fit their protocol, chains whose
+//!    middle elements are not nat or firewall nodes. Values keep their positions
 //!    through `serde_saphyr::Spanned`. Suspicious but valid things (a host no link uses, a
 //!    configured switch port or router interface no link uses, a switch or router with no
-//!    links) are warnings, returned in [`Loaded::warnings`] only when there is no error.
+//!    links, a nat or firewall side no link uses, NAT timeouts below the RFC floors) are
+//!    warnings, returned in [`Loaded::warnings`] only when there is no error.
 //!
 //! A router's `routes-file` (one route per line, for tables of a million routes) is read in
 //! stage 2 by a hand-written byte parser (`routes_file.rs`) and checked like `routes:`. A
@@ -80,9 +86,16 @@ use std::path::Path;
 pub use problem::{ConfigError, Problem};
 pub use topology::{
     DEFAULT_AGEING, DEFAULT_ARP_TIMEOUT, DEFAULT_HOST_IFNAME, DEFAULT_ICMP_BURST,
-    DEFAULT_ICMP_RATE_LIMIT, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN, Endpoint, HostSpec,
-    KNOWN_KINDS, Link, MAX_AGEING, MAX_ARP_TIMEOUT, MTU_RANGE, Node, NodeKind, RouteSpec,
-    RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    DEFAULT_ICMP_RATE_LIMIT, DEFAULT_ICMP_TIMEOUT, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MAX_FLOWS,
+    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_MTU, DEFAULT_NAT_PORT_RANGE,
+    DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_TCP_TRANSITORY_TIMEOUT, DEFAULT_UDP_TIMEOUT,
+    DEFAULT_VLAN, Endpoint, FIREWALL_SIDES, FirewallSpec, ForwardSpec, FwAction, FwDirection,
+    FwRuleSpec, FwState, FwTimeoutsSpec, HostSpec, KNOWN_KINDS, L4Proto, Link, MAX_AGEING,
+    MAX_ARP_TIMEOUT, MAX_FLOW_TIMEOUT, MTU_RANGE, NAT_ICMP_TIMEOUT_FLOOR, NAT_SIDES,
+    NAT_TCP_ESTABLISHED_TIMEOUT_FLOOR, NAT_TCP_TRANSITORY_TIMEOUT_FLOOR, NAT_UDP_TIMEOUT_FLOOR,
+    NatFiltering, NatSpec, NatTimeoutsSpec, Node, NodeKind, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    RouteSpec, RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE,
+    VlanMode,
 };
 pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
 

@@ -9,7 +9,7 @@
 //! parsed here, so their errors carry the value's own location. Integers are read as `i64` and
 //! range-checked in stage 2, which reports every out-of-range value at once.
 //!
-//! To add a top-level section (`workers`, `metrics`, `chains`), add an `Option<Spanned<..>>`
+//! To add a top-level section (`workers`, `metrics`), add an `Option<Spanned<..>>`
 //! field to [`RawTopology`] and a check in `validate.rs`.
 
 use std::fmt;
@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::types::{IfName, Ipv4Cidr, MacAddr, ParseError, deserialize_parsed, parse_duration};
@@ -31,6 +31,9 @@ pub(crate) struct RawTopology {
     pub nodes: Spanned<RawMap<RawNode>>,
     #[serde(default)]
     pub links: Option<Spanned<Vec<Spanned<RawLink>>>>,
+    /// Lists of endpoints through nat and firewall nodes; the length is checked in stage 2.
+    #[serde(default)]
+    pub chains: Option<Spanned<Vec<Spanned<RawChain>>>>,
 }
 
 /// One node, all kinds' fields together. `kind` is a string so that an unknown kind is a
@@ -58,6 +61,22 @@ pub(crate) struct RawNode {
     pub icmp_burst: Option<Spanned<i64>>,
     pub arp_timeout: Option<Spanned<RawDuration>>,
     pub redirects: Option<Spanned<bool>>,
+    // nat
+    pub external: Option<Spanned<Vec<Spanned<RawIpv4>>>>,
+    pub port_range: Option<Spanned<String>>,
+    pub filtering: Option<Spanned<String>>,
+    pub max_sessions: Option<Spanned<i64>>,
+    pub max_sessions_per_host: Option<Spanned<i64>>,
+    pub forwards: Option<Spanned<Vec<Spanned<RawForward>>>>,
+    pub one_to_one: Option<Spanned<Vec<Spanned<RawOneToOne>>>>,
+    pub mac_inside: Option<Spanned<MacAddr>>,
+    pub mac_outside: Option<Spanned<MacAddr>>,
+    // nat, firewall (also icmp-rate-limit, icmp-burst)
+    pub timeouts: Option<Spanned<RawTimeouts>>,
+    // firewall
+    pub default: Option<Spanned<String>>,
+    pub rules: Option<Spanned<Vec<Spanned<RawFwRule>>>>,
+    pub max_flows: Option<Spanned<i64>>,
 }
 
 /// A field present in a [`RawNode`]: its YAML name, where its value is, and the value's text.
@@ -103,6 +122,19 @@ impl RawNode {
             field("icmp-burst", self.icmp_burst.as_ref()),
             field("arp-timeout", self.arp_timeout.as_ref()),
             field("redirects", self.redirects.as_ref()),
+            whole("external", self.external.as_ref()),
+            field("port-range", self.port_range.as_ref()),
+            field("filtering", self.filtering.as_ref()),
+            field("max-sessions", self.max_sessions.as_ref()),
+            field("max-sessions-per-host", self.max_sessions_per_host.as_ref()),
+            whole("forwards", self.forwards.as_ref()),
+            whole("one-to-one", self.one_to_one.as_ref()),
+            field("mac-inside", self.mac_inside.as_ref()),
+            field("mac-outside", self.mac_outside.as_ref()),
+            whole("timeouts", self.timeouts.as_ref()),
+            field("default", self.default.as_ref()),
+            whole("rules", self.rules.as_ref()),
+            field("max-flows", self.max_flows.as_ref()),
         ]
         .into_iter()
         .flatten()
@@ -124,6 +156,29 @@ pub(crate) const ROUTER_FIELDS: &[&str] = &[
     "redirects",
 ];
 
+pub(crate) const NAT_FIELDS: &[&str] = &[
+    "external",
+    "port-range",
+    "filtering",
+    "max-sessions",
+    "max-sessions-per-host",
+    "timeouts",
+    "forwards",
+    "one-to-one",
+    "icmp-rate-limit",
+    "icmp-burst",
+    "mac-inside",
+    "mac-outside",
+];
+pub(crate) const FIREWALL_FIELDS: &[&str] = &[
+    "default",
+    "rules",
+    "max-flows",
+    "timeouts",
+    "icmp-rate-limit",
+    "icmp-burst",
+];
+
 /// The fields valid for `kind` (without `kind` itself), or `None` for an unknown kind.
 pub(crate) fn fields_of_kind(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
@@ -131,6 +186,8 @@ pub(crate) fn fields_of_kind(kind: &str) -> Option<&'static [&'static str]> {
         "tap" => Some(TAP_FIELDS),
         "switch" => Some(SWITCH_FIELDS),
         "router" => Some(ROUTER_FIELDS),
+        "nat" => Some(NAT_FIELDS),
+        "firewall" => Some(FIREWALL_FIELDS),
         _ => None,
     }
 }
@@ -161,6 +218,106 @@ pub(crate) struct RawRoute {
     pub to: Spanned<Ipv4Cidr>,
     pub via: Spanned<RawIpv4>,
 }
+
+/// A NAT's or firewall's `timeouts:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawTimeouts {
+    pub udp: Option<Spanned<RawDuration>>,
+    pub tcp_established: Option<Spanned<RawDuration>>,
+    pub tcp_transitory: Option<Spanned<RawDuration>>,
+    pub icmp: Option<Spanned<RawDuration>>,
+}
+
+/// One entry of a NAT's `forwards:`. `proto` and `to` are strings checked in stage 2.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawForward {
+    pub proto: Spanned<String>,
+    pub external: Option<Spanned<RawIpv4>>,
+    pub port: Spanned<i64>,
+    pub to: Spanned<String>,
+}
+
+/// One entry of a NAT's `one-to-one:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawOneToOne {
+    pub inside: Spanned<RawIpv4>,
+    pub outside: Spanned<RawIpv4>,
+}
+
+/// One entry of a firewall's `rules:`. Words (`action`, `proto`, ports, …) are strings
+/// checked in stage 2, so that every bad one is reported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawFwRule {
+    pub action: Spanned<String>,
+    pub direction: Option<Spanned<String>>,
+    pub src: Option<Spanned<Ipv4Cidr>>,
+    pub dst: Option<Spanned<Ipv4Cidr>>,
+    pub proto: Option<Spanned<String>>,
+    pub src_port: Option<Spanned<String>>,
+    pub dst_port: Option<Spanned<String>>,
+    pub icmp_type: Option<Spanned<i64>>,
+    pub state: Option<Spanned<RawStates>>,
+}
+
+/// `state: new` or `state: [new, related]`. A single value has no span of its own: the
+/// enclosing `Spanned` is its location.
+#[derive(Debug)]
+pub(crate) enum RawStates {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawStates {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatesVisitor;
+
+        impl<'de> Visitor<'de> for StatesVisitor {
+            type Value = RawStates;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a state (new, established, related) or a list of them")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawStates, E> {
+                Ok(RawStates::One(v.to_owned()))
+            }
+
+            // Other scalars become words too, so stage 2 reports them like any unknown state.
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawStates, E> {
+                Ok(RawStates::One(v.to_string()))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawStates, E> {
+                Ok(RawStates::One(v.to_string()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawStates, E> {
+                Ok(RawStates::One(v.to_string()))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawStates, E> {
+                Ok(RawStates::One(v.to_string()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawStates, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element()? {
+                    out.push(s);
+                }
+                Ok(RawStates::Many(out))
+            }
+        }
+
+        deserializer.deserialize_any(StatesVisitor)
+    }
+}
+
+/// One entry of `chains:`: endpoints and nat/firewall node names, as written.
+pub(crate) type RawChain = Vec<Spanned<String>>;
 
 /// One entry of `links:`. `endpoints` is a list so that a wrong count is a stage-2 problem.
 #[derive(Debug, Deserialize)]

@@ -7,13 +7,13 @@
 //! (`Node`, `HostSpec`, `RouterSpec`, …) stay constructible so that other crates' unit tests can
 //! make a `SwitchSpec`, a `HostSpec` or a `RouterSpec` (`..RouterSpec::default()`) directly.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
 /// Node kinds that `kind:` accepts, in the order error messages list them.
-pub const KNOWN_KINDS: &[&str] = &["host", "tap", "switch", "router"];
+pub const KNOWN_KINDS: &[&str] = &["host", "tap", "switch", "router", "nat", "firewall"];
 /// MTU when `mtu` is not given.
 pub const DEFAULT_MTU: u16 = 1500;
 /// Smallest and largest `mtu` accepted (68 is the IPv4 minimum, RFC 791).
@@ -34,6 +34,46 @@ pub const DEFAULT_ICMP_BURST: u32 = 50;
 pub const DEFAULT_ARP_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest router `arp-timeout` accepted.
 pub const MAX_ARP_TIMEOUT: Duration = Duration::from_secs(1_000_000);
+/// NAT `port-range` when not given: every port but the well-known ones.
+pub const DEFAULT_NAT_PORT_RANGE: (u16, u16) = (1024, 65535);
+/// NAT `max-sessions` when not given.
+pub const DEFAULT_MAX_SESSIONS: u32 = 65536;
+/// NAT `max-sessions-per-host` when not given.
+pub const DEFAULT_MAX_SESSIONS_PER_HOST: u32 = 4096;
+/// Firewall `max-flows` when not given.
+pub const DEFAULT_MAX_FLOWS: u32 = 262_144;
+/// `timeouts.udp` (NAT and firewall) when not given (RFC 4787 REQ-5 recommends 300 s).
+pub const DEFAULT_UDP_TIMEOUT: Duration = Duration::from_secs(300);
+/// `timeouts.tcp-established` (NAT and firewall) when not given (RFC 5382 REQ-5: 2 h 4 min).
+pub const DEFAULT_TCP_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(7440);
+/// `timeouts.tcp-transitory` (NAT and firewall) when not given (RFC 5382 REQ-5: 4 min).
+pub const DEFAULT_TCP_TRANSITORY_TIMEOUT: Duration = Duration::from_secs(240);
+/// `timeouts.icmp` (NAT and firewall) when not given (RFC 5508 REQ-2: 60 s).
+pub const DEFAULT_ICMP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest NAT or firewall timeout accepted.
+pub const MAX_FLOW_TIMEOUT: Duration = Duration::from_secs(1_000_000);
+/// RFC 4787 REQ-5: a NAT UDP mapping timer must not expire in less than 2 minutes. Lower
+/// values load with a warning.
+pub const NAT_UDP_TIMEOUT_FLOOR: Duration = Duration::from_secs(120);
+/// RFC 5382 REQ-5: an established TCP connection's idle timeout must not be less than
+/// 2 hours 4 minutes. Lower values load with a warning.
+pub const NAT_TCP_ESTABLISHED_TIMEOUT_FLOOR: Duration = Duration::from_secs(7440);
+/// RFC 5382 REQ-5: the transitory TCP idle timeout must not be less than 4 minutes. Lower
+/// values load with a warning.
+pub const NAT_TCP_TRANSITORY_TIMEOUT_FLOOR: Duration = Duration::from_secs(240);
+/// RFC 5508 REQ-2: an ICMP query mapping must not expire in less than 60 s. Lower values load
+/// with a warning.
+pub const NAT_ICMP_TIMEOUT_FLOOR: Duration = Duration::from_secs(60);
+/// The two interfaces of a `kind: nat` node: `[inside, outside]`.
+pub const NAT_SIDES: [&str; 2] = ["inside", "outside"];
+/// The two interfaces of a `kind: firewall` node: `[in, out]` (`in` faces the inside).
+pub const FIREWALL_SIDES: [&str; 2] = ["in", "out"];
+/// IP protocol number of ICMP.
+pub const PROTO_ICMP: u8 = 1;
+/// IP protocol number of TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+pub const PROTO_UDP: u8 = 17;
 /// VLAN of a switch port that is not configured, or configured without `vlan`/`vlans`.
 pub const DEFAULT_VLAN: u16 = 1;
 /// Valid 802.1Q VLAN ids (0 and 4095 are reserved).
@@ -47,7 +87,7 @@ pub struct Topology {
     pub name: String,
     /// Nodes in file order.
     pub nodes: Vec<Node>,
-    /// Links in file order.
+    /// `links:` in file order, then the links that `chains:` expand to, in chain order.
     pub links: Vec<Link>,
 }
 
@@ -86,10 +126,15 @@ pub enum NodeKind {
     Switch(SwitchSpec),
     /// `kind: router`: an IPv4 router with one or more interfaces and static routes.
     Router(RouterSpec),
+    /// `kind: nat`: a NAPT between interface `inside` and interface `outside`.
+    Nat(NatSpec),
+    /// `kind: firewall`: a stateful filter between interface `in` and interface `out`.
+    Firewall(FirewallSpec),
 }
 
 impl NodeKind {
-    /// The `kind:` string: `"host"`, `"tap"`, `"switch"` or `"router"`.
+    /// The `kind:` string: `"host"`, `"tap"`, `"switch"`, `"router"`, `"nat"` or
+    /// `"firewall"`.
     #[must_use]
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -97,6 +142,19 @@ impl NodeKind {
             NodeKind::Tap(_) => "tap",
             NodeKind::Switch(_) => "switch",
             NodeKind::Router(_) => "router",
+            NodeKind::Nat(_) => "nat",
+            NodeKind::Firewall(_) => "firewall",
+        }
+    }
+
+    /// The two interfaces of a two-sided function, inside first: `["inside", "outside"]` for
+    /// a NAT, `["in", "out"]` for a firewall; `None` for other kinds.
+    #[must_use]
+    pub fn sides(&self) -> Option<[&'static str; 2]> {
+        match self {
+            NodeKind::Nat(_) => Some(NAT_SIDES),
+            NodeKind::Firewall(_) => Some(FIREWALL_SIDES),
+            _ => None,
         }
     }
 }
@@ -286,22 +344,285 @@ pub struct RouteSpec {
     pub via: Ipv4Addr,
 }
 
+/// `kind: nat`: a NAPT (RFC 4787, RFC 5382, RFC 5508) with two interfaces, `inside` and
+/// `outside`, as link endpoints `nat1:inside` and `nat1:outside`.
+///
+/// Validated: at least one `external` address, no duplicates; external and one-to-one outside
+/// addresses are unique across the topology and are no host's or router interface's address;
+/// `forwards` are unique per (proto, external address, port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatSpec {
+    /// The NAT's own outside addresses, in file order; never empty in a loaded topology.
+    pub external: Vec<Ipv4Addr>,
+    /// Ports handed out for dynamic mappings, `(first, last)`, 1 <= first <= last
+    /// (default 1024-65535).
+    pub port_range: (u16, u16),
+    /// Which outside packets may use a mapping (default address-dependent).
+    pub filtering: NatFiltering,
+    /// Most sessions in all, at least 1 (default 65536).
+    pub max_sessions: u32,
+    /// Most sessions of one inside address, at least 1 (default 4096).
+    pub max_sessions_per_host: u32,
+    /// Idle timeouts.
+    pub timeouts: NatTimeoutsSpec,
+    /// Port forwards, in file order.
+    pub forwards: Vec<ForwardSpec>,
+    /// Static one-to-one mappings `(inside, outside)`, in file order. No outside address is in
+    /// `external`; inside and outside addresses are each unique.
+    pub one_to_one: Vec<(Ipv4Addr, Ipv4Addr)>,
+    /// ICMP errors per second (token bucket rate), default 100; 0 means no ICMP errors.
+    pub icmp_rate_limit: u32,
+    /// ICMP token bucket size, at least 1, default 50.
+    pub icmp_burst: u32,
+    /// MAC of the `inside` interface; `None` lets the binary derive one.
+    pub mac_inside: Option<MacAddr>,
+    /// MAC of the `outside` interface; `None` lets the binary derive one.
+    pub mac_outside: Option<MacAddr>,
+}
+
+impl Default for NatSpec {
+    /// The defaults of the file format, with no external address (which a loaded topology
+    /// never has: a NAT needs one).
+    fn default() -> Self {
+        NatSpec {
+            external: Vec::new(),
+            port_range: DEFAULT_NAT_PORT_RANGE,
+            filtering: NatFiltering::default(),
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_host: DEFAULT_MAX_SESSIONS_PER_HOST,
+            timeouts: NatTimeoutsSpec::default(),
+            forwards: Vec::new(),
+            one_to_one: Vec::new(),
+            icmp_rate_limit: DEFAULT_ICMP_RATE_LIMIT,
+            icmp_burst: DEFAULT_ICMP_BURST,
+            mac_inside: None,
+            mac_outside: None,
+        }
+    }
+}
+
+/// NAT filtering behaviour (RFC 4787 section 5): which outside packets may come in through a
+/// mapping that an inside host made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NatFiltering {
+    /// `endpoint-independent`: any outside address and port.
+    EndpointIndependent,
+    /// `address-dependent` (the default): only addresses the inside host has sent to.
+    #[default]
+    AddressDependent,
+    /// `address-and-port-dependent`: only address and port pairs the inside host has sent to.
+    AddressAndPortDependent,
+}
+
+impl NatFiltering {
+    /// The `filtering:` strings, in the order messages list them.
+    pub const NAMES: [&'static str; 3] = [
+        "endpoint-independent",
+        "address-dependent",
+        "address-and-port-dependent",
+    ];
+}
+
+/// NAT idle timeouts. Each is more than 0 and at most 1,000,000 s; values below the RFC floors
+/// load with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NatTimeoutsSpec {
+    /// UDP mapping (default 300 s; RFC 4787 REQ-5 floor 120 s).
+    pub udp: Duration,
+    /// Established TCP connection (default 7440 s; RFC 5382 REQ-5 floor 7440 s).
+    pub tcp_established: Duration,
+    /// TCP connection being opened or closed (default 240 s; RFC 5382 REQ-5 floor 240 s).
+    pub tcp_transitory: Duration,
+    /// ICMP query mapping (default 60 s; RFC 5508 REQ-2 floor 60 s).
+    pub icmp: Duration,
+}
+
+impl Default for NatTimeoutsSpec {
+    fn default() -> Self {
+        NatTimeoutsSpec {
+            udp: DEFAULT_UDP_TIMEOUT,
+            tcp_established: DEFAULT_TCP_ESTABLISHED_TIMEOUT,
+            tcp_transitory: DEFAULT_TCP_TRANSITORY_TIMEOUT,
+            icmp: DEFAULT_ICMP_TIMEOUT,
+        }
+    }
+}
+
+/// A transport protocol of a port forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L4Proto {
+    /// `tcp` (IP protocol 6).
+    Tcp,
+    /// `udp` (IP protocol 17).
+    Udp,
+}
+
+impl L4Proto {
+    /// The IP protocol number: 6 or 17.
+    #[must_use]
+    pub fn number(self) -> u8 {
+        match self {
+            L4Proto::Tcp => PROTO_TCP,
+            L4Proto::Udp => PROTO_UDP,
+        }
+    }
+}
+
+/// One NAT port forward: packets to `external:port` (`proto`) go to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ForwardSpec {
+    /// TCP or UDP.
+    pub proto: L4Proto,
+    /// One of [`NatSpec::external`]; `None` means every external address.
+    pub external: Option<Ipv4Addr>,
+    /// Outside port, 1..=65535.
+    pub port: u16,
+    /// Inside address and port (port 1..=65535).
+    pub to: SocketAddrV4,
+}
+
+/// `kind: firewall`: a stateful packet filter with two interfaces, `in` (facing the inside)
+/// and `out`, as link endpoints `fw1:in` and `fw1:out`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallSpec {
+    /// What happens to a packet no rule matches (default allow: a firewall with no rules
+    /// passes everything).
+    pub default: FwAction,
+    /// Rules, first match wins, in file order.
+    pub rules: Vec<FwRuleSpec>,
+    /// Most tracked flows, at least 1 (default 262144).
+    pub max_flows: u32,
+    /// Idle timeouts of tracked flows.
+    pub timeouts: FwTimeoutsSpec,
+    /// ICMP errors (for `reject`) per second, default 100; 0 means none.
+    pub icmp_rate_limit: u32,
+    /// ICMP token bucket size, at least 1, default 50.
+    pub icmp_burst: u32,
+}
+
+impl Default for FirewallSpec {
+    /// The defaults of the file format: no rules, default allow.
+    fn default() -> Self {
+        FirewallSpec {
+            default: FwAction::Allow,
+            rules: Vec::new(),
+            max_flows: DEFAULT_MAX_FLOWS,
+            timeouts: FwTimeoutsSpec::default(),
+            icmp_rate_limit: DEFAULT_ICMP_RATE_LIMIT,
+            icmp_burst: DEFAULT_ICMP_BURST,
+        }
+    }
+}
+
+/// Firewall flow idle timeouts; each more than 0 and at most 1,000,000 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FwTimeoutsSpec {
+    /// Established TCP connection (default 7440 s).
+    pub tcp_established: Duration,
+    /// TCP connection being opened or closed (default 240 s).
+    pub tcp_transitory: Duration,
+    /// UDP flow (default 300 s).
+    pub udp: Duration,
+    /// ICMP query flow (default 60 s).
+    pub icmp: Duration,
+}
+
+impl Default for FwTimeoutsSpec {
+    fn default() -> Self {
+        FwTimeoutsSpec {
+            tcp_established: DEFAULT_TCP_ESTABLISHED_TIMEOUT,
+            tcp_transitory: DEFAULT_TCP_TRANSITORY_TIMEOUT,
+            udp: DEFAULT_UDP_TIMEOUT,
+            icmp: DEFAULT_ICMP_TIMEOUT,
+        }
+    }
+}
+
+/// What a firewall rule (or the default policy) does with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FwAction {
+    /// `allow`: pass it.
+    Allow,
+    /// `drop`: discard it silently.
+    Drop,
+    /// `reject`: discard it and answer (TCP RST, or ICMP unreachable, rate limited).
+    Reject,
+}
+
+impl FwAction {
+    /// The `action:` strings, in the order messages list them.
+    pub const NAMES: [&'static str; 3] = ["allow", "drop", "reject"];
+}
+
+/// Which way a packet crosses a firewall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FwDirection {
+    /// `in`: arrived on `out`, going to `in` (from the outside).
+    In,
+    /// `out`: arrived on `in`, going to `out` (from the inside).
+    Out,
+}
+
+/// Connection tracking state of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FwState {
+    /// `new`: the first packet of a flow.
+    New,
+    /// `established`: a packet of a flow already allowed, either way.
+    Established,
+    /// `related`: an ICMP error about an established flow.
+    Related,
+}
+
+impl FwState {
+    /// The `state:` strings, in the order messages list them.
+    pub const NAMES: [&'static str; 3] = ["new", "established", "related"];
+}
+
+/// One firewall rule. A packet matches if it matches every field that is `Some`.
+///
+/// Validated: `src` and `dst` have no host bits; ports only with proto 6 or 17, `icmp_type`
+/// only with proto 1; port ranges are `(first, last)` with 1 <= first <= last; `states`
+/// is not empty and has no duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FwRuleSpec {
+    /// What to do with a matching packet.
+    pub action: FwAction,
+    /// Which way the packet crosses.
+    pub direction: Option<FwDirection>,
+    /// Source prefix (network address, host bits zero).
+    pub src: Option<Ipv4Cidr>,
+    /// Destination prefix (network address, host bits zero).
+    pub dst: Option<Ipv4Cidr>,
+    /// IP protocol number (`tcp` 6, `udp` 17, `icmp` 1).
+    pub proto: Option<u8>,
+    /// Source ports `(first, last)`; only with TCP or UDP.
+    pub src_ports: Option<(u16, u16)>,
+    /// Destination ports `(first, last)`; only with TCP or UDP.
+    pub dst_ports: Option<(u16, u16)>,
+    /// ICMP type; only with ICMP.
+    pub icmp_type: Option<u8>,
+    /// Connection states, in file order; one of them must match.
+    pub states: Option<Vec<FwState>>,
+}
+
 /// One entry of `links:`: a point-to-point connection between two interfaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
-    /// First endpoint as written.
+    /// First endpoint as written (for a link from `chains:`, the inside one).
     pub a: Endpoint,
-    /// Second endpoint as written.
+    /// Second endpoint as written (for a link from `chains:`, the outside one).
     pub b: Endpoint,
 }
 
 /// A link endpoint, resolved: `iface` is a host's or tap's interface name, a switch port name or
-/// a router interface name.
+/// a router interface name, or a NAT's or firewall's side.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     /// Node name.
     pub node: String,
-    /// Host: its `ifname`; tap: its `ifname`; switch: the port name; router: the interface name.
+    /// Host: its `ifname`; tap: its `ifname`; switch: the port name; router: the interface name;
+    /// nat: `inside` or `outside`; firewall: `in` or `out`.
     pub iface: String,
 }
 

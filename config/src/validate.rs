@@ -7,6 +7,7 @@
 //! `routes-file` come after those of the topology file, in line order, at most
 //! [`router::MAX_ROUTES_FILE_PROBLEMS`] per file.
 
+mod function;
 mod router;
 
 use std::collections::HashMap;
@@ -19,7 +20,9 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::Loaded;
 use crate::problem::{ConfigError, Problem};
-use crate::raw::{RawDuration, RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind};
+use crate::raw::{
+    RawChain, RawDuration, RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind,
+};
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
     Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort,
@@ -73,6 +76,12 @@ impl Report<'_> {
         let p = self.problem(at, path, None, message);
         self.warnings.push(p);
     }
+
+    /// A warning about a value, with its text as the `"value"` part.
+    fn warn_value(&mut self, at: &Location, path: &str, value: String, message: String) {
+        let p = self.problem(at, path, Some(value), message);
+        self.warnings.push(p);
+    }
 }
 
 /// What stage 2 knows about a node while links are resolved.
@@ -81,7 +90,8 @@ struct Draft {
     at: Location,
     /// `None` if `kind` is unknown (already reported).
     kind: Option<NodeKind>,
-    /// Switch: configured ports; router: interfaces (name, key location, used by a link?).
+    /// Switch: configured ports; router: interfaces; nat, firewall: its two sides, at the
+    /// node's key (name, key location, used by a link?).
     configured_ports: Vec<(String, Location, bool)>,
     /// Switch only: ports first seen in links, in link order.
     link_ports: Vec<String>,
@@ -465,6 +475,8 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
             configured_ports = interfaces;
             Some(NodeKind::Router(spec))
         }
+        "nat" => Some(NodeKind::Nat(function::nat(r, key, n, &path))),
+        "firewall" => Some(NodeKind::Firewall(function::firewall(r, n, &path))),
         other => {
             r.bad(
                 &n.kind,
@@ -477,6 +489,12 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
             None
         }
     };
+    if let Some(sides) = kind.as_ref().and_then(NodeKind::sides) {
+        configured_ports = sides
+            .iter()
+            .map(|s| ((*s).to_owned(), key.referenced, false))
+            .collect();
+    }
     Draft {
         name: key.value.clone(),
         at: key.referenced,
@@ -580,6 +598,42 @@ fn cross_node_checks(r: &mut Report<'_>, raw: &RawTopology, drafts: &[Draft]) {
                     }
                 }
             }
+            Some(NodeKind::Nat(nat)) => {
+                // The NAT owns its external and one-to-one outside addresses.
+                let mut claim = |a: &Spanned<crate::raw::RawIpv4>, apath: String| {
+                    addresses.push(Claim {
+                        key: a.value.0,
+                        node: d.name.clone(),
+                        at: a.referenced,
+                        path: apath,
+                        text: a.value.to_string(),
+                    });
+                };
+                for (i, a) in n.external.iter().flat_map(|v| &v.value).enumerate() {
+                    claim(a, format!("{path}.external[{i}]"));
+                }
+                for (i, m) in n.one_to_one.iter().flat_map(|v| &v.value).enumerate() {
+                    // One of its own external addresses: reported by `function::nat`.
+                    let outside = &m.value.outside;
+                    if !nat.external.contains(&outside.value.0) {
+                        claim(outside, format!("{path}.one-to-one[{i}].outside"));
+                    }
+                }
+                for (name, m) in [
+                    ("mac-inside", &n.mac_inside),
+                    ("mac-outside", &n.mac_outside),
+                ] {
+                    if let Some(m) = m {
+                        macs.push(Claim {
+                            key: m.value,
+                            node: d.name.clone(),
+                            at: m.referenced,
+                            path: format!("{path}.{name}"),
+                            text: m.value.to_string(),
+                        });
+                    }
+                }
+            }
             _ => {}
         }
         if matches!(d.kind, Some(NodeKind::Host(_) | NodeKind::Tap(_)))
@@ -625,7 +679,31 @@ fn endpoint(
         return None;
     };
     let d = &drafts[idx];
-    let (kind, own) = match d.kind.as_ref()? {
+    let node_kind = d.kind.as_ref()?;
+    if let Some(sides) = node_kind.sides() {
+        let kind = node_kind.kind_name();
+        let [a, b] = sides;
+        let Some(name) = iface else {
+            r.bad(
+                ep,
+                path,
+                format!(
+                    "{kind} {node:?} has two interfaces: write \"{node}:{a}\" or \"{node}:{b}\""
+                ),
+            );
+            return None;
+        };
+        if !sides.contains(&name) {
+            r.bad(
+                ep,
+                path,
+                format!("{kind} {node:?} has no interface {name:?} (interfaces: {a}, {b})"),
+            );
+            return None;
+        }
+        return Some((idx, name.to_owned()));
+    }
+    let (kind, own) = match node_kind {
         NodeKind::Host(h) => ("host", h.ifname.as_str()),
         NodeKind::Tap(t) => ("tap", t.ifname.as_str()),
         NodeKind::Switch(_) => {
@@ -670,6 +748,7 @@ fn endpoint(
             }
             return Some((idx, name.to_owned()));
         }
+        NodeKind::Nat(_) | NodeKind::Firewall(_) => return None,
     };
     match iface {
         Some(i) if i != own => {
@@ -687,80 +766,57 @@ fn endpoint(
     }
 }
 
-fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> Vec<Link> {
-    let by_name: HashMap<String, usize> = drafts
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.name.clone(), i))
-        .collect();
-    // (node index, iface) -> (index and line of the link that uses it)
-    let mut used: HashMap<(usize, String), (usize, u64)> = HashMap::new();
-    let mut out = Vec::new();
-    for (li, link) in raw.iter().enumerate() {
-        let eps = &link.value.endpoints;
-        let lpath = format!("links[{li}].endpoints");
-        let resolved: Vec<_> = eps
-            .value
-            .iter()
-            .enumerate()
-            .map(|(ei, ep)| {
-                (
-                    ei,
-                    ep,
-                    endpoint(r, drafts, &by_name, ep, &format!("{lpath}[{ei}]")),
-                )
-            })
-            .collect();
-        if eps.value.len() != 2 {
-            let list = eps
-                .value
-                .iter()
-                .map(|e| e.value.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            r.error(
-                &eps.referenced,
-                &lpath,
-                Some(format!("[{list}]")),
-                format!(
-                    "a link needs exactly 2 endpoints, found {}",
-                    eps.value.len()
-                ),
+/// One end of a link to make: the resolved (node index, interface), and the element of the
+/// file it came from, where its problems are reported.
+struct End<'a> {
+    at: (usize, String),
+    ep: &'a Spanned<String>,
+    path: String,
+}
+
+/// Links being made from `links:` and `chains:`, and which interfaces they already use.
+struct Linker<'d> {
+    drafts: &'d mut [Draft],
+    by_name: HashMap<String, usize>,
+    /// (node index, iface) -> (`links[i]` or `chains[i]`, its line) of the link that uses it.
+    used: HashMap<(usize, String), (String, u64)>,
+    out: Vec<Link>,
+}
+
+impl Linker<'_> {
+    /// Connect `a` and `b` unless that loops or reuses an interface (reported). `source`
+    /// (`links[i]` or `chains[i]`, at `line`) is named when a later link reuses one.
+    fn connect(&mut self, r: &mut Report<'_>, source: &str, line: u64, a: &End<'_>, b: &End<'_>) {
+        if a.at == b.at {
+            let why = format!(
+                "link connects {}:{} to itself",
+                self.drafts[a.at.0].name, a.at.1
             );
-            continue;
-        }
-        let [(_, ep_a, Some(a)), (_, ep_b, Some(b))] = resolved.as_slice() else {
-            continue;
-        };
-        if a == b {
-            r.bad(
-                ep_b,
-                &format!("{lpath}[1]"),
-                format!("link connects {}:{} to itself", drafts[a.0].name, a.1),
-            );
-            continue;
+            r.bad(b.ep, &b.path, why);
+            return;
         }
         let mut clash = false;
-        for (ei, ep, (idx, iface)) in [(0, ep_a, a), (1, ep_b, b)] {
-            if let Some((other, line)) = used.get(&(*idx, iface.clone())) {
+        for end in [a, b] {
+            if let Some((other, line)) = self.used.get(&end.at) {
                 r.bad(
-                    ep,
-                    &format!("{lpath}[{ei}]"),
+                    end.ep,
+                    &end.path,
                     format!(
-                        "{}:{iface} is already used by links[{other}] (line {line}); \
+                        "{}:{} is already used by {other} (line {line}); \
                          an interface takes one link",
-                        drafts[*idx].name
+                        self.drafts[end.at.0].name, end.at.1
                     ),
                 );
                 clash = true;
             }
         }
         if clash {
-            continue;
+            return;
         }
-        for (idx, iface) in [a, b] {
-            used.insert((*idx, iface.clone()), (li, link.referenced.line()));
-            let d = &mut drafts[*idx];
+        for (idx, iface) in [&a.at, &b.at] {
+            self.used
+                .insert((*idx, iface.clone()), (source.to_owned(), line));
+            let d = &mut self.drafts[*idx];
             d.used = true;
             if let Some(c) = d.configured_ports.iter_mut().find(|c| c.0 == *iface) {
                 c.2 = true;
@@ -769,19 +825,184 @@ fn links(r: &mut Report<'_>, raw: &[Spanned<RawLink>], drafts: &mut [Draft]) -> 
             }
         }
         let ep = |(idx, iface): &(usize, String)| Endpoint {
-            node: drafts[*idx].name.clone(),
+            node: self.drafts[*idx].name.clone(),
             iface: iface.clone(),
         };
-        out.push(Link { a: ep(a), b: ep(b) });
+        let link = Link {
+            a: ep(&a.at),
+            b: ep(&b.at),
+        };
+        self.out.push(link);
     }
-    out
+
+    fn endpoint<'a>(
+        &mut self,
+        r: &mut Report<'_>,
+        ep: &'a Spanned<String>,
+        path: String,
+    ) -> Option<End<'a>> {
+        endpoint(r, self.drafts, &self.by_name, ep, &path).map(|at| End { at, ep, path })
+    }
+
+    /// A chain's middle element: the bare name of a nat or firewall node. Its (inside,
+    /// outside) ends, or `None` (reported, unless the node's kind is unknown).
+    fn middle<'a>(
+        &self,
+        r: &mut Report<'_>,
+        ep: &'a Spanned<String>,
+        path: &str,
+    ) -> Option<(End<'a>, End<'a>)> {
+        let text = ep.value.as_str();
+        let (node, iface) = match text.split_once(':') {
+            Some((n, i)) => (n, Some(i)),
+            None => (text, None),
+        };
+        let Some(&idx) = self.by_name.get(node) else {
+            r.bad(ep, path, format!("no node named {node:?}"));
+            return None;
+        };
+        let kind = self.drafts[idx].kind.as_ref()?;
+        let Some([inside, outside]) = kind.sides() else {
+            let why = format!(
+                "a chain's middle elements must be nat or firewall nodes, {node:?} is a {}",
+                kind.kind_name()
+            );
+            r.bad(ep, path, why);
+            return None;
+        };
+        if iface.is_some() {
+            let why = format!(
+                "a chain's middle element is a bare node name (write {node:?}): the chain \
+                 links {node}:{inside} towards its start and {node}:{outside} towards its end"
+            );
+            r.bad(ep, path, why);
+            return None;
+        }
+        let end = |side: &str| End {
+            at: (idx, side.to_owned()),
+            ep,
+            path: path.to_owned(),
+        };
+        Some((end(inside), end(outside)))
+    }
+
+    fn links(&mut self, r: &mut Report<'_>, raw: &[Spanned<RawLink>]) {
+        for (li, link) in raw.iter().enumerate() {
+            let eps = &link.value.endpoints;
+            let lpath = format!("links[{li}].endpoints");
+            let resolved: Vec<_> = eps
+                .value
+                .iter()
+                .enumerate()
+                .map(|(ei, ep)| self.endpoint(r, ep, format!("{lpath}[{ei}]")))
+                .collect();
+            if eps.value.len() != 2 {
+                r.error(
+                    &eps.referenced,
+                    &lpath,
+                    Some(list_text(&eps.value)),
+                    format!(
+                        "a link needs exactly 2 endpoints, found {}",
+                        eps.value.len()
+                    ),
+                );
+                continue;
+            }
+            if let [Some(a), Some(b)] = resolved.as_slice() {
+                self.connect(r, &format!("links[{li}]"), link.referenced.line(), a, b);
+            }
+        }
+    }
+
+    /// Expand each chain `[first, f1, …, fn, last]` to the links first–f1:inside,
+    /// f1:outside–f2:inside, …, fn:outside–last, checked like `links:`.
+    fn chains(&mut self, r: &mut Report<'_>, raw: &[Spanned<RawChain>]) {
+        for (ci, chain) in raw.iter().enumerate() {
+            let cpath = format!("chains[{ci}]");
+            let elems = &chain.value;
+            if elems.len() < 3 {
+                r.error(
+                    &chain.referenced,
+                    &cpath,
+                    Some(list_text(elems)),
+                    format!(
+                        "a chain needs at least 3 elements (an endpoint, one or more nat or \
+                         firewall nodes, an endpoint), found {}",
+                        elems.len()
+                    ),
+                );
+                continue;
+            }
+            let last = elems.len() - 1;
+            // Per element, the end that faces the start of the chain and the one that faces
+            // its end (the same for the first and last elements).
+            let ends: Vec<Option<(End<'_>, End<'_>)>> = elems
+                .iter()
+                .enumerate()
+                .map(|(ei, ep)| {
+                    let path = format!("{cpath}[{ei}]");
+                    if ei == 0 || ei == last {
+                        let end = self.endpoint(r, ep, path.clone())?;
+                        let copy = End {
+                            at: end.at.clone(),
+                            ep,
+                            path,
+                        };
+                        Some((end, copy))
+                    } else {
+                        self.middle(r, ep, &path)
+                    }
+                })
+                .collect();
+            let line = chain.referenced.line();
+            for pair in ends.windows(2) {
+                if let [Some((_, a)), Some((b, _))] = pair {
+                    self.connect(r, &cpath, line, a, b);
+                }
+            }
+        }
+    }
+}
+
+/// `[a, b, c]`: a list of endpoints as written, for messages about the whole list.
+fn list_text(items: &[Spanned<String>]) -> String {
+    let list: Vec<&str> = items.iter().map(|e| e.value.as_str()).collect();
+    format!("[{}]", list.join(", "))
+}
+
+/// Resolve `links:`, then expand and resolve `chains:`; the links in that order.
+fn links(
+    r: &mut Report<'_>,
+    raw: &[Spanned<RawLink>],
+    chains: &[Spanned<RawChain>],
+    drafts: &mut [Draft],
+) -> Vec<Link> {
+    let by_name: HashMap<String, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.clone(), i))
+        .collect();
+    let mut linker = Linker {
+        drafts,
+        by_name,
+        used: HashMap::new(),
+        out: Vec::new(),
+    };
+    linker.links(r, raw);
+    linker.chains(r, chains);
+    linker.out
 }
 
 fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
     for d in drafts {
         let path = format!("nodes.{}", d.name);
         match &d.kind {
-            Some(k @ (NodeKind::Switch(_) | NodeKind::Router(_))) if !d.used => {
+            Some(
+                k @ (NodeKind::Switch(_)
+                | NodeKind::Router(_)
+                | NodeKind::Nat(_)
+                | NodeKind::Firewall(_)),
+            ) if !d.used => {
                 r.warn(
                     &d.at,
                     &path,
@@ -806,6 +1027,22 @@ fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
                             at,
                             &format!("{path}.interfaces.{iface}"),
                             format!("interface {iface:?} is not used by any link"),
+                        );
+                    }
+                }
+            }
+            Some(k @ (NodeKind::Nat(_) | NodeKind::Firewall(_))) => {
+                for (side, at, used) in &d.configured_ports {
+                    if !used {
+                        r.warn(
+                            at,
+                            &path,
+                            format!(
+                                "interface {side:?} of {} {:?} is not used by any link, \
+                                 so no traffic passes through it",
+                                k.kind_name(),
+                                d.name
+                            ),
                         );
                     }
                 }
@@ -853,7 +1090,9 @@ pub(crate) fn validate(
     cross_node_checks(&mut r, raw, &drafts);
     let no_links = Vec::new();
     let raw_links = raw.links.as_ref().map_or(&no_links, |l| &l.value);
-    let links = links(&mut r, raw_links, &mut drafts);
+    let no_chains = Vec::new();
+    let raw_chains = raw.chains.as_ref().map_or(&no_chains, |c| &c.value);
+    let links = links(&mut r, raw_links, raw_chains, &mut drafts);
 
     if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);

@@ -280,6 +280,7 @@ impl Background {
         });
         let (rtx, rrx) = mpsc::channel();
         let (etx, erx) = mpsc::channel();
+        let wait_for_ready = !ready.is_empty();
         let ready = ready.to_string();
         std::thread::spawn(move || {
             let mut buf = [0u8; 1024];
@@ -297,7 +298,7 @@ impl Background {
             }
             let _ = etx.send(seen);
         });
-        if !ready.is_empty() {
+        if wait_for_ready {
             rrx.recv_timeout(Duration::from_secs(10))
                 .expect("background tool did not become ready");
         }

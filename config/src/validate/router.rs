@@ -89,7 +89,7 @@ pub(super) fn router(
 
 /// A `u32` field of at least `min`, or `default` if absent or out of range (reported, with
 /// `hint` after the range).
-fn count(
+pub(super) fn count(
     r: &mut Report<'_>,
     v: Option<&Spanned<i64>>,
     path: &str,
