@@ -93,11 +93,53 @@ pub enum DropReason {
     MulticastNotForwarded,
     /// A packet the element was building could not be completed (packet pool empty).
     NoBuffer,
+    /// Firewall: a drop rule or the default drop policy.
+    FwRuleDrop,
+    /// Firewall: a reject rule (the RST or ICMP error is generated separately).
+    FwRejected,
+    /// Firewall: a packet in no flow that cannot start one (TCP without a pure SYN, ICMP
+    /// reply or error about nothing tracked), not explicitly allowed.
+    FwInvalid,
+    /// Firewall: the connection table is full; the new flow was not created.
+    FwTableFull,
+    /// Firewall: a non-initial fragment of no allowed datagram, or an RFC 1858 overlap.
+    FwFragment,
+    /// NAT: an IPv4 packet from outside not addressed to one of the NAT's external addresses.
+    NatNotExternal,
+    /// NAT: inbound to an external address and port with no mapping (or an inbound ICMP query
+    /// request to a dynamic address).
+    NatNoMapping,
+    /// NAT: the mapping exists but its filtering (RFC 4787 REQ-8) refuses this remote endpoint.
+    NatFiltered,
+    /// NAT: no free external port for a new mapping; ICMP code 13 sent (RFC 5508 REQ-8).
+    NatPortsExhausted,
+    /// NAT: the inside host reached `max_sessions_per_host`; ICMP code 13 sent.
+    NatHostQuota,
+    /// NAT: `max_sessions` reached; ICMP code 13 sent.
+    NatTableFull,
+    /// NAT: inbound packet to translate but no inside neighbour MAC has been seen yet.
+    NatNoInsideNeighbour,
+    /// NAT: a protocol (or ICMP type) that only 1:1 mappings translate.
+    NatUnsupportedProtocol,
+    /// NAT: ICMP error with a bad ICMP checksum (RFC 5508 REQ-3).
+    NatIcmpBadChecksum,
+    /// NAT: ICMP error whose quoted packet matches no active mapping (RFC 5508 REQ-3..5).
+    NatIcmpNoSession,
+    /// NAT: unsolicited inbound SYN, held 6 s then answered with Port Unreachable, or refused
+    /// because one is already held for that remote endpoint or the hold is full (RFC 5382 REQ-4).
+    NatUnsolicitedSyn,
+    /// NAT: held inbound SYN silently dropped because an outbound SYN for the connection was
+    /// translated (RFC 5382 REQ-4, simultaneous open).
+    NatSynSuperseded,
+    /// NAT: a held non-first fragment whose first fragment did not arrive within 2 s.
+    NatFragmentTimeout,
+    /// NAT: a non-first fragment that could not be held (16 per datagram, 256 in all).
+    NatFragmentLimit,
 }
 
 impl DropReason {
     /// Number of reasons (size of counter arrays).
-    pub const COUNT: usize = 32;
+    pub const COUNT: usize = 51;
 
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -133,6 +175,25 @@ impl DropReason {
         DropReason::BroadcastNotForwarded,
         DropReason::MulticastNotForwarded,
         DropReason::NoBuffer,
+        DropReason::FwRuleDrop,
+        DropReason::FwRejected,
+        DropReason::FwInvalid,
+        DropReason::FwTableFull,
+        DropReason::FwFragment,
+        DropReason::NatNotExternal,
+        DropReason::NatNoMapping,
+        DropReason::NatFiltered,
+        DropReason::NatPortsExhausted,
+        DropReason::NatHostQuota,
+        DropReason::NatTableFull,
+        DropReason::NatNoInsideNeighbour,
+        DropReason::NatUnsupportedProtocol,
+        DropReason::NatIcmpBadChecksum,
+        DropReason::NatIcmpNoSession,
+        DropReason::NatUnsolicitedSyn,
+        DropReason::NatSynSuperseded,
+        DropReason::NatFragmentTimeout,
+        DropReason::NatFragmentLimit,
     ];
 
     /// Stable snake_case name.
@@ -170,6 +231,25 @@ impl DropReason {
             DropReason::BroadcastNotForwarded => "broadcast_not_forwarded",
             DropReason::MulticastNotForwarded => "multicast_not_forwarded",
             DropReason::NoBuffer => "no_buffer",
+            DropReason::FwRuleDrop => "fw_rule_drop",
+            DropReason::FwRejected => "fw_rejected",
+            DropReason::FwInvalid => "fw_invalid",
+            DropReason::FwTableFull => "fw_table_full",
+            DropReason::FwFragment => "fw_fragment",
+            DropReason::NatNotExternal => "nat_not_external",
+            DropReason::NatNoMapping => "nat_no_mapping",
+            DropReason::NatFiltered => "nat_filtered",
+            DropReason::NatPortsExhausted => "nat_ports_exhausted",
+            DropReason::NatHostQuota => "nat_host_quota",
+            DropReason::NatTableFull => "nat_table_full",
+            DropReason::NatNoInsideNeighbour => "nat_no_inside_neighbour",
+            DropReason::NatUnsupportedProtocol => "nat_unsupported_protocol",
+            DropReason::NatIcmpBadChecksum => "nat_icmp_bad_checksum",
+            DropReason::NatIcmpNoSession => "nat_icmp_no_session",
+            DropReason::NatUnsolicitedSyn => "nat_unsolicited_syn",
+            DropReason::NatSynSuperseded => "nat_syn_superseded",
+            DropReason::NatFragmentTimeout => "nat_fragment_timeout",
+            DropReason::NatFragmentLimit => "nat_fragment_limit",
         }
     }
 
@@ -186,8 +266,15 @@ impl fmt::Display for DropReason {
 }
 
 /// Drop counters indexed by reason. Plain integers: owned by one worker, no atomics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DropCounters([u64; DropReason::COUNT]);
+
+// Manual: `Default` is derived for arrays of at most 32 elements only.
+impl Default for DropCounters {
+    fn default() -> Self {
+        DropCounters([0; DropReason::COUNT])
+    }
+}
 
 impl DropCounters {
     /// Count `n` drops for `reason`.

@@ -10,9 +10,14 @@
 //! |---|---|
 //! | `switch` | [`l2_switch::L2Switch`] |
 //! | `router` | [`router::Ipv4Router`] |
+//! | `firewall` | [`firewall::Firewall`] |
 
+pub mod firewall;
 pub mod l2_switch;
 pub mod router;
 
+pub use firewall::{
+    Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
+};
 pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
 pub use router::{Ipv4Router, RouterConfig, RouterInterfaceConfig, StaticRoute};

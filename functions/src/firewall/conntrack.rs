@@ -1,0 +1,330 @@
+//! The firewall's connection table: flows in a slab, found through a hash map of canonical
+//! (direction-free) keys, kept in one LRU list per timeout class so that expiry is O(1) per
+//! flow: each list is ordered by last use, and since a class has one timeout, only its head
+//! can be the next to expire.
+//!
+//! Nothing is allocated up front: the slab and the map grow to `max_flows` as flows are
+//! created, and freed slots are reused (free list).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ahash::RandomState;
+use nfv_dataplane::Instant;
+
+use super::Direction;
+
+const NIL: u32 = u32::MAX;
+
+/// Verdict-cache slot not computed yet.
+pub(crate) const VERDICT_UNKNOWN: u32 = u32::MAX;
+/// Verdict-cache value "no rule matched: default policy".
+pub(crate) const VERDICT_DEFAULT: u32 = u32::MAX - 1;
+
+/// Canonical bidirectional key: endpoint `a` is the smaller `(address, port)` pair, so both
+/// directions of a flow give the same key. Ports are `u32` so that ICMP queries can put the
+/// request type (`0x1_0000 | type`) where a port goes without colliding with an identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey {
+    pub proto: u8,
+    pub a: u32,
+    pub pa: u32,
+    pub b: u32,
+    pub pb: u32,
+}
+
+impl FlowKey {
+    /// The key of a packet `src:sport → dst:dport`, and whether its sender is endpoint `a`.
+    pub fn of(proto: u8, src: u32, sport: u32, dst: u32, dport: u32) -> (FlowKey, bool) {
+        if (src, sport) <= (dst, dport) {
+            let k = FlowKey {
+                proto,
+                a: src,
+                pa: sport,
+                b: dst,
+                pb: dport,
+            };
+            (k, true)
+        } else {
+            let k = FlowKey {
+                proto,
+                a: dst,
+                pa: dport,
+                b: src,
+                pb: sport,
+            };
+            (k, false)
+        }
+    }
+}
+
+/// Timeout classes; each has one LRU list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    TcpEstablished = 0,
+    TcpTransitory = 1,
+    TcpClosed = 2,
+    Udp = 3,
+    Icmp = 4,
+    Other = 5,
+}
+
+pub(crate) const CLASSES: usize = 6;
+
+/// TCP connection state (no sequence-window tracking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    /// The originator's SYN was seen.
+    SynSent,
+    /// The responder's SYN (SYN-ACK) was seen.
+    SynReceived,
+    /// The handshake completed.
+    Established,
+    /// One side sent FIN.
+    FinWait,
+    /// Both sides sent FIN.
+    TimeWait,
+    /// A RST was seen.
+    Closed,
+}
+
+impl TcpState {
+    pub(crate) fn class(self) -> Class {
+        match self {
+            TcpState::Established => Class::TcpEstablished,
+            TcpState::Closed => Class::TcpClosed,
+            _ => Class::TcpTransitory,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Flow {
+    pub key: FlowKey,
+    /// The originator (sender of the first packet) is endpoint `a`.
+    pub orig_is_a: bool,
+    /// Gate direction of the first packet.
+    pub orig_dir: Direction,
+    pub tcp: TcpState,
+    /// FIN seen from [originator, responder].
+    pub fin: [bool; 2],
+    pub class: Class,
+    pub last_seen: Instant,
+    /// Packets and IP bytes allowed [original, reply].
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// Cached rule index for state `established`, per `(reply as usize) * 2 + (dir == In)`.
+    pub verdicts: [u32; 4],
+    live: bool,
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+};
+
+/// The table. Indices handed out stay valid until [`FlowTable::remove`] or expiry.
+#[derive(Debug)]
+pub(crate) struct FlowTable {
+    slab: Vec<Flow>,
+    free: Vec<u32>,
+    map: HashMap<FlowKey, u32, RandomState>,
+    lists: [List; CLASSES],
+    timeouts: [Duration; CLASSES],
+    max: usize,
+    /// Flows removed because they timed out (by tick, lookup or a full-table insert).
+    pub expired: u64,
+}
+
+impl FlowTable {
+    pub fn new(max: u32, timeouts: [Duration; CLASSES]) -> FlowTable {
+        FlowTable {
+            slab: Vec::new(),
+            free: Vec::new(),
+            map: HashMap::with_hasher(RandomState::new()),
+            lists: [EMPTY; CLASSES],
+            timeouts,
+            max: max as usize,
+            expired: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn get(&self, i: u32) -> &Flow {
+        &self.slab[i as usize]
+    }
+
+    pub fn get_mut(&mut self, i: u32) -> &mut Flow {
+        &mut self.slab[i as usize]
+    }
+
+    fn is_expired(&self, f: &Flow, now: Instant) -> bool {
+        now.saturating_since(f.last_seen) >= self.timeouts[f.class as usize]
+    }
+
+    /// Time left before flow `f` expires.
+    pub fn remaining(&self, f: &Flow, now: Instant) -> Duration {
+        self.timeouts[f.class as usize].saturating_sub(now.saturating_since(f.last_seen))
+    }
+
+    /// The live flow for `key`; an expired one (tick not run yet) is removed and not found.
+    pub fn lookup(&mut self, key: &FlowKey, now: Instant) -> Option<u32> {
+        let i = *self.map.get(key)?;
+        if self.is_expired(&self.slab[i as usize], now) {
+            self.remove(i);
+            self.expired += 1;
+            return None;
+        }
+        Some(i)
+    }
+
+    /// Add a flow (the key must not be present). `None` when the table is full even after
+    /// reclaiming expired flows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        orig_is_a: bool,
+        orig_dir: Direction,
+        tcp: TcpState,
+        class: Class,
+        now: Instant,
+    ) -> Option<u32> {
+        if self.map.len() >= self.max && self.expire(now, 64) == 0 {
+            return None;
+        }
+        let flow = Flow {
+            key,
+            orig_is_a,
+            orig_dir,
+            tcp,
+            fin: [false; 2],
+            class,
+            last_seen: now,
+            packets: [0; 2],
+            bytes: [0; 2],
+            verdicts: [VERDICT_UNKNOWN; 4],
+            live: true,
+            prev: NIL,
+            next: NIL,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = flow;
+                i
+            }
+            None => {
+                self.slab.push(flow);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, i);
+        self.push_back(i);
+        Some(i)
+    }
+
+    /// Mark flow `i` used at `now` in timeout class `class` (moves it to its list's tail).
+    pub fn touch(&mut self, i: u32, class: Class, now: Instant) {
+        self.unlink(i);
+        let f = &mut self.slab[i as usize];
+        f.class = class;
+        f.last_seen = now;
+        self.push_back(i);
+    }
+
+    pub fn remove(&mut self, i: u32) {
+        let key = self.slab[i as usize].key;
+        self.unlink(i);
+        self.slab[i as usize].live = false;
+        self.map.remove(&key);
+        self.free.push(i);
+    }
+
+    /// Remove up to `budget` expired flows; returns how many.
+    pub fn expire(&mut self, now: Instant, budget: usize) -> usize {
+        let mut n = 0;
+        for c in 0..CLASSES {
+            while n < budget {
+                let h = self.lists[c].head;
+                if h == NIL || !self.is_expired(&self.slab[h as usize], now) {
+                    break;
+                }
+                self.remove(h);
+                n += 1;
+                self.expired += 1;
+            }
+        }
+        n
+    }
+
+    /// Every live flow (expired ones not yet reclaimed included).
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> + '_ {
+        self.slab.iter().filter(|f| f.live)
+    }
+
+    fn push_back(&mut self, i: u32) {
+        let c = self.slab[i as usize].class as usize;
+        let tail = self.lists[c].tail;
+        {
+            let f = &mut self.slab[i as usize];
+            f.prev = tail;
+            f.next = NIL;
+        }
+        if tail == NIL {
+            self.lists[c].head = i;
+        } else {
+            self.slab[tail as usize].next = i;
+        }
+        self.lists[c].tail = i;
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (c, prev, next) = {
+            let f = &self.slab[i as usize];
+            (f.class as usize, f.prev, f.next)
+        };
+        if prev == NIL {
+            self.lists[c].head = next;
+        } else {
+            self.slab[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.lists[c].tail = prev;
+        } else {
+            self.slab[next as usize].prev = prev;
+        }
+        let f = &mut self.slab[i as usize];
+        f.prev = NIL;
+        f.next = NIL;
+    }
+
+    /// Length of every list summed, and the live count (tests: lists and map agree).
+    #[cfg(test)]
+    pub fn check_lists(&self) -> (usize, usize) {
+        let mut n = 0;
+        for l in &self.lists {
+            let mut i = l.head;
+            let mut prev = NIL;
+            while i != NIL {
+                assert_eq!(self.slab[i as usize].prev, prev, "list back link");
+                assert!(self.slab[i as usize].live, "listed flow is live");
+                prev = i;
+                i = self.slab[i as usize].next;
+                n += 1;
+            }
+            assert_eq!(l.tail, prev, "list tail");
+        }
+        (n, self.map.len())
+    }
+}
