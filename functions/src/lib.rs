@@ -10,14 +10,21 @@
 //! |---|---|
 //! | `switch` | [`l2_switch::L2Switch`] |
 //! | `router` | [`router::Ipv4Router`] |
+//! | `nat` | [`nat::Nat44`] |
 //! | `firewall` | [`firewall::Firewall`] |
 
 pub mod firewall;
 pub mod l2_switch;
+pub mod nat;
+pub mod rate_limit;
 pub mod router;
 
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
 };
 pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
+pub use nat::{
+    Filtering, Nat44, NatConfig, NatError, NatProto, NatTimeouts, PortForward, SessionState,
+    SessionView,
+};
 pub use router::{Ipv4Router, RouterConfig, RouterInterfaceConfig, StaticRoute};

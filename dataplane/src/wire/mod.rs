@@ -7,6 +7,7 @@
 //! accept any length.
 
 pub mod checksum;
+pub mod ipv4;
 
 /// Ethernet header length (no tag).
 pub const ETH_HLEN: usize = 14;

@@ -100,8 +100,12 @@ use nfv_dataplane::{
     PacketBuf,
 };
 
+use crate::rate_limit::TokenBucket;
 pub use conntrack::TcpState;
 use conntrack::{CLASSES, Class, FlowKey, FlowTable, VERDICT_DEFAULT, VERDICT_UNKNOWN};
+use nfv_dataplane::wire::ipv4::{
+    IP, Ipv4Header as Ip, fix_checksum as fix_ip_checksum, parse as parse_ipv4,
+};
 
 /// Gate of the protected side.
 pub const GATE_IN: u16 = 0;
@@ -116,7 +120,6 @@ const ICMP_ERROR_MAX: usize = 576;
 /// Most flows reclaimed per tick (the rest are reclaimed on later ticks or on lookup).
 const EXPIRE_PER_TICK: usize = 16_384;
 const TICK: Duration = Duration::from_secs(1);
-const IP: usize = ETH_HLEN;
 
 /// What a rule (or the default policy) does with a packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -360,53 +363,6 @@ impl CompiledRule {
 
 // ------------------------------------------------------------------ packet parsing
 
-/// The IPv4 header fields the firewall uses (offsets are into the frame).
-#[derive(Clone, Copy, Debug)]
-struct Ip {
-    ihl: usize,
-    total: usize,
-    src: u32,
-    dst: u32,
-    proto: u8,
-    id: u16,
-    /// Fragment offset in 8-byte units.
-    frag_off: u16,
-    more_frags: bool,
-}
-
-/// RFC 1812 §5.2.2 validation. `f` is the whole frame.
-fn parse_ipv4(f: &[u8]) -> Result<Ip, DropReason> {
-    let ip = f.get(IP..).ok_or(DropReason::IpTooShort)?;
-    if ip.len() < 20 {
-        return Err(DropReason::IpTooShort);
-    }
-    if ip[0] >> 4 != 4 {
-        return Err(DropReason::IpBadVersion);
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    if ihl < 20 || ihl > ip.len() {
-        return Err(DropReason::IpBadHeaderLength);
-    }
-    let total = usize::from(be16(ip, 2));
-    if total < ihl || total > ip.len() {
-        return Err(DropReason::IpBadTotalLength);
-    }
-    if !checksum::verify(&ip[..ihl]) {
-        return Err(DropReason::IpBadChecksum);
-    }
-    let frag = be16(ip, 6);
-    Ok(Ip {
-        ihl,
-        total,
-        src: be32(ip, 12),
-        dst: be32(ip, 16),
-        proto: ip[9],
-        id: be16(ip, 4),
-        frag_off: frag & 0x1fff,
-        more_frags: frag & 0x2000 != 0,
-    })
-}
-
 /// What rules look at.
 #[derive(Clone, Copy, Debug)]
 struct Pkt {
@@ -593,51 +549,6 @@ fn is_multicast(a: u32) -> bool {
     a >> 28 == 0xe
 }
 
-fn fix_ip_checksum(f: &mut [u8], ihl: usize) {
-    f[IP + 10..IP + 12].copy_from_slice(&[0, 0]);
-    let c = checksum::checksum(&f[IP..IP + ihl]);
-    f[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
-}
-
-// ------------------------------------------------------------------ token bucket
-
-/// Token bucket for generated RSTs and ICMP errors (RFC 1812 §4.3.2.8).
-#[derive(Debug)]
-struct TokenBucket {
-    rate: u64,
-    burst: u64,
-    tokens: u64,
-    last: Option<Instant>,
-}
-
-impl TokenBucket {
-    fn take(&mut self, now: Instant) -> bool {
-        if self.rate == 0 {
-            return false;
-        }
-        match self.last {
-            None => self.last = Some(now),
-            Some(last) => {
-                let ns = u128::from(now.as_nanos().saturating_sub(last.as_nanos()));
-                let add = ns * u128::from(self.rate) / 1_000_000_000;
-                if add > 0 {
-                    self.tokens =
-                        (self.tokens + add.min(u128::from(self.burst)) as u64).min(self.burst);
-                    // Advance only by the time that produced whole tokens.
-                    let used = add * 1_000_000_000 / u128::from(self.rate);
-                    self.last = Some(Instant::from_nanos(last.as_nanos() + used as u64));
-                }
-            }
-        }
-        if self.tokens > 0 {
-            self.tokens -= 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 // ------------------------------------------------------------------ the element
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -700,12 +611,7 @@ impl Firewall {
             bytes: vec![0; n],
             flows: FlowTable::new(cfg.max_flows, timeouts),
             frags: HashMap::with_hasher(RandomState::new()),
-            bucket: TokenBucket {
-                rate: u64::from(cfg.icmp_rate_limit),
-                burst: u64::from(cfg.icmp_burst.max(1)),
-                tokens: u64::from(cfg.icmp_burst.max(1)),
-                last: None,
-            },
+            bucket: TokenBucket::new(cfg.icmp_rate_limit, cfg.icmp_burst),
             allow_non_ip: cfg.allow_non_ip,
             ip_id: 0,
             c: Counters::default(),

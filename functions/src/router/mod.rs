@@ -67,6 +67,7 @@ use nfv_dataplane::{
     PacketBuf,
 };
 
+use crate::rate_limit::TokenBucket;
 use fib::{Fib, FibBuilder};
 
 /// Packets held per unresolved next hop (RFC 1122 §2.3.2.2: SHOULD keep at least one).
@@ -229,43 +230,6 @@ struct Counters {
     no_buffer: u64,
 }
 
-/// Token bucket for ICMP errors (RFC 1812 §4.3.2.8).
-#[derive(Debug)]
-struct TokenBucket {
-    rate: u64,
-    burst: u64,
-    tokens: u64,
-    last: Option<Instant>,
-}
-
-impl TokenBucket {
-    fn take(&mut self, now: Instant) -> bool {
-        if self.rate == 0 {
-            return false;
-        }
-        match self.last {
-            None => self.last = Some(now),
-            Some(last) => {
-                let ns = u128::from(now.as_nanos().saturating_sub(last.as_nanos()));
-                let add = ns * u128::from(self.rate) / 1_000_000_000;
-                if add > 0 {
-                    self.tokens =
-                        (self.tokens + add.min(u128::from(self.burst)) as u64).min(self.burst);
-                    // Advance only by the time that produced whole tokens.
-                    let used = add * 1_000_000_000 / u128::from(self.rate);
-                    self.last = Some(Instant::from_nanos(last.as_nanos() + used as u64));
-                }
-            }
-        }
-        if self.tokens > 0 {
-            self.tokens -= 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// ICMP types and codes used here.
 mod icmp {
     pub const ECHO_REPLY: u8 = 0;
@@ -331,63 +295,9 @@ fn is_link_local(a: u32) -> bool {
     a >> 16 == 0xa9fe
 }
 
-/// What the IPv4 header of a frame says (offsets are into the frame).
-#[derive(Clone, Copy, Debug)]
-struct Ip {
-    ihl: usize,
-    total: usize,
-    src: u32,
-    dst: u32,
-    proto: u8,
-    ttl: u8,
-    /// Fragment offset in 8-byte units.
-    frag_off: u16,
-    more_frags: bool,
-    dont_frag: bool,
-}
-
-const IP: usize = ETH_HLEN;
-
-/// RFC 1812 §5.2.2 validation. `f` is the whole frame.
-fn parse_ipv4(f: &[u8]) -> Result<Ip, DropReason> {
-    let ip = f.get(IP..).ok_or(DropReason::IpTooShort)?;
-    if ip.len() < 20 {
-        return Err(DropReason::IpTooShort);
-    }
-    if ip[0] >> 4 != 4 {
-        return Err(DropReason::IpBadVersion);
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    if ihl < 20 || ihl > ip.len() {
-        return Err(DropReason::IpBadHeaderLength);
-    }
-    let total = usize::from(be16(ip, 2));
-    if total < ihl || total > ip.len() {
-        return Err(DropReason::IpBadTotalLength);
-    }
-    if !checksum::verify(&ip[..ihl]) {
-        return Err(DropReason::IpBadChecksum);
-    }
-    let frag = be16(ip, 6);
-    Ok(Ip {
-        ihl,
-        total,
-        src: be32(ip, 12),
-        dst: be32(ip, 16),
-        proto: ip[9],
-        ttl: ip[8],
-        frag_off: frag & 0x1fff,
-        more_frags: frag & 0x2000 != 0,
-        dont_frag: frag & 0x4000 != 0,
-    })
-}
-
-/// Recompute the IPv4 header checksum of the frame's IP header (`ihl` bytes).
-fn fix_ip_checksum(f: &mut [u8], ihl: usize) {
-    f[IP + 10..IP + 12].copy_from_slice(&[0, 0]);
-    let c = checksum::checksum(&f[IP..IP + ihl]);
-    f[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
-}
+use nfv_dataplane::wire::ipv4::{
+    IP, Ipv4Header as Ip, fix_checksum as fix_ip_checksum, parse as parse_ipv4,
+};
 
 /// The IPv4 router element. See the module documentation.
 #[derive(Debug)]
@@ -467,12 +377,7 @@ impl Ipv4Router {
             next_hops,
             arp: HashMap::with_hasher(RandomState::new()),
             held: 0,
-            icmp_bucket: TokenBucket {
-                rate: u64::from(cfg.icmp_rate_limit),
-                burst: u64::from(cfg.icmp_burst.max(1)),
-                tokens: u64::from(cfg.icmp_burst.max(1)),
-                last: None,
-            },
+            icmp_bucket: TokenBucket::new(cfg.icmp_rate_limit, cfg.icmp_burst),
             arp_timeout: cfg.arp_timeout,
             redirects: cfg.redirects,
             announced: false,
