@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use nfv_config::{
-    Endpoint as CfgEndpoint, FirewallSpec, FwAction, FwDirection, FwState, HostSpec, NodeKind,
-    RouterSpec, SwitchSpec, TapSpec, Topology,
+    Endpoint as CfgEndpoint, FirewallSpec, FwAction, FwDirection, FwState, HostSpec, L4Proto,
+    NatFiltering, NatSpec, NodeKind, RouterSpec, SwitchSpec, TapSpec, Topology,
 };
 use nfv_dataplane::port::{PacketSocketPort, TapDevice, TapPort};
 use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
@@ -117,7 +117,10 @@ pub fn preflight(topo: &Topology) -> Result<Vec<String>> {
                     ));
                 }
             }
-            NodeKind::Switch(_) | NodeKind::Router(_) | NodeKind::Nat(_) | NodeKind::Firewall(_) => {}
+            NodeKind::Switch(_)
+            | NodeKind::Router(_)
+            | NodeKind::Nat(_)
+            | NodeKind::Firewall(_) => {}
         }
     }
     Ok(clashes)
@@ -374,6 +377,59 @@ pub fn firewall_config(f: &FirewallSpec) -> nfv_functions::FirewallConfig {
     }
 }
 
+/// The NAT function's own configuration from the validated spec. A forward without an
+/// `external` address applies to every external address (the file format's meaning).
+pub fn nat_config(topology: &str, node: &str, n: &NatSpec) -> nfv_functions::NatConfig {
+    use nfv_functions::{Filtering, NatProto, NatTimeouts, PortForward};
+    let mut forwards = Vec::new();
+    for f in &n.forwards {
+        let proto = match f.proto {
+            L4Proto::Tcp => NatProto::Tcp,
+            L4Proto::Udp => NatProto::Udp,
+        };
+        let externals: Vec<_> = match f.external {
+            Some(a) => vec![a],
+            None => n.external.clone(),
+        };
+        for a in externals {
+            forwards.push(PortForward {
+                proto,
+                external: Some(a),
+                port: f.port,
+                to: f.to,
+            });
+        }
+    }
+    nfv_functions::NatConfig {
+        inside_mac: n
+            .mac_inside
+            .map_or_else(|| derived_mac(topology, node, "inside"), |m| m.0),
+        outside_mac: n
+            .mac_outside
+            .map_or_else(|| derived_mac(topology, node, "outside"), |m| m.0),
+        external: n.external.clone(),
+        port_range: n.port_range,
+        filtering: match n.filtering {
+            NatFiltering::EndpointIndependent => Filtering::EndpointIndependent,
+            NatFiltering::AddressDependent => Filtering::AddressDependent,
+            NatFiltering::AddressAndPortDependent => Filtering::AddressAndPortDependent,
+        },
+        timeouts: NatTimeouts {
+            udp: n.timeouts.udp,
+            tcp_established: n.timeouts.tcp_established,
+            tcp_transitory: n.timeouts.tcp_transitory,
+            icmp: n.timeouts.icmp,
+            ..NatTimeouts::default()
+        },
+        max_sessions: n.max_sessions,
+        max_sessions_per_host: n.max_sessions_per_host,
+        forwards,
+        one_to_one: n.one_to_one.clone(),
+        icmp_rate_limit: n.icmp_rate_limit,
+        icmp_burst: n.icmp_burst,
+    }
+}
+
 /// Largest frame the topology can carry.
 fn max_frame(topo: &Topology) -> usize {
     let mtu = topo
@@ -469,8 +525,26 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 tracing::info!("{line}");
                 summary.push(line);
             }
-            NodeKind::Nat(_) => {
-                bail!("nat {}: NAT nodes are not available in this build yet", node.name);
+            NodeKind::Nat(n) => {
+                let cfg = nat_config(&topo.name, &node.name, n);
+                let nat = nfv_functions::Nat44::new(&cfg)
+                    .map_err(|e| anyhow!("nat {}: {e}", node.name))?;
+                let id = gb.add_element(node.name.clone(), Box::new(nat))?;
+                ends.insert((node.name.clone(), "inside".into()), Endpoint::Gate(id, 0));
+                ends.insert((node.name.clone(), "outside".into()), Endpoint::Gate(id, 1));
+                let ext: Vec<String> = cfg.external.iter().map(|a| a.to_string()).collect();
+                let line = format!(
+                    "nat {}: external {} (inside mac {}, outside mac {}), {:?} filtering, {} forwards, {} one-to-one",
+                    node.name,
+                    ext.join(", "),
+                    mac_str(cfg.inside_mac),
+                    mac_str(cfg.outside_mac),
+                    cfg.filtering,
+                    cfg.forwards.len(),
+                    cfg.one_to_one.len()
+                );
+                tracing::info!("{line}");
+                summary.push(line);
             }
             NodeKind::Router(r) => {
                 let cfg = router_config(&topo.name, &node.name, r);

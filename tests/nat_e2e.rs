@@ -54,7 +54,15 @@ fn http_server(ns: &str, port: u16) -> Background {
     let port = port.to_string();
     let bg = Background::start(
         ns,
-        &["python3", "-u", "-m", "http.server", &port, "--bind", "0.0.0.0"],
+        &[
+            "python3",
+            "-u",
+            "-m",
+            "http.server",
+            &port,
+            "--bind",
+            "0.0.0.0",
+        ],
         "",
     );
     // Ready once it answers locally.
@@ -72,19 +80,17 @@ fn nat_and_firewall_chain_translate_forward_hairpin_and_block() {
         return;
     }
     let ns = ["t-edge-pc1", "t-edge-pc2", "t-edge-web"];
-    let mut run = Running::start(
-        "edge",
-        &edge("t-edge", "address-dependent"),
-        &ns,
-        &[],
-    );
+    let mut run = Running::start("edge", &edge("t-edge", "address-dependent"), &ns, &[]);
     // Outbound: web sees only the NAT's address.
     let cap = Background::start(
         "t-edge-web",
         &["tcpdump", "-i", "eth0", "-n", "-l", "-p", "icmp or tcp"],
         "listening on",
     );
-    assert!(ping("t-edge-pc1", "203.0.113.80", 3), "pc1 -> web through router, firewall, NAT");
+    assert!(
+        ping("t-edge-pc1", "203.0.113.80", 3),
+        "pc1 -> web through router, firewall, NAT"
+    );
     assert!(ping("t-edge-pc2", "203.0.113.80", 2), "pc2 -> web");
     let web = http_server("t-edge-web", 80);
     let (ok, body) = curl("t-edge-pc1", "http://203.0.113.80/", 5);
@@ -92,8 +98,14 @@ fn nat_and_firewall_chain_translate_forward_hairpin_and_block() {
     std::thread::sleep(Duration::from_millis(300));
     let seen = cap.finish();
     let (_, web_log) = web.finish_both();
-    assert!(web_log.contains("203.0.113.2 - -"), "web's log shows the NAT address:\n{web_log}");
-    assert!(!seen.contains("10.60.0."), "no inside address on the outside:\n{seen}");
+    assert!(
+        web_log.contains("203.0.113.2 - -"),
+        "web's log shows the NAT address:\n{web_log}"
+    );
+    assert!(
+        !seen.contains("10.60.0."),
+        "no inside address on the outside:\n{seen}"
+    );
     assert!(seen.contains("203.0.113.2 >"), "{seen}");
 
     // Port forward 203.0.113.2:8080 -> pc1:80, from outside and hairpinned from pc2.
@@ -103,25 +115,46 @@ fn nat_and_firewall_chain_translate_forward_hairpin_and_block() {
     let (ok, body) = curl("t-edge-pc2", "http://203.0.113.2:8080/", 5);
     assert!(ok, "pc2 reaches pc1 through the NAT (hairpin): {body}");
     let (_, pc1_log) = pc1.finish_both();
-    assert!(pc1_log.contains("203.0.113.80 - -"), "forwarded from web:\n{pc1_log}");
+    assert!(
+        pc1_log.contains("203.0.113.80 - -"),
+        "forwarded from web:\n{pc1_log}"
+    );
     // RFC 4787 REQ-9a: the hairpinned client appears with the external address.
-    let hairpin_lines = pc1_log.lines().filter(|l| l.starts_with("203.0.113.2 - -")).count();
-    assert_eq!(hairpin_lines, 1, "hairpin source is the NAT's address:\n{pc1_log}");
+    let hairpin_lines = pc1_log
+        .lines()
+        .filter(|l| l.starts_with("203.0.113.2 - -"))
+        .count();
+    assert_eq!(
+        hairpin_lines, 1,
+        "hairpin source is the NAT's address:\n{pc1_log}"
+    );
 
     // Unsolicited inbound does not get in.
     let (ok, _) = curl("t-edge-web", "http://203.0.113.2:9999/", 3);
     assert!(!ok, "no mapping for 9999");
-    assert!(ping_fails("t-edge-web", "10.60.0.10"), "inside addresses are unreachable");
+    assert!(
+        ping_fails("t-edge-web", "10.60.0.10"),
+        "inside addresses are unreachable"
+    );
     // Firewall reject: tcp/81 is forwarded by the NAT but rejected by the firewall with a
     // RST, so curl fails at once ("connection refused"), not by timeout.
     let t = std::time::Instant::now();
     let (ok, body) = curl("t-edge-web", "http://203.0.113.2:8081/", 5);
-    assert!(!ok && t.elapsed() < Duration::from_secs(3), "rejected quickly: {body}");
-    assert!(body.contains("Couldn't connect") || body.contains("refused"), "{body}");
+    assert!(
+        !ok && t.elapsed() < Duration::from_secs(3),
+        "rejected quickly: {body}"
+    );
+    assert!(
+        body.contains("Couldn't connect") || body.contains("refused"),
+        "{body}"
+    );
 
     let (ok, out) = run.stop();
     assert!(ok, "{out}");
-    assert!(out.contains("nat1 (nat)") && out.contains("fw1 (firewall)"), "{out}");
+    assert!(
+        out.contains("nat1 (nat)") && out.contains("fw1 (firewall)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -132,13 +165,27 @@ fn stun_nat_behaviour_discovery_reports_endpoint_independent_mapping_rfc5780() {
     let ns = ["t-stun-pc1", "t-stun-pc2", "t-stun-web"];
     let mut run = Running::start("stun", &edge("t-stun", "address-dependent"), &ns, &[]);
     // A STUN server with two outside addresses (RFC 5780 needs an alternate address).
-    let add = ns_exec("t-stun-web", &["ip", "addr", "add", "203.0.113.81/24", "dev", "eth0"]);
+    let add = ns_exec(
+        "t-stun-web",
+        &["ip", "addr", "add", "203.0.113.81/24", "dev", "eth0"],
+    );
     assert!(add.status.success());
     let stun = Background::start(
         "t-stun-web",
         &[
-            "turnserver", "-n", "-L", "203.0.113.80", "-L", "203.0.113.81", "--stun-only",
-            "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout", "--pidfile",
+            "turnserver",
+            "-n",
+            "-L",
+            "203.0.113.80",
+            "-L",
+            "203.0.113.81",
+            "--stun-only",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--log-file",
+            "stdout",
+            "--pidfile",
             "/tmp/nfv-test-turnserver.pid",
         ],
         "",
@@ -150,7 +197,13 @@ fn stun_nat_behaviour_discovery_reports_endpoint_independent_mapping_rfc5780() {
     // mapping is the property checked through the whole chain.
     let out = ns_exec(
         "t-stun-pc1",
-        &["timeout", "30", "turnutils_natdiscovery", "-m", "203.0.113.80"],
+        &[
+            "timeout",
+            "30",
+            "turnutils_natdiscovery",
+            "-m",
+            "203.0.113.80",
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     drop(stun);
@@ -158,7 +211,10 @@ fn stun_nat_behaviour_discovery_reports_endpoint_independent_mapping_rfc5780() {
         text.contains("NAT with Endpoint Independent Mapping!"),
         "natdiscovery:\n{text}"
     );
-    assert!(text.contains("203.0.113.2:"), "reflexive address is the NAT's:\n{text}");
+    assert!(
+        text.contains("203.0.113.2:"),
+        "reflexive address is the NAT's:\n{text}"
+    );
     assert!(run.stop().0);
 }
 
@@ -185,8 +241,14 @@ chains:
   - [inner, fw1, outer]
 ";
     let mut run = Running::start("fw", yaml, &["t-fw-inner", "t-fw-outer"], &[]);
-    assert!(ping("t-fw-inner", "10.61.0.3", 3), "outbound ping and its replies");
-    assert!(ping_fails("t-fw-outer", "10.61.0.2"), "unsolicited inbound ping is dropped");
+    assert!(
+        ping("t-fw-inner", "10.61.0.3", 3),
+        "outbound ping and its replies"
+    );
+    assert!(
+        ping_fails("t-fw-outer", "10.61.0.2"),
+        "unsolicited inbound ping is dropped"
+    );
     let srv80 = http_server("t-fw-inner", 80);
     let (ok, body) = curl("t-fw-outer", "http://10.61.0.2:80/", 5);
     assert!(ok, "tcp/80 inbound is allowed: {body}");
@@ -195,13 +257,22 @@ chains:
     let t = std::time::Instant::now();
     let (ok, body) = curl("t-fw-outer", "http://10.61.0.2:81/", 5);
     assert!(!ok && t.elapsed() < Duration::from_secs(3), "{body}");
-    assert!(body.contains("Couldn't connect") || body.contains("refused"), "{body}");
+    assert!(
+        body.contains("Couldn't connect") || body.contains("refused"),
+        "{body}"
+    );
     // tcp/82 is dropped by the default policy: curl times out.
     let t = std::time::Instant::now();
     let (ok, _) = curl("t-fw-outer", "http://10.61.0.2:82/", 2);
-    assert!(!ok && t.elapsed() >= Duration::from_secs(2), "silently dropped");
+    assert!(
+        !ok && t.elapsed() >= Duration::from_secs(2),
+        "silently dropped"
+    );
     let (ok, out) = run.stop();
     assert!(ok, "{out}");
     let fw = out.lines().find(|l| l.contains("fw1 (firewall)")).unwrap();
-    assert!(fw.contains("fw_rejected=") && fw.contains("fw_rule_drop="), "{fw}");
+    assert!(
+        fw.contains("fw_rejected=") && fw.contains("fw_rule_drop="),
+        "{fw}"
+    );
 }

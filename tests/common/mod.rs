@@ -341,7 +341,14 @@ impl Drop for Background {
 pub fn curl(ns: &str, url: &str, timeout_s: u32) -> (bool, String) {
     let out = ns_exec(
         ns,
-        &["curl", "-s", "-S", "--max-time", &timeout_s.to_string(), url],
+        &[
+            "curl",
+            "-s",
+            "-S",
+            "--max-time",
+            &timeout_s.to_string(),
+            url,
+        ],
     );
     (
         out.status.success(),

@@ -5,10 +5,25 @@ use nfv_dataplane::wire::checksum;
 use nfv_dataplane::wire::{be16, be32, eth_dst, eth_src};
 use nfv_dataplane::{DropReason, Instant};
 
-use super::rewrite::{Embedded, IP, Ip, Kind, L4, Side, fix_icmp_checksum, parse_embedded, rewrite};
+use super::rewrite::{
+    Embedded, IP, Ip, Kind, L4, Side, fix_icmp_checksum, parse_embedded, rewrite,
+};
 use super::{Action, INSIDE, Nat44, NatProto, OUTSIDE, Verdict};
 
 impl Nat44 {
+    /// Ethernet destination for a frame leaving `outside`. Frames from the inside normally
+    /// carry the outside next hop's MAC already (the router resolved it through the NAT); a
+    /// frame addressed to the NAT's own inside MAC (an answer built by a transparent box
+    /// between router and NAT, e.g. a firewall's TCP reset for an inbound forward) goes to
+    /// the outside neighbour the NAT last heard from.
+    fn outside_next_hop(&self, dst: [u8; 6]) -> [u8; 6] {
+        if dst == self.inside_mac {
+            self.last_outside.unwrap_or(dst)
+        } else {
+            dst
+        }
+    }
+
     /// Translate the source of an outbound (or hairpinned) packet: 1:1 address, or the
     /// endpoint-independent mapping of `(proto, src, sport)` (RFC 4787 REQ-1, RFC 5382
     /// REQ-1, RFC 5508 REQ-1), refreshed by this outbound packet (REQ-6).
@@ -41,7 +56,16 @@ impl Nat44 {
         )?;
         let mp = self.table.mapping(m);
         let (ext_ip, ext_port) = (mp.ext_ip, mp.ext_port);
-        rewrite(f, IP, Some(l4.off), end, ip.proto, Side::Src, ext_ip, Some(ext_port));
+        rewrite(
+            f,
+            IP,
+            Some(l4.off),
+            end,
+            ip.proto,
+            Side::Src,
+            ext_ip,
+            Some(ext_port),
+        );
         Ok(())
     }
 
@@ -53,7 +77,7 @@ impl Nat44 {
         self.c.in2out += 1;
         Action::Emit(Verdict {
             gate: OUTSIDE,
-            eth_dst: eth_dst(f),
+            eth_dst: self.outside_next_hop(eth_dst(f)),
             eth_src: self.outside_mac,
         })
     }
@@ -102,9 +126,7 @@ impl Nat44 {
         let (ext_ip, ext_port) = if let Some(&ext) = self.one_in.get(&e.dst) {
             (ext, None)
         } else {
-            let proto: NatProto = e
-                .nat
-                .ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
+            let proto: NatProto = e.nat.ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
             let m = self
                 .table
                 .lookup_in(now, proto, e.dst, e.dport)
@@ -114,7 +136,16 @@ impl Nat44 {
             (mp.ext_ip, Some(mp.ext_port))
         };
         rewrite(f, IP, None, 0, 0, Side::Src, ext_ip, None);
-        rewrite(f, e.ipo, Some(e.l4o), e.end, e.proto, Side::Dst, ext_ip, ext_port);
+        rewrite(
+            f,
+            e.ipo,
+            Some(e.l4o),
+            e.end,
+            e.proto,
+            Side::Dst,
+            ext_ip,
+            ext_port,
+        );
         Ok(())
     }
 
@@ -156,7 +187,7 @@ impl Nat44 {
         } else {
             Verdict {
                 gate: OUTSIDE,
-                eth_dst: eth_dst(f),
+                eth_dst: self.outside_next_hop(eth_dst(f)),
                 eth_src: self.outside_mac,
             }
         };

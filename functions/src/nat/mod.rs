@@ -116,11 +116,11 @@
 //! | `by_remote` entry `((u32, u32, u16), u32)` 16 + 1 control, ÷ 7/8 | ~19.5 |
 //! | `by_addr` entry `((u32, u32), AddrRef)` 24 + 1 control, ÷ 7/8 (≤ one per session) | ~28.6 |
 //! | **per session** | **~88** |
-//! | per mapping: `Mapping` 48 + `in2out` and `out2in` entries 2 × (16 + 1) ÷ 7/8 | ~87 |
+//! | per mapping: `Mapping` 40 + `in2out` and `out2in` entries 2 × (16 + 1) ÷ 7/8 | ~70 |
 //! | per inside host: `hosts` entry (16 + 1) ÷ 7/8 | ~19.5 |
 //! | per external address: 3 × 8 KiB port bitmaps | 24 576 |
 //!
-//! So a full default table (65 536 sessions, one mapping each) is about 11.5 MB; hash maps
+//! So a full default table (65 536 sessions, one mapping each) is about 10.3 MB; hash maps
 //! round their capacity up to a power of two, so the worst case is about twice the map part.
 //!
 //! # Counters
@@ -161,6 +161,7 @@ use nfv_dataplane::{
     PacketBuf,
 };
 
+use crate::rate_limit::TokenBucket;
 use frag::{FragKey, FragRec};
 use rewrite::{IP, Ip, Kind, icmp, parse_ipv4, parse_l4};
 use table::{AllocError, SessionTable};
@@ -308,7 +309,7 @@ pub enum NatError {
     /// `port_range` is empty.
     #[error("port_range {0}-{1}: the first port must not be above the last")]
     BadPortRange(u16, u16),
-    /// A timeout under its RFC floor.
+    /// A timeout of zero, or a SYN hold under RFC 5382 REQ-4's 6 s.
     #[error("timeouts.{name}: {value:?} is below the {floor:?} floor of {rfc}")]
     TimeoutBelowFloor {
         /// Field name.
@@ -335,7 +336,9 @@ pub enum NatError {
         addr: Ipv4Addr,
     },
     /// Two forwards of one external port, or of one internal endpoint.
-    #[error("forward of {proto:?} port {port} to {to}: the external port or the internal endpoint is already forwarded")]
+    #[error(
+        "forward of {proto:?} port {port} to {to}: the external port or the internal endpoint is already forwarded"
+    )]
     DuplicateForward {
         /// Protocol.
         proto: NatProto,
@@ -448,42 +451,6 @@ struct Counters {
     no_buffer: u64,
 }
 
-/// Token bucket for generated ICMP (RFC 1812 §4.3.2.8), as the router's.
-#[derive(Debug)]
-struct TokenBucket {
-    rate: u64,
-    burst: u64,
-    tokens: u64,
-    last: Option<Instant>,
-}
-
-impl TokenBucket {
-    fn take(&mut self, now: Instant) -> bool {
-        if self.rate == 0 {
-            return false;
-        }
-        match self.last {
-            None => self.last = Some(now),
-            Some(last) => {
-                let ns = u128::from(now.as_nanos().saturating_sub(last.as_nanos()));
-                let add = ns * u128::from(self.rate) / 1_000_000_000;
-                if add > 0 {
-                    self.tokens =
-                        (self.tokens + add.min(u128::from(self.burst)) as u64).min(self.burst);
-                    let used = add * 1_000_000_000 / u128::from(self.rate);
-                    self.last = Some(Instant::from_nanos(last.as_nanos() + used as u64));
-                }
-            }
-        }
-        if self.tokens > 0 {
-            self.tokens -= 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// The NAT44 element. See the module documentation.
 #[derive(Debug)]
 pub struct Nat44 {
@@ -494,6 +461,8 @@ pub struct Nat44 {
     one_in: HashMap<u32, u32, RandomState>,
     one_out: HashMap<u32, u32, RandomState>,
     last_inside: Option<[u8; 6]>,
+    /// Source MAC of the last frame translated from the outside (the upstream neighbour).
+    last_outside: Option<[u8; 6]>,
     syn_hold: Duration,
     syns: HashMap<SynKey, HeldSyn, RandomState>,
     /// Held SYNs in arrival order (all have the same hold time, so this is deadline order).
@@ -506,13 +475,21 @@ pub struct Nat44 {
     c: Counters,
 }
 
+/// Timeouts must be positive. The RFC floors are defaults, and `nfv check` warns about a
+/// configured value below one (naming the REQ), but an operator may knowingly go lower (as
+/// Linux's 30 s UDP default does): the function enforces only what it needs to work.
+/// RFC 5382 REQ-4's 6 s SYN hold is not configurable in the topology and stays a floor.
 fn check_floor(
     name: &'static str,
     value: Duration,
     floor: u64,
     rfc: &'static str,
 ) -> Result<(), NatError> {
-    let floor = Duration::from_secs(floor);
+    let floor = if name == "syn_hold" {
+        Duration::from_secs(floor)
+    } else {
+        Duration::from_nanos(1)
+    };
     if value < floor {
         return Err(NatError::TimeoutBelowFloor {
             name,
@@ -578,13 +555,7 @@ impl Nat44 {
                     addr,
                 });
             };
-            if !table.add_static(
-                fw.proto,
-                idx,
-                fw.port,
-                u32::from(*fw.to.ip()),
-                fw.to.port(),
-            ) {
+            if !table.add_static(fw.proto, idx, fw.port, u32::from(*fw.to.ip()), fw.to.port()) {
                 return Err(NatError::DuplicateForward {
                     proto: fw.proto,
                     port: fw.port,
@@ -606,7 +577,6 @@ impl Nat44 {
             one_in.insert(i, o);
             one_out.insert(o, i);
         }
-        let burst = u64::from(cfg.icmp_burst.max(1));
         Ok(Nat44 {
             inside_mac: cfg.inside_mac,
             outside_mac: cfg.outside_mac,
@@ -614,18 +584,14 @@ impl Nat44 {
             one_in,
             one_out,
             last_inside: None,
+            last_outside: None,
             syn_hold: t.syn_hold,
             syns: HashMap::with_hasher(RandomState::new()),
             syn_fifo: VecDeque::new(),
             frags: HashMap::with_hasher(RandomState::new()),
             frag_fifo: VecDeque::new(),
             frags_held: 0,
-            bucket: TokenBucket {
-                rate: u64::from(cfg.icmp_rate_limit),
-                burst,
-                tokens: burst,
-                last: None,
-            },
+            bucket: TokenBucket::new(cfg.icmp_rate_limit, cfg.icmp_burst),
             ip_id: 0,
             c: Counters::default(),
         })
@@ -730,15 +696,7 @@ impl Nat44 {
                 // RFC 5508 REQ-8: Destination Unreachable, administratively prohibited.
                 let src = self.table.host_ext(ip.src);
                 let dst_mac = eth_src(pkt.data());
-                if self.icmp_error(
-                    ctx,
-                    &pkt,
-                    src,
-                    icmp::ADMIN_PROHIBITED,
-                    INSIDE,
-                    dst_mac,
-                    out,
-                ) {
+                if self.icmp_error(ctx, &pkt, src, icmp::ADMIN_PROHIBITED, INSIDE, dst_mac, out) {
                     self.c.icmp_prohibited_sent += 1;
                 }
                 out.drop(pkt, r);
@@ -794,8 +752,7 @@ impl Nat44 {
     /// SYN is held, drop that one silently (RFC 5382 REQ-4).
     fn release_syn(&mut self, f: &[u8], ip: &Ip, out: &mut Outputs) {
         let l4 = IP + ip.ihl;
-        if self.syns.is_empty() || f.len() < l4 + 14 || f[l4 + 13] & table::tcp_flag::SYN == 0
-        {
+        if self.syns.is_empty() || f.len() < l4 + 14 || f[l4 + 13] & table::tcp_flag::SYN == 0 {
             return;
         }
         let key = SynKey {
@@ -860,8 +817,8 @@ impl Nat44 {
         let Ok(ip) = parse_ipv4(f) else {
             return false;
         };
-        let about_error = ip.proto == ip_proto::ICMP
-            && f.get(IP + ip.ihl).is_some_and(|t| icmp::is_error(*t));
+        let about_error =
+            ip.proto == ip_proto::ICMP && f.get(IP + ip.ihl).is_some_and(|t| icmp::is_error(*t));
         let group = ip.dst == u32::MAX || ip.dst >> 28 == 0xe || ip.src >> 28 >= 0xe;
         if about_error || group || ip.frag_off != 0 || ip.src == 0 {
             self.c.icmp_errors_suppressed += 1;

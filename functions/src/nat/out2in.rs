@@ -4,7 +4,9 @@
 use nfv_dataplane::wire::checksum;
 use nfv_dataplane::{DropReason, Instant};
 
-use super::rewrite::{Embedded, IP, Ip, L4, Side, fix_icmp_checksum, icmp, parse_embedded, rewrite};
+use super::rewrite::{
+    Embedded, IP, Ip, L4, Side, fix_icmp_checksum, icmp, parse_embedded, rewrite,
+};
 use super::{Action, INSIDE, Nat44, NatProto, SynKey, Verdict};
 
 /// What an external destination maps to.
@@ -78,7 +80,16 @@ impl Nat44 {
                 }
                 let mp = self.table.mapping(m);
                 let (int_ip, int_port, nb) = (mp.int_ip, mp.int_port, mp.neighbour);
-                rewrite(f, IP, Some(l4.off), end, ip.proto, Side::Dst, int_ip, Some(int_port));
+                rewrite(
+                    f,
+                    IP,
+                    Some(l4.off),
+                    end,
+                    ip.proto,
+                    Side::Dst,
+                    int_ip,
+                    Some(int_port),
+                );
                 Ok(nb.or(self.last_inside))
             }
         }
@@ -87,6 +98,7 @@ impl Nat44 {
     /// Outside → inside: translate the destination; Ethernet destination = the inside
     /// neighbour, source = the inside MAC.
     pub(super) fn out2in(&mut self, now: Instant, f: &mut [u8], ip: &Ip, l4: &L4) -> Action {
+        self.last_outside = Some(nfv_dataplane::wire::eth_src(f));
         match self.translate_dst(now, f, ip, l4, ip.src, l4.sport, true) {
             Err(a) => a,
             Ok(None) => Action::Drop(DropReason::NatNoInsideNeighbour),
@@ -114,19 +126,30 @@ impl Nat44 {
         let (int_ip, int_port, nb) = if let Some(&int) = self.one_out.get(&e.src) {
             (int, None, self.last_inside)
         } else {
-            let proto = e
-                .nat
-                .ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
+            let proto = e.nat.ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
             let m = self
                 .table
                 .lookup_out(now, proto, e.src, e.sport)
                 .filter(|&m| self.table.allows(now, m, e.dst, e.remote_port(e.dport)))
                 .ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
             let mp = self.table.mapping(m);
-            (mp.int_ip, Some(mp.int_port), mp.neighbour.or(self.last_inside))
+            (
+                mp.int_ip,
+                Some(mp.int_port),
+                mp.neighbour.or(self.last_inside),
+            )
         };
         rewrite(f, IP, None, 0, 0, Side::Dst, int_ip, None);
-        rewrite(f, e.ipo, Some(e.l4o), e.end, e.proto, Side::Src, int_ip, int_port);
+        rewrite(
+            f,
+            e.ipo,
+            Some(e.l4o),
+            e.end,
+            e.proto,
+            Side::Src,
+            int_ip,
+            int_port,
+        );
         Ok(nb)
     }
 

@@ -1,5 +1,5 @@
-//! Header parsing and in-place rewriting for the NAT: IPv4 validation (RFC 1812 §5.2.2, as
-//! the router does it), the transport "ports" of TCP, UDP and ICMP queries, the packet quoted
+//! Header parsing and in-place rewriting for the NAT: IPv4 validation (RFC 1812 §5.2.2, the
+//! router's shared `wire::ipv4`), the transport "ports" of TCP, UDP and ICMP queries, the packet quoted
 //! in an ICMP error, and address/port rewrites with RFC 1624 incremental checksums.
 //!
 //! Offsets are into the whole Ethernet frame. Nothing here panics on packet bytes: every
@@ -7,60 +7,12 @@
 
 use nfv_dataplane::DropReason;
 use nfv_dataplane::wire::checksum;
-use nfv_dataplane::wire::{ETH_HLEN, be16, be32, ip_proto};
+use nfv_dataplane::wire::{be16, be32, ip_proto};
 
 use super::NatProto;
 use super::table::tcp_flag;
 
-/// Offset of the IPv4 header in the frame.
-pub(super) const IP: usize = ETH_HLEN;
-
-/// What the IPv4 header of a frame says.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Ip {
-    pub ihl: usize,
-    pub total: usize,
-    pub src: u32,
-    pub dst: u32,
-    pub proto: u8,
-    pub id: u16,
-    /// Fragment offset in 8-byte units.
-    pub frag_off: u16,
-    pub more_frags: bool,
-}
-
-/// RFC 1812 §5.2.2 validation of the IPv4 header of frame `f`.
-pub(super) fn parse_ipv4(f: &[u8]) -> Result<Ip, DropReason> {
-    let ip = f.get(IP..).ok_or(DropReason::IpTooShort)?;
-    if ip.len() < 20 {
-        return Err(DropReason::IpTooShort);
-    }
-    if ip[0] >> 4 != 4 {
-        return Err(DropReason::IpBadVersion);
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    if ihl < 20 || ihl > ip.len() {
-        return Err(DropReason::IpBadHeaderLength);
-    }
-    let total = usize::from(be16(ip, 2));
-    if total < ihl || total > ip.len() {
-        return Err(DropReason::IpBadTotalLength);
-    }
-    if !checksum::verify(&ip[..ihl]) {
-        return Err(DropReason::IpBadChecksum);
-    }
-    let frag = be16(ip, 6);
-    Ok(Ip {
-        ihl,
-        total,
-        src: be32(ip, 12),
-        dst: be32(ip, 16),
-        proto: ip[9],
-        id: be16(ip, 4),
-        frag_off: frag & 0x1fff,
-        more_frags: frag & 0x2000 != 0,
-    })
-}
+pub(super) use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip, parse as parse_ipv4};
 
 /// ICMP message classes (RFC 792, RFC 5508 §2).
 pub(super) mod icmp {
@@ -117,7 +69,11 @@ impl L4 {
     /// The port a remote endpoint is known by: 0 for ICMP (the identifier belongs to the
     /// inside host's mapping, not to the remote).
     pub fn remote_port(&self, port: u16) -> u16 {
-        if self.proto == Some(NatProto::Icmp) { 0 } else { port }
+        if self.proto == Some(NatProto::Icmp) {
+            0
+        } else {
+            port
+        }
     }
 
     /// A TCP SYN without ACK (a connection attempt).
@@ -197,7 +153,11 @@ pub(super) struct Embedded {
 impl Embedded {
     /// See [`L4::remote_port`].
     pub fn remote_port(&self, port: u16) -> u16 {
-        if self.nat == Some(NatProto::Icmp) { 0 } else { port }
+        if self.nat == Some(NatProto::Icmp) {
+            0
+        } else {
+            port
+        }
     }
 }
 

@@ -15,8 +15,12 @@
 //! * Expiry is O(1) per packet: each timeout class has one list, and every refresh sets
 //!   `expires = now + timeout(class)` and moves the session to the tail, so each list is
 //!   sorted by `expires`; [`SessionTable::expire`] pops heads while `expires <= now`, a
-//!   bounded number per call. Lookups also check `expires` themselves, so behaviour never
-//!   depends on how far the reaper has got (REQ-11 determinism).
+//!   bounded number per call. Exact-session lookups (APDF, TCP state) and mapping lookups
+//!   check `expires` themselves, so they never depend on how far the reaper has got (REQ-11).
+//!   One approximation: a mapping's and an address entry's `expires` are the *latest* of
+//!   their sessions', so after a TCP session drops from the established to the transitory
+//!   class, ADF/EIF may admit its remote until that session is reaped (the per-batch reaper
+//!   normally does that before the next packet is looked up).
 //! * Address-dependent filtering needs "has this mapping sent to this address (any port)":
 //!   a `(mapping, remote ip) -> {count, latest expiry}` map answers it in O(1).
 //! * Ports: one 65 536-bit bitmap (8 KiB) per external address and protocol, plus a count of
@@ -273,7 +277,13 @@ impl SessionTable {
             ext: ext.to_vec(),
             ports: ext
                 .iter()
-                .map(|_| [PortSet::new(lo, hi), PortSet::new(lo, hi), PortSet::new(lo, hi)])
+                .map(|_| {
+                    [
+                        PortSet::new(lo, hi),
+                        PortSet::new(lo, hi),
+                        PortSet::new(lo, hi),
+                    ]
+                })
                 .collect(),
             lo,
             hi,
@@ -422,13 +432,7 @@ impl SessionTable {
     }
 
     /// The live mapping of external endpoint `(proto, ip, port)`.
-    pub fn lookup_out(
-        &mut self,
-        now: Instant,
-        proto: NatProto,
-        ip: u32,
-        port: u16,
-    ) -> Option<u32> {
+    pub fn lookup_out(&mut self, now: Instant, proto: NatProto, ip: u32, port: u16) -> Option<u32> {
         let m = *self.out2in.get(&(proto, ip, port))?;
         self.drop_if_dead(m, now)
     }
@@ -719,7 +723,14 @@ impl SessionTable {
 
     /// Inbound TCP flags on mapping `m` from a remote: track SYN/FIN/RST. Never refreshes
     /// the timer (REQ-6), except that a change of timeout class restarts it in the new class.
-    pub fn inbound_tcp(&mut self, now: Instant, m: u32, remote_ip: u32, remote_port: u16, flags: u8) {
+    pub fn inbound_tcp(
+        &mut self,
+        now: Instant,
+        m: u32,
+        remote_ip: u32,
+        remote_port: u16,
+        flags: u8,
+    ) {
         use tcp_state::*;
         let Some(&s) = self.by_remote.get(&(m, remote_ip, remote_port)) else {
             return;
@@ -836,8 +847,9 @@ impl SessionTable {
                     (NatProto::Udp, _) => SessionState::Udp,
                     (NatProto::Icmp, _) => SessionState::Icmp,
                     (NatProto::Tcp, Class::TcpEstablished) => SessionState::TcpEstablished,
-                    (NatProto::Tcp, _) if e.tcp & (tcp_state::SYN_IN | tcp_state::SYN_OUT)
-                        != tcp_state::SYN_IN | tcp_state::SYN_OUT =>
+                    (NatProto::Tcp, _)
+                        if e.tcp & (tcp_state::SYN_IN | tcp_state::SYN_OUT)
+                            != tcp_state::SYN_IN | tcp_state::SYN_OUT =>
                     {
                         SessionState::TcpOpening
                     }
@@ -869,7 +881,11 @@ mod tests {
         for q in 1090..=1100 {
             p.set(q, true, 1024, 1100);
         }
-        assert_eq!(p.find(1024, 1100, 1095, None), Some(1024), "wraps to the range start");
+        assert_eq!(
+            p.find(1024, 1100, 1095, None),
+            Some(1024),
+            "wraps to the range start"
+        );
         for q in 1024..=1100 {
             p.set(q, true, 1024, 1100);
         }
