@@ -37,7 +37,8 @@
 //! address), `port-range` (default `1024-65535`), `filtering`
 //! (`endpoint-independent` | `address-dependent` (default) | `address-and-port-dependent`),
 //! `timeouts` (`udp` 300 s, `tcp-established` 7440 s, `tcp-transitory` 240 s, `icmp` 60 s,
-//! `syn-hold` 6 s — the RFC floors, which are also the minimum accepted), `max-sessions`
+//! `syn-hold` 6 s — the RFC floors; lower positive values are accepted and `nfv check` warns,
+//! except the 6 s SYN hold), `max-sessions`
 //! (65536), `max-sessions-per-host` (4096), `forwards` (`proto`, `external`, `port`, `to`),
 //! `one-to-one` (`inside`, `outside`), `icmp-rate-limit` (100/s), `icmp-burst` (50).
 //!
