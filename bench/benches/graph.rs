@@ -5,6 +5,10 @@
 //! difference between the two cases is the runner: the work-queue push/pop, `meta.in_gate`
 //! stamping, a fresh `Context`, and `flush` re-batching each gate's queue into a `Batch` for
 //! `tx_burst`. (`QueuePort` is not used: it takes a mutex and copies every frame into a `Vec`.)
+//!
+//! Cost at burst 32 on a 2-vCPU AMD EPYC KVM guest, 2026-11-26: ~71 / 50 ns/pkt (median of 3
+//! runs / best of 9), i.e. about 8 ns/pkt of runner overhead over `switch/learned_unicast_1k`
+//! in the least-contended runs.
 
 use std::os::fd::RawFd;
 

@@ -3,6 +3,10 @@
 //! `pool/alloc_copy_free_32` is what an in-memory rx costs (take a buffer, copy a 64-byte
 //! frame in, later free it): subtract it from a case that builds its batch inside the timed
 //! part, or add it to one that does not (all `switch/*` and `graph/*` cases build outside).
+//!
+//! Costs on a 2-vCPU AMD EPYC KVM guest, 2026-11-26 (median of 3 runs / best of 9):
+//! `alloc_free_32` ~10 / 9 ns per buffer (two uncontended atomic read-modify-writes on the
+//! `ArrayQueue` free list), `alloc_copy_free_32` ~13 / 11 ns per buffer.
 
 use std::hint::black_box;
 
