@@ -1,6 +1,7 @@
 //! `nfv`: the command line. `run` and `check` a topology, `clean` after a crash, `demo`.
 
 mod demo;
+mod metrics;
 mod report;
 mod runtime;
 
@@ -171,6 +172,11 @@ fn run(file: &Path) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    // Bound before anything is created: a port in use stops here with nothing to clean up.
+    let metrics_listener = match &topo.metrics {
+        Some(m) => Some((metrics::bind(m.listen)?, m.listen)),
+        None => None,
+    };
     let shutdown = Shutdown::new().context("couldn't create the shutdown eventfd")?;
     install_signals(&shutdown)?;
     let sd = Arc::clone(&shutdown);
@@ -185,11 +191,17 @@ fn run(file: &Path) -> Result<ExitCode> {
         topo.name,
         graph.port_count()
     );
+    let (ctl, requests) = worker::control(Arc::clone(&shutdown));
+    if let Some((listener, addr)) = metrics_listener {
+        // On error `resources` is dropped on the way out, removing everything created.
+        metrics::spawn_server(listener, ctl)?;
+        tracing::info!("metrics: serving http://{addr}/metrics");
+    }
     let sd = Arc::clone(&shutdown);
     let worker = std::thread::Builder::new()
         .name("nfv-worker-0".into())
         .spawn(move || {
-            let res = worker::run(&mut graph, &sd);
+            let res = worker::run(&mut graph, &sd, Some(&requests));
             (graph, res)
         })
         .context("couldn't start the worker thread")?;

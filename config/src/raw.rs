@@ -9,12 +9,12 @@
 //! parsed here, so their errors carry the value's own location. Integers are read as `i64` and
 //! range-checked in stage 2, which reports every out-of-range value at once.
 //!
-//! To add a top-level section (`workers`, `metrics`), add an `Option<Spanned<..>>`
+//! To add a top-level section (like `metrics`, or `workers` later), add an `Option<Spanned<..>>`
 //! field to [`RawTopology`] and a check in `validate.rs`.
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -34,6 +34,40 @@ pub(crate) struct RawTopology {
     /// Lists of endpoints through nat and firewall nodes; the length is checked in stage 2.
     #[serde(default)]
     pub chains: Option<Spanned<Vec<Spanned<RawChain>>>>,
+    /// The Prometheus endpoint; loopback-only unless `allow-remote` (checked in stage 2).
+    #[serde(default)]
+    pub metrics: Option<Spanned<RawMetrics>>,
+}
+
+/// `metrics:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawMetrics {
+    pub listen: Spanned<RawSocketAddr>,
+    pub allow_remote: Option<Spanned<bool>>,
+}
+
+/// `ip:port` (IPv6 as `[addr]:port`), with our own parse error.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawSocketAddr(pub SocketAddr);
+
+impl<'de> Deserialize<'de> for RawSocketAddr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct P(SocketAddr);
+        impl std::str::FromStr for P {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                s.parse().map(P).map_err(|_| ParseError::SocketAddr)
+            }
+        }
+        deserialize_parsed::<D, P>(deserializer).map(|p| RawSocketAddr(p.0))
+    }
+}
+
+impl fmt::Display for RawSocketAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// One node, all kinds' fields together. `kind` is a string so that an unknown kind is a

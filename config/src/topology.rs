@@ -89,6 +89,17 @@ pub struct Topology {
     pub nodes: Vec<Node>,
     /// `links:` in file order, then the links that `chains:` expand to, in chain order.
     pub links: Vec<Link>,
+    /// `metrics:`: where to serve Prometheus metrics; `None` serves none.
+    pub metrics: Option<MetricsSpec>,
+}
+
+/// `metrics:`: the Prometheus `/metrics` endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSpec {
+    /// Address and port to listen on (TCP).
+    pub listen: std::net::SocketAddr,
+    /// `allow-remote: true` was given, so `listen` may be a non-loopback address.
+    pub allow_remote: bool,
 }
 
 impl Topology {

@@ -47,6 +47,9 @@ pub enum ParseError {
     /// Not `a.b.c.d`.
     #[error("invalid IPv4 address (expected a.b.c.d)")]
     Ipv4,
+    /// Not `ip:port`.
+    #[error("invalid socket address (expected ip:port like 127.0.0.1:9464, or \"[::1]:9464\")")]
+    SocketAddr,
     /// Not a number with an optional unit.
     #[error("invalid duration (expected 500ms, 300s, 5m, 1h, or a whole number of seconds)")]
     Duration,

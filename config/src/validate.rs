@@ -21,12 +21,13 @@ use serde_saphyr::{Location, Spanned};
 use crate::Loaded;
 use crate::problem::{ConfigError, Problem};
 use crate::raw::{
-    RawChain, RawDuration, RawLink, RawMap, RawNode, RawPort, RawTopology, fields_of_kind,
+    RawChain, RawDuration, RawLink, RawMap, RawMetrics, RawNode, RawPort, RawTopology,
+    fields_of_kind,
 };
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
-    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, Node, NodeKind, SwitchPort,
-    SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, MetricsSpec, Node, NodeKind,
+    SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
 };
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
@@ -1059,6 +1060,34 @@ fn warnings(r: &mut Report<'_>, drafts: &[Draft]) {
     }
 }
 
+/// `metrics:`: the listen address must be loopback unless `allow-remote: true`.
+fn metrics(r: &mut Report<'_>, m: &RawMetrics) -> MetricsSpec {
+    let listen = m.listen.value.0;
+    let allow_remote = m.allow_remote.as_ref().is_some_and(|a| a.value);
+    if listen.port() == 0 {
+        r.bad(
+            &m.listen,
+            "metrics.listen",
+            "port must not be 0".to_string(),
+        );
+    }
+    if !allow_remote && !listen.ip().is_loopback() {
+        r.bad(
+            &m.listen,
+            "metrics.listen",
+            format!(
+                "{} is not a loopback address: metrics would be served to other hosts; \
+                 add `allow-remote: true` under `metrics:` if that is meant",
+                listen.ip()
+            ),
+        );
+    }
+    MetricsSpec {
+        listen,
+        allow_remote,
+    }
+}
+
 fn by_position(problems: &mut [Problem]) {
     problems.sort_by_key(|p| (p.line, p.column));
 }
@@ -1093,6 +1122,7 @@ pub(crate) fn validate(
     let no_chains = Vec::new();
     let raw_chains = raw.chains.as_ref().map_or(&no_chains, |c| &c.value);
     let links = links(&mut r, raw_links, raw_chains, &mut drafts);
+    let metrics = raw.metrics.as_ref().map(|m| metrics(&mut r, &m.value));
 
     if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);
@@ -1124,6 +1154,7 @@ pub(crate) fn validate(
             name: raw.name.value.clone(),
             nodes,
             links,
+            metrics,
         },
         warnings: r.warnings,
     })

@@ -314,6 +314,8 @@ pub struct GraphReport {
 pub struct PollResult {
     /// Packets received this round over all ports.
     pub received: usize,
+    /// Non-empty rx bursts this round (ports that had at least one packet).
+    pub batches: usize,
     /// Errors from ports, with the port index (the worker logs them, rate-limited, and
     /// continues).
     pub errors: Vec<(usize, PortError)>,
@@ -380,6 +382,7 @@ impl Graph {
     /// Returns the number of packets received.
     pub fn poll(&mut self, now: Instant) -> PollResult {
         let mut received = 0;
+        let mut batches = 0;
         let mut errors = Vec::new();
         for i in 0..self.ports.len() {
             let slot = &mut self.ports[i];
@@ -392,6 +395,7 @@ impl Graph {
                 continue;
             }
             received += batch.len();
+            batches += 1;
             slot.rx_delivered += batch.len() as u64;
             for pkt in batch.iter_mut() {
                 pkt.meta.rx_port = i as u16;
@@ -406,7 +410,11 @@ impl Graph {
         if !self.queue.is_empty() {
             self.run_queue(now);
         }
-        PollResult { received, errors }
+        PollResult {
+            received,
+            batches,
+            errors,
+        }
     }
 
     /// Hand `batch` to an element's input gate (or a port's tx) as if it had arrived there,

@@ -7,13 +7,23 @@
 //! would steal the core the namespaces' kernel work runs on — while a request/response
 //! exchange (ping) usually finds the worker still spinning when the reply comes back:
 //! waking a sleeping worker costs ~100 µs on this kind of nested VM.
+//!
+//! # Statistics and snapshots
+//! The worker counts its own rounds, busy rounds, packets, rx batches and busy time in a
+//! plain [`WorkerStats`] it alone writes. Another thread gets an exact [`Snapshot`] (every
+//! graph counter plus these) through a [`Controller`]: it queues a request on an mpsc
+//! channel and rings the [`Shutdown`] doorbell (which also wakes a sleeping worker); the
+//! worker checks the channel with one `try_recv` at the end of each round — never per packet
+//! — and answers from its own thread, so the packet path takes no lock and shares no
+//! counter cache line.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use crate::graph::Graph;
+use crate::graph::{Graph, GraphReport};
 use crate::sys::poll::{Epoll, EventFd};
 use crate::time::Instant;
 
@@ -56,14 +66,110 @@ impl Shutdown {
     pub fn is_triggered(&self) -> bool {
         self.flag.load(Ordering::Acquire)
     }
+
+    /// Wake a sleeping worker without stopping it (it runs one round, answering any
+    /// [`Request`] waiting, and sleeps again).
+    pub fn wake(&self) {
+        self.bell.signal();
+    }
+}
+
+/// Counters a worker keeps about its own loop. Only the worker writes them (plain integers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Rounds of the loop (one `Graph::poll` each), busy or not.
+    pub rounds: u64,
+    /// Rounds in which at least one packet was received.
+    pub busy_rounds: u64,
+    /// Packets received from all ports.
+    pub rx_packets: u64,
+    /// Non-empty rx bursts (one per port per round that had packets);
+    /// `rx_packets / rx_batches` is the average batch size (VPP's vectors per call).
+    pub rx_batches: u64,
+    /// Sum of the durations of busy rounds, in nanoseconds (a round lasts from its clock
+    /// read to the next round's).
+    pub busy_nanos: u64,
+}
+
+impl WorkerStats {
+    /// [`WorkerStats::busy_nanos`] as a `Duration`.
+    pub fn busy_time(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos)
+    }
+}
+
+/// Everything a worker counts, taken at the end of one round.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Every port and element counter of the worker's graph.
+    pub graph: GraphReport,
+    /// The worker's own counters.
+    pub worker: WorkerStats,
+}
+
+/// A request for a [`Snapshot`], sent to the worker by a [`Controller`].
+#[derive(Debug)]
+pub struct Request {
+    reply: Sender<Snapshot>,
+}
+
+/// Why [`Controller::snapshot`] got no answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// The worker has stopped (or was never started with this channel).
+    #[error("the worker is not running")]
+    Stopped,
+    /// The worker did not answer in time.
+    #[error("the worker did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// The asking side of a worker's control channel. Cheap to clone; usable from any thread.
+#[derive(Clone, Debug)]
+pub struct Controller {
+    tx: Sender<Request>,
+    bell: Arc<Shutdown>,
+}
+
+/// A control channel for one worker: give the receiver to [`run`], keep the controller.
+/// `bell` must be the `Shutdown` the worker runs with (its doorbell wakes the worker).
+pub fn control(bell: Arc<Shutdown>) -> (Controller, Receiver<Request>) {
+    let (tx, rx) = mpsc::channel();
+    (Controller { tx, bell }, rx)
+}
+
+impl Controller {
+    /// Ask the worker for a snapshot and wait up to `timeout` for it.
+    ///
+    /// # Errors
+    /// [`SnapshotError::Stopped`] if the worker is gone, [`SnapshotError::Timeout`] if it did
+    /// not answer in time.
+    pub fn snapshot(&self, timeout: Duration) -> Result<Snapshot, SnapshotError> {
+        let (reply, answer) = mpsc::channel();
+        self.tx
+            .send(Request { reply })
+            .map_err(|_| SnapshotError::Stopped)?;
+        self.bell.wake();
+        match answer.recv_timeout(timeout) {
+            Ok(s) => Ok(s),
+            Err(RecvTimeoutError::Timeout) => Err(SnapshotError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(SnapshotError::Stopped),
+        }
+    }
 }
 
 /// Run `graph` until `shutdown` is triggered. Port errors are logged (at most one line per
-/// port per second, with a count) and never stop the worker.
+/// port per second, with a count) and never stop the worker. With `control`, snapshot
+/// requests are answered at the end of each round (see the module docs). Returns the
+/// worker's counters.
 ///
 /// # Errors
 /// Only if epoll itself cannot be set up or waited on.
-pub fn run(graph: &mut Graph, shutdown: &Shutdown) -> io::Result<()> {
+pub fn run(
+    graph: &mut Graph,
+    shutdown: &Shutdown,
+    control: Option<&Receiver<Request>>,
+) -> io::Result<WorkerStats> {
     let epoll = Epoll::new()?;
     for (i, fd) in graph.rx_fds().into_iter().enumerate() {
         if let Some(fd) = fd {
@@ -75,14 +181,31 @@ pub fn run(graph: &mut Graph, shutdown: &Shutdown) -> io::Result<()> {
     let mut last_busy = Instant::now();
     let mut err_log = vec![(Instant::ZERO, 0u64); graph.port_count()];
     let mut next_timer = graph.run_timers(Instant::now());
+    let mut stats = WorkerStats::default();
+    // Start of the previous round if it received packets: its duration ends at this round's
+    // clock read (a busy round never sleeps, so the next round follows at once).
+    let mut busy_since: Option<Instant> = None;
     while !shutdown.is_triggered() {
         let now = Instant::now();
+        if let Some(start) = busy_since.take() {
+            stats.busy_nanos += nanos(now.saturating_since(start));
+        }
         let res = graph.poll(now);
+        stats.rounds += 1;
+        if res.received > 0 {
+            stats.busy_rounds += 1;
+            stats.rx_packets += res.received as u64;
+            stats.rx_batches += res.batches as u64;
+            busy_since = Some(now);
+        }
         for (port, e) in res.errors {
             log_port_error(&mut err_log, port, &e, now);
         }
         if next_timer.is_some_and(|t| now >= t) {
             next_timer = graph.run_timers(now);
+        }
+        if let Some(rx) = control {
+            answer(rx, graph, &stats, busy_since);
         }
         if res.received > 0 || graph.has_pending_work() {
             last_busy = now;
@@ -100,7 +223,30 @@ pub fn run(graph: &mut Graph, shutdown: &Shutdown) -> io::Result<()> {
         shutdown.bell.drain();
         last_busy = Instant::now();
     }
-    Ok(())
+    if let Some(start) = busy_since {
+        stats.busy_nanos += nanos(Instant::now().saturating_since(start));
+    }
+    Ok(stats)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Answer every waiting snapshot request. One `try_recv` when none is waiting.
+#[inline]
+fn answer(rx: &Receiver<Request>, graph: &Graph, stats: &WorkerStats, busy_since: Option<Instant>) {
+    while let Ok(req) = rx.try_recv() {
+        let mut worker = *stats;
+        if let Some(start) = busy_since {
+            worker.busy_nanos += nanos(Instant::now().saturating_since(start));
+        }
+        // The asker may have timed out and gone; nothing to do then.
+        let _ = req.reply.send(Snapshot {
+            graph: graph.report(),
+            worker,
+        });
+    }
 }
 
 fn log_port_error(
@@ -121,5 +267,71 @@ fn log_port_error(
             "port error"
         );
         *entry = (now, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::graph::{Endpoint, GraphBuilder};
+    use crate::packet::PacketPool;
+    use crate::testing::{QueuePort, eth, mac};
+
+    #[test]
+    fn snapshots_are_fresh_and_count_rounds_packets_and_batches() {
+        let pool = PacketPool::new(64, 256);
+        let mut gb = GraphBuilder::new(pool);
+        let a = QueuePort::new("a");
+        let b = QueuePort::new("b");
+        let pa = gb.add_port("h1:eth0", Box::new(a.clone())).unwrap();
+        let pb = gb.add_port("h2:eth0", Box::new(b.clone())).unwrap();
+        gb.link(Endpoint::Port(pa), Endpoint::Port(pb)).unwrap();
+        let mut graph = gb.build();
+
+        // Both ports have frames before the worker starts: its first round reads them all.
+        for _ in 0..5 {
+            a.push_rx(&eth(mac(2), mac(1), 0x0800, b"x"));
+        }
+        for _ in 0..3 {
+            b.push_rx(&eth(mac(1), mac(2), 0x0800, b"y"));
+        }
+        let shutdown = Shutdown::new().unwrap();
+        let (ctl, rx) = control(Arc::clone(&shutdown));
+        let sd = Arc::clone(&shutdown);
+        let worker = std::thread::spawn(move || run(&mut graph, &sd, Some(&rx)).unwrap());
+
+        let s = ctl.snapshot(Duration::from_secs(5)).unwrap();
+        assert_eq!(s.worker.rx_packets, 8);
+        assert_eq!(s.worker.rx_batches, 2, "one burst per port");
+        assert_eq!(s.worker.busy_rounds, 1);
+        assert!(s.worker.rounds >= 1);
+        assert!(s.worker.busy_nanos > 0);
+        assert_eq!(s.graph.ports[0].stats.rx_packets, 5);
+        assert_eq!(s.graph.ports[0].stats.tx_packets, 3);
+        assert_eq!(s.graph.ports[1].stats.tx_packets, 5);
+        assert_eq!(b.take_tx().len(), 5);
+
+        // Frames pushed later are in the next snapshot (the request wakes a sleeping worker;
+        // a spinning one may read them in several rounds).
+        for _ in 0..4 {
+            a.push_rx(&eth(mac(2), mac(1), 0x0800, b"z"));
+        }
+        let t = ctl.snapshot(Duration::from_secs(5)).unwrap();
+        assert_eq!(t.worker.rx_packets, 12);
+        assert_eq!(t.graph.ports[0].stats.rx_packets, 9);
+        assert!((3..=6).contains(&t.worker.rx_batches), "{:?}", t.worker);
+        assert!(t.worker.busy_rounds >= 2 && t.worker.busy_rounds <= t.worker.rx_batches);
+        assert!(t.worker.rounds > s.worker.rounds);
+        assert!(t.worker.busy_nanos >= s.worker.busy_nanos);
+
+        shutdown.trigger();
+        let last = worker.join().unwrap();
+        assert_eq!(last.rx_packets, 12);
+        assert!(last.busy_nanos >= t.worker.busy_nanos);
+        assert_eq!(
+            ctl.snapshot(Duration::from_millis(100)).unwrap_err(),
+            SnapshotError::Stopped
+        );
     }
 }

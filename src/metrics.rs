@@ -1,0 +1,690 @@
+//! Prometheus metrics: the text exposition of a worker [`Snapshot`], and the `/metrics` HTTP
+//! server that asks the worker for a fresh snapshot on every scrape.
+//!
+//! The text (format 0.0.4) is written by hand rather than through a metrics crate. The packet
+//! path already keeps plain per-port and per-element counters that only the worker writes,
+//! and the worker hands over an exact copy of all of them on request (see
+//! `nfv_dataplane::worker`). A client library (the tikv `prometheus` crate, or
+//! `prometheus-client`) would add a registry of its own counters that we would only copy the
+//! snapshot into at every scrape — `shared/research/crates.md` §3.3 recommends exactly such a
+//! custom collector — so its only remaining job would be the ~40 lines of formatting below.
+//! See `docs/metrics.md` for the metric names, label rules and example queries.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use nfv_dataplane::DropReason;
+use nfv_dataplane::worker::{Controller, Snapshot, SnapshotError};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// `Content-Type` of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long a scrape waits for the worker's snapshot before answering 503.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Longest request head accepted.
+const MAX_HEAD: usize = 8192;
+
+/// How long a client may take to send its request head.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Element counters that are levels (a table's or a queue's current size), exported as the
+/// gauge `nfv_table_entries`; every other element counter only grows and is exported as
+/// `nfv_function_events_total`. Rule: the name ends in `_entries` or starts with `held_`, or is
+/// one of `fib_routes`, `sessions`, `mappings`, `hosts`, `flows`.
+pub fn is_level(counter: &str) -> bool {
+    counter.ends_with("_entries")
+        || counter.starts_with("held_")
+        || matches!(
+            counter,
+            "fib_routes" | "sessions" | "mappings" | "hosts" | "flows"
+        )
+}
+
+/// Escape a label value: backslash, double quote and line feed.
+fn escape_label(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// `node:iface` → (`node`, `iface`); a name without `:` is the node, with `ifname` as port.
+fn split_port<'a>(name: &'a str, ifname: &'a str) -> (&'a str, &'a str) {
+    name.split_once(':').unwrap_or((name, ifname))
+}
+
+/// The whole exposition for `snapshots` (index = worker number).
+pub fn render(snapshots: &[Snapshot]) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    header(
+        &mut out,
+        "nfv_build_info",
+        "gauge",
+        "Always 1; the nfv version is a label.",
+    );
+    sample(
+        &mut out,
+        "nfv_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1,
+    );
+
+    let ports: Vec<_> = snapshots.iter().flat_map(|s| &s.graph.ports).collect();
+    type PortField = fn(&nfv_dataplane::PortStats) -> u64;
+    let port_counters: [(&str, &str, PortField); 5] = [
+        (
+            "nfv_port_rx_packets_total",
+            "Frames received from the device (into the data plane).",
+            |s| s.rx_packets,
+        ),
+        (
+            "nfv_port_rx_bytes_total",
+            "Bytes received from the device.",
+            |s| s.rx_bytes,
+        ),
+        (
+            "nfv_port_tx_packets_total",
+            "Frames written to the device (out of the data plane).",
+            |s| s.tx_packets,
+        ),
+        (
+            "nfv_port_tx_bytes_total",
+            "Bytes written to the device.",
+            |s| s.tx_bytes,
+        ),
+        (
+            "nfv_port_rx_no_buffer_total",
+            "Times a read was skipped because the packet pool was empty.",
+            |s| s.rx_no_buffer,
+        ),
+    ];
+    for (name, help, get) in port_counters {
+        header(&mut out, name, "counter", help);
+        for p in &ports {
+            let (node, port) = split_port(&p.name, &p.ifname);
+            sample(
+                &mut out,
+                name,
+                &[("node", node), ("port", port)],
+                get(&p.stats),
+            );
+        }
+    }
+    let name = "nfv_port_errors_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Device read (rx) or write (tx) errors other than EAGAIN.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        for (dir, n) in [("rx", p.stats.rx_errors), ("tx", p.stats.tx_errors)] {
+            sample(
+                &mut out,
+                name,
+                &[("node", node), ("port", port), ("direction", dir)],
+                n,
+            );
+        }
+    }
+    let name = "nfv_port_drops_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Frames dropped at a port, by reason (every reason is listed).",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        for r in DropReason::ALL {
+            sample(
+                &mut out,
+                name,
+                &[("node", node), ("port", port), ("reason", r.as_str())],
+                p.stats.drops.get(r),
+            );
+        }
+    }
+
+    let elems: Vec<_> = snapshots.iter().flat_map(|s| &s.graph.elements).collect();
+    type ElemField = fn(&nfv_dataplane::graph::ElementReport) -> u64;
+    let elem_values: [(&str, &str, &str, ElemField); 4] = [
+        (
+            "nfv_function_in_packets_total",
+            "counter",
+            "Packets handed to the function.",
+            |e| e.in_packets,
+        ),
+        (
+            "nfv_function_generated_total",
+            "counter",
+            "Packets the function made itself (flood copies, ICMP errors, ARP requests).",
+            |e| e.generated,
+        ),
+        (
+            "nfv_function_local_total",
+            "counter",
+            "Packets delivered to the function itself (e.g. ARP replies a router learns from).",
+            |e| e.consumed,
+        ),
+        (
+            "nfv_function_held",
+            "gauge",
+            "Packets the function holds right now (waiting for ARP, held SYNs and fragments).",
+            |e| e.held,
+        ),
+    ];
+    for (name, kind, help, get) in elem_values {
+        header(&mut out, name, kind, help);
+        for e in &elems {
+            sample(
+                &mut out,
+                name,
+                &[("node", &e.name), ("kind", e.kind)],
+                get(e),
+            );
+        }
+    }
+    let name = "nfv_function_out_packets_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Packets the function sent, by output gate.",
+    );
+    for e in &elems {
+        for (gate, n) in &e.out_packets {
+            sample(
+                &mut out,
+                name,
+                &[("node", &e.name), ("kind", e.kind), ("gate", gate)],
+                n,
+            );
+        }
+    }
+    let name = "nfv_function_drops_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Packets the function dropped, by reason (every reason is listed).",
+    );
+    for e in &elems {
+        for r in DropReason::ALL {
+            sample(
+                &mut out,
+                name,
+                &[("node", &e.name), ("kind", e.kind), ("reason", r.as_str())],
+                e.drops.get(r),
+            );
+        }
+    }
+    let name = "nfv_table_entries";
+    header(
+        &mut out,
+        name,
+        "gauge",
+        "Current size of a function's table or queue (MAC table, ARP cache, routes, NAT sessions, flows, held packets).",
+    );
+    for e in &elems {
+        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(k)) {
+            sample(
+                &mut out,
+                name,
+                &[("node", &e.name), ("kind", e.kind), ("table", table)],
+                n,
+            );
+        }
+    }
+    let name = "nfv_function_events_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Function-specific event counters (learned MACs, ARP requests sent, NAT sessions created, ...).",
+    );
+    for e in &elems {
+        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(k)) {
+            sample(
+                &mut out,
+                name,
+                &[("node", &e.name), ("kind", e.kind), ("event", event)],
+                n,
+            );
+        }
+    }
+
+    type WorkerField = fn(&nfv_dataplane::worker::WorkerStats) -> u64;
+    let worker_counters: [(&str, &str, WorkerField); 4] = [
+        (
+            "nfv_worker_rounds_total",
+            "Rounds of the worker loop (one poll of every port each).",
+            |w| w.rounds,
+        ),
+        (
+            "nfv_worker_busy_rounds_total",
+            "Rounds in which at least one packet was received.",
+            |w| w.busy_rounds,
+        ),
+        (
+            "nfv_worker_rx_packets_total",
+            "Packets the worker received from all its ports.",
+            |w| w.rx_packets,
+        ),
+        (
+            "nfv_worker_rx_batches_total",
+            "Non-empty rx bursts; rx_packets / rx_batches is the average batch size.",
+            |w| w.rx_batches,
+        ),
+    ];
+    for (name, help, get) in worker_counters {
+        header(&mut out, name, "counter", help);
+        for (i, s) in snapshots.iter().enumerate() {
+            sample(
+                &mut out,
+                name,
+                &[("worker", &i.to_string())],
+                get(&s.worker),
+            );
+        }
+    }
+    let name = "nfv_worker_busy_seconds_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Time spent in rounds that received packets; its rate is the busy ratio.",
+    );
+    for (i, s) in snapshots.iter().enumerate() {
+        sample(
+            &mut out,
+            name,
+            &[("worker", &i.to_string())],
+            s.worker.busy_time().as_secs_f64(),
+        );
+    }
+    out
+}
+
+/// Bind the metrics listener (done before anything is created, so a port in use is a plain
+/// start-up error).
+///
+/// # Errors
+/// If the address cannot be bound.
+pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("couldn't listen for metrics on {addr}"))?;
+    l.set_nonblocking(true)
+        .context("couldn't make the metrics socket non-blocking")?;
+    Ok(l)
+}
+
+/// Serve `/metrics` on `listener` from a current-thread tokio runtime on its own thread
+/// (control plane; it never touches the packet path). The thread runs until the process
+/// exits; once the worker has stopped, scrapes answer 503.
+///
+/// # Errors
+/// If the runtime or the thread cannot be started.
+pub fn spawn_server(listener: std::net::TcpListener, ctl: Controller) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("couldn't start the metrics runtime")?;
+    std::thread::Builder::new()
+        .name("nfv-metrics".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("metrics: couldn't register the listener: {e}");
+                        return;
+                    }
+                };
+                loop {
+                    match listener.accept().await {
+                        Ok((stream, _)) => {
+                            tokio::spawn(handle(stream, ctl.clone()));
+                        }
+                        Err(e) => {
+                            tracing::warn!("metrics: accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        })
+        .context("couldn't start the metrics thread")?;
+    Ok(())
+}
+
+/// What to answer to a request head.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Metrics,
+    NotFound,
+    MethodNotAllowed,
+    BadRequest,
+}
+
+fn route(head: &[u8]) -> Route {
+    let Some(line) = head.split(|&b| b == b'\n').next() else {
+        return Route::BadRequest;
+    };
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.trim_end_matches('\r').split(' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Route::BadRequest;
+    };
+    if !version.starts_with("HTTP/1.") || parts.next().is_some() {
+        return Route::BadRequest;
+    }
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    if path != "/metrics" {
+        Route::NotFound
+    } else if method != "GET" {
+        Route::MethodNotAllowed
+    } else {
+        Route::Metrics
+    }
+}
+
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return None;
+        }
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Some(head)
+}
+
+async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller) {
+    let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
+        .await
+        .ok()
+        .flatten();
+    let (status, ctype, body, extra) = match head.as_deref().map(route) {
+        None | Some(Route::BadRequest) => (
+            "400 Bad Request",
+            "text/plain",
+            "bad request\n".to_string(),
+            "",
+        ),
+        Some(Route::NotFound) => (
+            "404 Not Found",
+            "text/plain",
+            "not found; metrics are at /metrics\n".to_string(),
+            "",
+        ),
+        Some(Route::MethodNotAllowed) => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "only GET\n".to_string(),
+            "Allow: GET\r\n",
+        ),
+        Some(Route::Metrics) => {
+            let res = tokio::task::spawn_blocking(move || ctl.snapshot(SNAPSHOT_TIMEOUT)).await;
+            match res {
+                Ok(Ok(snap)) => ("200 OK", CONTENT_TYPE, render(&[snap]), ""),
+                Ok(Err(e @ (SnapshotError::Stopped | SnapshotError::Timeout(_)))) => (
+                    "503 Service Unavailable",
+                    "text/plain",
+                    format!("{e}\n"),
+                    "",
+                ),
+                Err(e) => (
+                    "500 Internal Server Error",
+                    "text/plain",
+                    format!("{e}\n"),
+                    "",
+                ),
+            }
+        }
+    };
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(resp.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nfv_dataplane::graph::{ElementReport, GraphReport, PortReport};
+    use nfv_dataplane::worker::WorkerStats;
+    use nfv_dataplane::{DropCounters, PortStats};
+
+    fn small() -> Snapshot {
+        let mut drops = DropCounters::default();
+        drops.add(DropReason::TxFull, 2);
+        let mut edrops = DropCounters::default();
+        edrops.add(DropReason::SamePort, 1);
+        Snapshot {
+            graph: GraphReport {
+                ports: vec![PortReport {
+                    name: "h1:eth0".into(),
+                    ifname: "eth0".into(),
+                    stats: PortStats {
+                        rx_packets: 10,
+                        rx_bytes: 1000,
+                        tx_packets: 7,
+                        tx_bytes: 700,
+                        rx_errors: 0,
+                        tx_errors: 3,
+                        rx_no_buffer: 0,
+                        drops,
+                    },
+                }],
+                elements: vec![ElementReport {
+                    name: "sw1".into(),
+                    kind: "switch",
+                    in_packets: 10,
+                    generated: 4,
+                    out_packets: vec![("p1".into(), 5), ("p2".into(), 8)],
+                    drops: edrops,
+                    consumed: 0,
+                    held: 0,
+                    counters: vec![("learned", 2), ("fdb_entries", 2)],
+                }],
+            },
+            worker: WorkerStats {
+                rounds: 100,
+                busy_rounds: 3,
+                rx_packets: 10,
+                rx_batches: 4,
+                busy_nanos: 1_500_000,
+            },
+        }
+    }
+
+    /// The exact text, with the 51-reason drop families reduced to their non-zero lines.
+    #[test]
+    fn renders_a_small_snapshot_exactly() {
+        let text = render(&[small()]);
+        let kept: String = text
+            .lines()
+            .filter(|l| {
+                !(l.starts_with("nfv_port_drops_total")
+                    || l.starts_with("nfv_function_drops_total"))
+                    || !l.ends_with(" 0")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let v = env!("CARGO_PKG_VERSION");
+        let expected = format!(
+            r#"# HELP nfv_build_info Always 1; the nfv version is a label.
+# TYPE nfv_build_info gauge
+nfv_build_info{{version="{v}"}} 1
+# HELP nfv_port_rx_packets_total Frames received from the device (into the data plane).
+# TYPE nfv_port_rx_packets_total counter
+nfv_port_rx_packets_total{{node="h1",port="eth0"}} 10
+# HELP nfv_port_rx_bytes_total Bytes received from the device.
+# TYPE nfv_port_rx_bytes_total counter
+nfv_port_rx_bytes_total{{node="h1",port="eth0"}} 1000
+# HELP nfv_port_tx_packets_total Frames written to the device (out of the data plane).
+# TYPE nfv_port_tx_packets_total counter
+nfv_port_tx_packets_total{{node="h1",port="eth0"}} 7
+# HELP nfv_port_tx_bytes_total Bytes written to the device.
+# TYPE nfv_port_tx_bytes_total counter
+nfv_port_tx_bytes_total{{node="h1",port="eth0"}} 700
+# HELP nfv_port_rx_no_buffer_total Times a read was skipped because the packet pool was empty.
+# TYPE nfv_port_rx_no_buffer_total counter
+nfv_port_rx_no_buffer_total{{node="h1",port="eth0"}} 0
+# HELP nfv_port_errors_total Device read (rx) or write (tx) errors other than EAGAIN.
+# TYPE nfv_port_errors_total counter
+nfv_port_errors_total{{node="h1",port="eth0",direction="rx"}} 0
+nfv_port_errors_total{{node="h1",port="eth0",direction="tx"}} 3
+# HELP nfv_port_drops_total Frames dropped at a port, by reason (every reason is listed).
+# TYPE nfv_port_drops_total counter
+nfv_port_drops_total{{node="h1",port="eth0",reason="tx_full"}} 2
+# HELP nfv_function_in_packets_total Packets handed to the function.
+# TYPE nfv_function_in_packets_total counter
+nfv_function_in_packets_total{{node="sw1",kind="switch"}} 10
+# HELP nfv_function_generated_total Packets the function made itself (flood copies, ICMP errors, ARP requests).
+# TYPE nfv_function_generated_total counter
+nfv_function_generated_total{{node="sw1",kind="switch"}} 4
+# HELP nfv_function_local_total Packets delivered to the function itself (e.g. ARP replies a router learns from).
+# TYPE nfv_function_local_total counter
+nfv_function_local_total{{node="sw1",kind="switch"}} 0
+# HELP nfv_function_held Packets the function holds right now (waiting for ARP, held SYNs and fragments).
+# TYPE nfv_function_held gauge
+nfv_function_held{{node="sw1",kind="switch"}} 0
+# HELP nfv_function_out_packets_total Packets the function sent, by output gate.
+# TYPE nfv_function_out_packets_total counter
+nfv_function_out_packets_total{{node="sw1",kind="switch",gate="p1"}} 5
+nfv_function_out_packets_total{{node="sw1",kind="switch",gate="p2"}} 8
+# HELP nfv_function_drops_total Packets the function dropped, by reason (every reason is listed).
+# TYPE nfv_function_drops_total counter
+nfv_function_drops_total{{node="sw1",kind="switch",reason="same_port"}} 1
+# HELP nfv_table_entries Current size of a function's table or queue (MAC table, ARP cache, routes, NAT sessions, flows, held packets).
+# TYPE nfv_table_entries gauge
+nfv_table_entries{{node="sw1",kind="switch",table="fdb_entries"}} 2
+# HELP nfv_function_events_total Function-specific event counters (learned MACs, ARP requests sent, NAT sessions created, ...).
+# TYPE nfv_function_events_total counter
+nfv_function_events_total{{node="sw1",kind="switch",event="learned"}} 2
+# HELP nfv_worker_rounds_total Rounds of the worker loop (one poll of every port each).
+# TYPE nfv_worker_rounds_total counter
+nfv_worker_rounds_total{{worker="0"}} 100
+# HELP nfv_worker_busy_rounds_total Rounds in which at least one packet was received.
+# TYPE nfv_worker_busy_rounds_total counter
+nfv_worker_busy_rounds_total{{worker="0"}} 3
+# HELP nfv_worker_rx_packets_total Packets the worker received from all its ports.
+# TYPE nfv_worker_rx_packets_total counter
+nfv_worker_rx_packets_total{{worker="0"}} 10
+# HELP nfv_worker_rx_batches_total Non-empty rx bursts; rx_packets / rx_batches is the average batch size.
+# TYPE nfv_worker_rx_batches_total counter
+nfv_worker_rx_batches_total{{worker="0"}} 4
+# HELP nfv_worker_busy_seconds_total Time spent in rounds that received packets; its rate is the busy ratio.
+# TYPE nfv_worker_busy_seconds_total counter
+nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
+"#
+        );
+        assert_eq!(kept, expected);
+        // Every reason is listed, zero or not.
+        let port_drops = text
+            .lines()
+            .filter(|l| l.starts_with("nfv_port_drops_total{"))
+            .count();
+        assert_eq!(port_drops, DropReason::COUNT);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("x\ny"), r"x\ny");
+        let mut s = small();
+        s.graph.elements[0].name = "we\"ird\\\n".into();
+        let text = render(&[s]);
+        assert!(
+            text.contains(r#"nfv_function_in_packets_total{node="we\"ird\\\n",kind="switch"} 10"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn port_names_split_into_node_and_port() {
+        assert_eq!(split_port("h1:eth0", "eth0"), ("h1", "eth0"));
+        assert_eq!(split_port("vm1", "vm1-tap"), ("vm1", "vm1-tap"));
+    }
+
+    #[test]
+    fn levels_are_tables_and_queues_only() {
+        for k in [
+            "fdb_entries",
+            "arp_entries",
+            "fib_routes",
+            "sessions",
+            "mappings",
+            "hosts",
+            "flows",
+            "held_syns",
+            "held_fragments",
+        ] {
+            assert!(is_level(k), "{k}");
+        }
+        for k in [
+            "learned",
+            "flows_created",
+            "sessions_created",
+            "mappings_created",
+            "fragments_held",
+            "rules_matched_total",
+        ] {
+            assert!(!is_level(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn routes_requests() {
+        assert_eq!(route(b"GET /metrics HTTP/1.1\r\n\r\n"), Route::Metrics);
+        assert_eq!(route(b"GET /metrics?x=1 HTTP/1.0\r\n\r\n"), Route::Metrics);
+        assert_eq!(
+            route(b"POST /metrics HTTP/1.1\r\n\r\n"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(route(b"GET / HTTP/1.1\r\n\r\n"), Route::NotFound);
+        assert_eq!(route(b"garbage\r\n\r\n"), Route::BadRequest);
+    }
+}
