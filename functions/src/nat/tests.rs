@@ -1609,3 +1609,48 @@ fn nat_answer_addressed_to_its_inside_mac_goes_to_the_outside_neighbour() {
     assert_eq!((eth_dst_of(&f), eth_src_of(&f)), (outside_peer, NAT_OUT));
     assert_eq!((ip_src(&f), ports(&f).0), (EXT, 8080));
 }
+
+#[test]
+fn nat_fills_the_default_table_of_65536_sessions_then_answers_code_13_rfc5508_req8() {
+    // The default maximum, filled for real: 16 hosts x 1024 source ports x 4 remotes =
+    // 16 384 endpoint-independent mappings (they fit one external address's 64 512 ports)
+    // and 65 536 sessions, each host exactly at its 4096-session quota. Then one more
+    // session is refused with ICMP 3/13.
+    let mut n = nat_with(|c| {
+        c.max_sessions = 65_536;
+        c.max_sessions_per_host = 4096;
+    });
+    let pool = PacketPool::new(2048, 256);
+    let mut frames = Vec::with_capacity(1024);
+    for h in 0..16u8 {
+        for r in 1..=4u8 {
+            frames.clear();
+            for p in 0..1024u16 {
+                let host = [10, 0, 1, h];
+                frames.push(inside_frame(&udp_ip(
+                    host,
+                    10_000 + p,
+                    [198, 51, 100, r],
+                    53,
+                )));
+            }
+            let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            let e = testing::run(&mut n, pool, secs(1), INSIDE, &refs);
+            assert_eq!(e.gate(OUTSIDE as usize).len(), 1024, "host {h} remote {r}");
+        }
+    }
+    assert_eq!(counter(&n, "sessions"), 65_536);
+    let e = send(
+        &mut n,
+        secs(1),
+        INSIDE,
+        &inside_frame(&udp_ip([10, 0, 2, 1], 40_000, R1, 53)),
+    );
+    assert_eq!(e.drops.get(DropReason::NatTableFull), 1);
+    let err = only(&e, INSIDE);
+    assert_eq!(
+        icmp_of(&err)[..2],
+        [3, 13],
+        "Communication administratively prohibited"
+    );
+}
