@@ -1,6 +1,9 @@
 //! `nfv`: the command line. `run` and `check` a topology, `clean` after a crash, `demo`.
 
+mod admin;
+mod admin_cli;
 mod demo;
+mod graph_cmd;
 mod metrics;
 mod report;
 mod runtime;
@@ -46,6 +49,21 @@ enum Command {
     /// Run a built-in topology (two namespace hosts on a switch), send real traffic between
     /// them, print what happened and the counters, and clean up.
     Demo,
+    /// Show a table of a running nfv (over its admin API): fdb, arp, routes, nat, flows or
+    /// rules, of every node that has it or of NODE.
+    Show(admin_cli::ShowArgs),
+    /// Live rates of a running nfv (over its admin API): per port rx/tx pps and bps and
+    /// drops/s, per function in pps and drops/s.
+    Stats(admin_cli::StatsArgs),
+    /// Draw a topology as a Graphviz graph: DOT on stdout, or `-o x.dot`, `-o x.svg`/`.png`
+    /// (rendered by Graphviz's `dot`). Validates first, like `check`.
+    Graph {
+        /// Topology file (YAML).
+        file: PathBuf,
+        /// Output file: `.dot`/`.gv` for DOT text, `.svg`/`.png`/`.pdf` to render with `dot`.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -74,6 +92,9 @@ fn main() -> ExitCode {
         Command::Run { file } => run(file),
         Command::Clean { file } => clean(file),
         Command::Demo => demo::run(),
+        Command::Show(args) => admin_cli::show(args),
+        Command::Stats(args) => admin_cli::stats(args),
+        Command::Graph { file, output } => graph_cmd::run(file, output.as_deref()),
     };
     match res {
         Ok(code) => code,
@@ -194,8 +215,10 @@ fn run(file: &Path) -> Result<ExitCode> {
     let (ctl, requests) = worker::control(Arc::clone(&shutdown));
     if let Some((listener, addr)) = metrics_listener {
         // On error `resources` is dropped on the way out, removing everything created.
-        metrics::spawn_server(listener, ctl)?;
-        tracing::info!("metrics: serving http://{addr}/metrics");
+        metrics::spawn_server(listener, ctl, admin::Info::new(&topo))?;
+        tracing::info!(
+            "metrics: serving http://{addr}/metrics and the admin API http://{addr}/api/v1/"
+        );
     }
     let sd = Arc::clone(&shutdown);
     let worker = std::thread::Builder::new()

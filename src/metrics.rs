@@ -1,5 +1,6 @@
 //! Prometheus metrics: the text exposition of a worker [`Snapshot`], and the `/metrics` HTTP
-//! server that asks the worker for a fresh snapshot on every scrape.
+//! server that asks the worker for a fresh snapshot on every scrape. The same server answers
+//! the admin API under `/api/` (`crate::admin`, `docs/admin.md`).
 //!
 //! The text (format 0.0.4) is written by hand rather than through a metrics crate. The packet
 //! path already keeps plain per-port and per-element counters that only the worker writes,
@@ -12,6 +13,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -350,13 +352,18 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
     Ok(l)
 }
 
-/// Serve `/metrics` on `listener` from a current-thread tokio runtime on its own thread
+/// Serve `/metrics` and the admin API `/api/v1/...` on `listener` from a current-thread tokio runtime on its own thread
 /// (control plane; it never touches the packet path). The thread runs until the process
 /// exits; once the worker has stopped, scrapes answer 503.
 ///
 /// # Errors
 /// If the runtime or the thread cannot be started.
-pub fn spawn_server(listener: std::net::TcpListener, ctl: Controller) -> Result<()> {
+pub fn spawn_server(
+    listener: std::net::TcpListener,
+    ctl: Controller,
+    info: crate::admin::Info,
+) -> Result<()> {
+    let info = std::sync::Arc::new(info);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -376,7 +383,7 @@ pub fn spawn_server(listener: std::net::TcpListener, ctl: Controller) -> Result<
                 loop {
                     match listener.accept().await {
                         Ok((stream, _)) => {
-                            tokio::spawn(handle(stream, ctl.clone()));
+                            tokio::spawn(handle(stream, ctl.clone(), Arc::clone(&info)));
                         }
                         Err(e) => {
                             tracing::warn!("metrics: accept failed: {e}");
@@ -394,6 +401,8 @@ pub fn spawn_server(listener: std::net::TcpListener, ctl: Controller) -> Result<
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
     Metrics,
+    /// A `GET` under `/api/` (see `crate::admin`): path and query string.
+    Api(String, String),
     NotFound,
     MethodNotAllowed,
     BadRequest,
@@ -412,8 +421,15 @@ fn route(head: &[u8]) -> Route {
     if !version.starts_with("HTTP/1.") || parts.next().is_some() {
         return Route::BadRequest;
     }
-    let path = target.split(['?', '#']).next().unwrap_or("");
-    if path != "/metrics" {
+    let target = target.split('#').next().unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path.starts_with("/api/") {
+        if method == "GET" {
+            Route::Api(path.to_string(), query.to_string())
+        } else {
+            Route::MethodNotAllowed
+        }
+    } else if path != "/metrics" {
         Route::NotFound
     } else if method != "GET" {
         Route::MethodNotAllowed
@@ -438,7 +454,7 @@ async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
-async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller) {
+async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller, info: Arc<crate::admin::Info>) {
     let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
         .await
         .ok()
@@ -453,7 +469,7 @@ async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller) {
         Some(Route::NotFound) => (
             "404 Not Found",
             "text/plain",
-            "not found; metrics are at /metrics\n".to_string(),
+            "not found; metrics are at /metrics, the admin API under /api/v1/\n".to_string(),
             "",
         ),
         Some(Route::MethodNotAllowed) => (
@@ -462,6 +478,21 @@ async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller) {
             "only GET\n".to_string(),
             "Allow: GET\r\n",
         ),
+        Some(Route::Api(path, query)) => {
+            let res = tokio::task::spawn_blocking(move || {
+                crate::admin::answer(&path, &query, &ctl, &info)
+            })
+            .await;
+            match res {
+                Ok(a) => (a.status, "application/json", a.body, ""),
+                Err(e) => (
+                    "500 Internal Server Error",
+                    "text/plain",
+                    format!("{e}\n"),
+                    "",
+                ),
+            }
+        }
         Some(Route::Metrics) => {
             let res = tokio::task::spawn_blocking(move || ctl.snapshot(SNAPSHOT_TIMEOUT)).await;
             match res {
@@ -685,6 +716,14 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             Route::MethodNotAllowed
         );
         assert_eq!(route(b"GET / HTTP/1.1\r\n\r\n"), Route::NotFound);
+        assert_eq!(
+            route(b"GET /api/v1/tables/fdb?node=sw1 HTTP/1.1\r\n\r\n"),
+            Route::Api("/api/v1/tables/fdb".into(), "node=sw1".into())
+        );
+        assert_eq!(
+            route(b"DELETE /api/v1/counters HTTP/1.1\r\n\r\n"),
+            Route::MethodNotAllowed
+        );
         assert_eq!(route(b"garbage\r\n\r\n"), Route::BadRequest);
     }
 }

@@ -68,3 +68,135 @@ fn check_of_a_missing_file_names_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/topo.yaml"));
 }
+
+/// True if Graphviz's `dot` runs. With `NFV_REQUIRE_PRIVILEGED=1` (CI) a missing `dot` fails.
+fn have_dot() -> bool {
+    let ok = Command::new("dot")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok && std::env::var("NFV_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("NFV_REQUIRE_PRIVILEGED=1 but graphviz (`dot`) is not installed");
+    }
+    ok
+}
+
+#[test]
+fn graph_prints_dot_with_every_node_and_the_chain_links() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/edge.yaml");
+    let out = Command::new(nfv_bin())
+        .args(["graph", example])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("graph \"edge\" {\n"), "{dot}");
+    assert!(dot.ends_with("}\n"), "{dot}");
+    for node in ["pc1", "pc2", "web", "lan", "r1", "fw1", "nat1"] {
+        assert!(
+            dot.contains(&format!("\n  \"{node}\" [label=\"{node}\\n(")),
+            "{node}:\n{dot}"
+        );
+    }
+    for line in [
+        r#""r1" [label="r1\n(router)\nlan 10.0.0.1/24\nwan 203.0.113.1/24", shape=octagon];"#,
+        r#""nat1" [label="nat1\n(nat)\nexternal 203.0.113.2", shape=hexagon];"#,
+        r#""pc1" -- "lan" [taillabel="eth0", headlabel="p1"];"#,
+        // The chain [r1:wan, fw1, nat1, web].
+        r#""r1" -- "fw1" [taillabel="wan", headlabel="in"];"#,
+        r#""fw1" -- "nat1" [taillabel="out", headlabel="inside"];"#,
+        r#""nat1" -- "web" [taillabel="outside", headlabel="eth0"];"#,
+    ] {
+        assert!(dot.contains(line), "missing {line}:\n{dot}");
+    }
+    assert_eq!(dot.matches(" -- ").count(), 6, "{dot}");
+}
+
+#[test]
+fn graph_writes_dot_and_renders_svg_with_graphviz() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/edge.yaml");
+    let dir = TempDir::new("graph");
+    let dot_file = dir.0.join("edge.dot");
+    let out = Command::new(nfv_bin())
+        .args(["graph", example, "-o"])
+        .arg(&dot_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let text = std::fs::read_to_string(&dot_file).unwrap();
+    assert!(text.starts_with("graph \"edge\" {"), "{text}");
+
+    // Without `dot` on PATH: a clear error, exit 2, and a hint to write DOT instead.
+    let svg = dir.0.join("edge.svg");
+    let out = Command::new(nfv_bin())
+        .args(["graph", example, "-o"])
+        .arg(&svg)
+        .env("PATH", dir.0.join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("graphviz is not installed") && err.contains("edge.dot"),
+        "{err}"
+    );
+    assert!(!svg.exists());
+
+    if !have_dot() {
+        eprintln!("skipped SVG rendering: graphviz (`dot`) is not installed");
+        return;
+    }
+    let out = Command::new(nfv_bin())
+        .args(["graph", example, "--output"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg_text.starts_with("<?xml") || svg_text.starts_with("<svg"),
+        "{}",
+        &svg_text[..svg_text.len().min(200)]
+    );
+    assert!(svg_text.contains("nat1"));
+}
+
+#[test]
+fn graph_rejects_an_invalid_topology_like_check_and_an_unknown_format() {
+    let dir = TempDir::new("graph-bad");
+    let bad = dir.file(
+        "bad.yaml",
+        "name: x\nnodes:\n  h1: { kind: host, adress: 10.0.0.1/24 }\n",
+    );
+    let out = Command::new(nfv_bin())
+        .arg("graph")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field \"adress\""));
+
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/edge.yaml");
+    let out = Command::new(nfv_bin())
+        .args(["graph", example, "-o"])
+        .arg(dir.0.join("x.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown output format"));
+}

@@ -32,6 +32,7 @@ nodes:
       - {{ action: allow, direction: out }}
       - {{ action: allow, state: established }}
       - {{ action: allow, proto: tcp, dst-port: 80, direction: in }}
+      - {{ action: allow, proto: udp, dst-port: 5353, direction: in }}
       - {{ action: reject, proto: tcp, dst-port: 81, direction: in }}
   nat1:
     kind: nat
@@ -40,6 +41,7 @@ nodes:
     forwards:
       - {{ proto: tcp, port: 8080, to: 10.60.0.10:80 }}
       - {{ proto: tcp, port: 8081, to: 10.60.0.10:81 }}
+      - {{ proto: udp, port: 5353, to: 10.60.0.10:5353 }}
 links:
   - endpoints: [pc1, lan:p1]
   - endpoints: [pc2, lan:p2]
@@ -127,6 +129,34 @@ fn nat_and_firewall_chain_translate_forward_hairpin_and_block() {
     assert_eq!(
         hairpin_lines, 1,
         "hairpin source is the NAT's address:\n{pc1_log}"
+    );
+
+    // UDP hairpin: pc2 -> 203.0.113.2:5353 -> pc1:5353, which sees the NAT's address.
+    let echo = Background::start(
+        "t-edge-pc1",
+        &[
+            "python3",
+            "-u",
+            "-c",
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',5353))\nprint('ready',flush=True)\nwhile True:\n d,a=s.recvfrom(100)\n print('from',a[0],flush=True)\n s.sendto(d,a)",
+        ],
+        "",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let client = ns_exec(
+        "t-edge-pc2",
+        &[
+            "python3",
+            "-c",
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(3)\ns.sendto(b'hi',('203.0.113.2',5353))\nprint(s.recvfrom(100)[0].decode())",
+        ],
+    );
+    let reply = String::from_utf8_lossy(&client.stdout).to_string();
+    let (echo_out, _) = echo.finish_both();
+    assert_eq!(reply.trim(), "hi", "UDP hairpin round trip: {client:?}");
+    assert!(
+        echo_out.contains("from 203.0.113.2"),
+        "RFC 4787 REQ-9a: {echo_out}"
     );
 
     // Unsolicited inbound does not get in.

@@ -490,6 +490,49 @@ pub trait Element: Send {
     fn gate_name(&self, gate: u16) -> String {
         gate.to_string()
     }
+
+    /// The element's tables (MAC table, ARP cache, routes, sessions, flows, rules) as text
+    /// rows, for the admin API. Called on request by the worker at the end of a round, never
+    /// on the packet path. Default: none.
+    fn tables(&self, _now: Instant, _out: &mut dyn FnMut(Table)) {}
+}
+
+/// Most rows an element puts in one [`Table`]; the rest are only counted in
+/// [`Table::total`] (a router with a million routes, a NAT with 64k sessions).
+pub const TABLE_ROW_LIMIT: usize = 1000;
+
+/// One table of an element, as text, for display ([`Element::tables`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    /// Stable table name (`fdb`, `arp`, `routes`, `nat`, `flows`, `rules`).
+    pub name: &'static str,
+    /// Column names.
+    pub columns: Vec<&'static str>,
+    /// At most [`TABLE_ROW_LIMIT`] rows, each with one value per column.
+    pub rows: Vec<Vec<String>>,
+    /// Entries in the table; more than `rows.len()` when rows were left out.
+    pub total: usize,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(name: &'static str, columns: &[&'static str]) -> Table {
+        Table {
+            name,
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+            total: 0,
+        }
+    }
+
+    /// Count an entry and keep its row if fewer than [`TABLE_ROW_LIMIT`] are kept.
+    /// `row` is only called for kept rows.
+    pub fn push_with(&mut self, row: impl FnOnce() -> Vec<String>) {
+        self.total += 1;
+        if self.rows.len() < TABLE_ROW_LIMIT {
+            self.rows.push(row());
+        }
+    }
 }
 
 #[cfg(test)]

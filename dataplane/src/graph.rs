@@ -20,7 +20,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::element::{Context, DropCounters, DropReason, Element, GateSpec, InputGate, Outputs};
+use crate::element::{
+    Context, DropCounters, DropReason, Element, GateSpec, InputGate, Outputs, Table,
+};
 use crate::packet::{Batch, PacketPool};
 use crate::port::{Port, PortError, PortStats};
 use crate::time::Instant;
@@ -309,6 +311,17 @@ pub struct GraphReport {
     pub elements: Vec<ElementReport>,
 }
 
+/// The tables of one element ([`Element::tables`]).
+#[derive(Clone, Debug)]
+pub struct ElementTables {
+    /// Element name given at `add_element`.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its tables.
+    pub tables: Vec<Table>,
+}
+
 /// Result of one port poll.
 #[derive(Debug)]
 pub struct PollResult {
@@ -499,6 +512,23 @@ impl Graph {
     /// True when batches are waiting in the work queue (a round hit its budget).
     pub fn has_pending_work(&self) -> bool {
         !self.queue.is_empty()
+    }
+
+    /// The tables of every element, or only of the element called `node`.
+    pub fn tables(&self, now: Instant, node: Option<&str>) -> Vec<ElementTables> {
+        self.elements
+            .iter()
+            .filter(|e| node.is_none_or(|n| n == e.name))
+            .map(|e| {
+                let mut tables = Vec::new();
+                e.elem.tables(now, &mut |t| tables.push(t));
+                ElementTables {
+                    name: e.name.clone(),
+                    kind: e.elem.kind(),
+                    tables,
+                }
+            })
+            .collect()
     }
 
     /// Every counter of every port and element.

@@ -42,6 +42,7 @@ pub mod worker;
 
 pub use element::{
     Context, DropCounters, DropReason, Element, GateSpec, InputGate, OutputGate, Outputs,
+    TABLE_ROW_LIMIT, Table,
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
 pub use packet::{BURST, Batch, Meta, PacketBuf, PacketPool};

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use crate::graph::{Graph, GraphReport};
+use crate::graph::{ElementTables, Graph, GraphReport};
 use crate::sys::poll::{Epoll, EventFd};
 use crate::time::Instant;
 
@@ -107,10 +107,17 @@ pub struct Snapshot {
     pub worker: WorkerStats,
 }
 
-/// A request for a [`Snapshot`], sent to the worker by a [`Controller`].
+/// A request to the worker, sent by a [`Controller`]: a [`Snapshot`], or element tables.
 #[derive(Debug)]
-pub struct Request {
-    reply: Sender<Snapshot>,
+pub struct Request(RequestKind);
+
+#[derive(Debug)]
+enum RequestKind {
+    Snapshot(Sender<Snapshot>),
+    Tables {
+        node: Option<String>,
+        reply: Sender<Vec<ElementTables>>,
+    },
 }
 
 /// Why [`Controller::snapshot`] got no answer.
@@ -146,9 +153,35 @@ impl Controller {
     /// not answer in time.
     pub fn snapshot(&self, timeout: Duration) -> Result<Snapshot, SnapshotError> {
         let (reply, answer) = mpsc::channel();
-        self.tx
-            .send(Request { reply })
-            .map_err(|_| SnapshotError::Stopped)?;
+        self.ask(Request(RequestKind::Snapshot(reply)), &answer, timeout)
+    }
+
+    /// Ask the worker for the tables of every element (or only of the element called
+    /// `node`; empty if there is none) and wait up to `timeout` for them. The worker builds
+    /// them at the end of a round, like a snapshot.
+    ///
+    /// # Errors
+    /// As [`Controller::snapshot`].
+    pub fn tables(
+        &self,
+        node: Option<String>,
+        timeout: Duration,
+    ) -> Result<Vec<ElementTables>, SnapshotError> {
+        let (reply, answer) = mpsc::channel();
+        self.ask(
+            Request(RequestKind::Tables { node, reply }),
+            &answer,
+            timeout,
+        )
+    }
+
+    fn ask<T>(
+        &self,
+        req: Request,
+        answer: &Receiver<T>,
+        timeout: Duration,
+    ) -> Result<T, SnapshotError> {
+        self.tx.send(req).map_err(|_| SnapshotError::Stopped)?;
         self.bell.wake();
         match answer.recv_timeout(timeout) {
             Ok(s) => Ok(s),
@@ -233,19 +266,26 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Answer every waiting snapshot request. One `try_recv` when none is waiting.
+/// Answer every waiting request. One `try_recv` when none is waiting.
 #[inline]
 fn answer(rx: &Receiver<Request>, graph: &Graph, stats: &WorkerStats, busy_since: Option<Instant>) {
-    while let Ok(req) = rx.try_recv() {
-        let mut worker = *stats;
-        if let Some(start) = busy_since {
-            worker.busy_nanos += nanos(Instant::now().saturating_since(start));
-        }
+    while let Ok(Request(req)) = rx.try_recv() {
         // The asker may have timed out and gone; nothing to do then.
-        let _ = req.reply.send(Snapshot {
-            graph: graph.report(),
-            worker,
-        });
+        match req {
+            RequestKind::Snapshot(reply) => {
+                let mut worker = *stats;
+                if let Some(start) = busy_since {
+                    worker.busy_nanos += nanos(Instant::now().saturating_since(start));
+                }
+                let _ = reply.send(Snapshot {
+                    graph: graph.report(),
+                    worker,
+                });
+            }
+            RequestKind::Tables { node, reply } => {
+                let _ = reply.send(graph.tables(Instant::now(), node.as_deref()));
+            }
+        }
     }
 }
 
@@ -312,12 +352,20 @@ mod tests {
         assert_eq!(s.graph.ports[1].stats.tx_packets, 5);
         assert_eq!(b.take_tx().len(), 5);
 
-        // Frames pushed later are in the next snapshot (the request wakes a sleeping worker;
-        // a spinning one may read them in several rounds).
+        // Frames pushed later are in a later snapshot (the request wakes a sleeping worker;
+        // a spinning one may read them in several rounds, and may answer from a round whose
+        // poll ran just before the push).
         for _ in 0..4 {
             a.push_rx(&eth(mac(2), mac(1), 0x0800, b"z"));
         }
-        let t = ctl.snapshot(Duration::from_secs(5)).unwrap();
+        let mut t = ctl.snapshot(Duration::from_secs(5)).unwrap();
+        for _ in 0..100 {
+            if t.worker.rx_packets == 12 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            t = ctl.snapshot(Duration::from_secs(5)).unwrap();
+        }
         assert_eq!(t.worker.rx_packets, 12);
         assert_eq!(t.graph.ports[0].stats.rx_packets, 9);
         assert!((3..=6).contains(&t.worker.rx_batches), "{:?}", t.worker);

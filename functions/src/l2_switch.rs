@@ -45,7 +45,7 @@ use std::time::Duration;
 use ahash::RandomState;
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf,
+    PacketBuf, Table,
 };
 
 /// Default FDB size.
@@ -444,6 +444,24 @@ impl Element for L2Switch {
         f("fdb_entries", self.fdb.len() as u64);
     }
 
+    /// `fdb`: the live MAC table, sorted by VLAN and MAC.
+    fn tables(&self, now: Instant, out: &mut dyn FnMut(Table)) {
+        let mut entries: Vec<_> = self.fdb_entries(now).collect();
+        entries.sort_unstable_by_key(|&(vlan, mac, _, _)| (vlan, mac));
+        let mut t = Table::new("fdb", &["vlan", "mac", "port", "age_s"]);
+        for (vlan, mac, port, age) in entries {
+            t.push_with(|| {
+                vec![
+                    vlan.to_string(),
+                    crate::show::mac(&mac),
+                    port.to_string(),
+                    crate::show::secs(age),
+                ]
+            });
+        }
+        out(t);
+    }
+
     fn gate_name(&self, gate: u16) -> String {
         self.ports
             .get(gate as usize)
@@ -801,4 +819,26 @@ mod tests {
     }
 
     const BURST_TEST: usize = 32;
+
+    #[test]
+    fn fdb_table_lists_learned_macs_sorted_with_port_and_age() {
+        let pool = PacketPool::new(64, 2048);
+        let mut sw = four_access_ports();
+        let _ = testing::run(&mut sw, pool, T0, 2, &[&eth(mac(9), mac(3), IPV4, b"x")]);
+        let _ = testing::run(&mut sw, pool, T0, 0, &[&eth(mac(9), mac(1), IPV4, b"x")]);
+        let mut tables = Vec::new();
+        sw.tables(T0 + Duration::from_secs(7), &mut |t| tables.push(t));
+        assert_eq!(tables.len(), 1);
+        let t = &tables[0];
+        assert_eq!(t.name, "fdb");
+        assert_eq!(t.columns, ["vlan", "mac", "port", "age_s"]);
+        assert_eq!(t.total, 2);
+        assert_eq!(
+            t.rows,
+            [
+                ["1", "02:00:00:00:00:01", "p1", "7"],
+                ["1", "02:00:00:00:00:03", "p3", "7"]
+            ]
+        );
+    }
 }

@@ -18,6 +18,7 @@ pub mod l2_switch;
 pub mod nat;
 pub mod rate_limit;
 pub mod router;
+mod show;
 
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,

@@ -97,7 +97,7 @@ use nfv_dataplane::wire::{
 };
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf,
+    PacketBuf, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -175,6 +175,54 @@ pub struct Rule {
     pub icmp_type: Option<u8>,
     /// Connection states; `None` is any state, invalid included.
     pub states: Option<Vec<ConnState>>,
+}
+
+impl Rule {
+    /// What the rule matches, in the configuration's words (`dir out proto tcp dst
+    /// 10.0.0.0/8 dport 80-80 state new`); `any` for a rule that matches everything.
+    pub fn summary(&self) -> String {
+        let mut p: Vec<String> = Vec::new();
+        if let Some(d) = self.direction {
+            p.push(format!(
+                "dir {}",
+                if d == Direction::In { "in" } else { "out" }
+            ));
+        }
+        if let Some(n) = self.proto {
+            p.push(format!("proto {}", crate::show::proto(n)));
+        }
+        if let Some((a, l)) = self.src {
+            p.push(format!("src {a}/{l}"));
+        }
+        if let Some((lo, hi)) = self.src_ports {
+            p.push(format!("sport {lo}-{hi}"));
+        }
+        if let Some((a, l)) = self.dst {
+            p.push(format!("dst {a}/{l}"));
+        }
+        if let Some((lo, hi)) = self.dst_ports {
+            p.push(format!("dport {lo}-{hi}"));
+        }
+        if let Some(t) = self.icmp_type {
+            p.push(format!("icmp-type {t}"));
+        }
+        if let Some(st) = &self.states {
+            let names: Vec<&str> = st
+                .iter()
+                .map(|s| match s {
+                    ConnState::New => "new",
+                    ConnState::Established => "established",
+                    ConnState::Related => "related",
+                })
+                .collect();
+            p.push(format!("state {}", names.join(",")));
+        }
+        if p.is_empty() {
+            "any".into()
+        } else {
+            p.join(" ")
+        }
+    }
 }
 
 /// Flow idle timeouts per class.
@@ -577,6 +625,8 @@ type FragKey = (u32, u32, u8, u16);
 #[derive(Debug)]
 pub struct Firewall {
     rules: Vec<CompiledRule>,
+    /// One line per rule for the `rules` table ([`Rule::summary`]).
+    summaries: Vec<String>,
     default: Action,
     hits: Vec<u64>,
     bytes: Vec<u64>,
@@ -606,6 +656,7 @@ impl Firewall {
         let n = cfg.rules.len();
         Firewall {
             rules: cfg.rules.iter().map(CompiledRule::new).collect(),
+            summaries: cfg.rules.iter().map(Rule::summary).collect(),
             default: cfg.default,
             hits: vec![0; n],
             bytes: vec![0; n],
@@ -1105,6 +1156,85 @@ impl Element for Firewall {
         f("rejects_rate_limited", c.rejects_rate_limited);
         f("rejects_suppressed", c.rejects_suppressed);
         f("no_buffer", c.no_buffer);
+    }
+
+    /// `flows` (the live connections, oldest first as the table holds them; packets and
+    /// bytes are both directions) and `rules` (in order, then the default policy).
+    fn tables(&self, now: Instant, out: &mut dyn FnMut(Table)) {
+        let mut t = Table::new(
+            "flows",
+            &[
+                "proto",
+                "src",
+                "dst",
+                "state",
+                "packets",
+                "bytes",
+                "expires_in_s",
+            ],
+        );
+        for f in self.flows(now) {
+            t.push_with(|| {
+                let ep = |a: Ipv4Addr, p: u16| {
+                    if f.proto == 6 || f.proto == 17 {
+                        format!("{a}:{p}")
+                    } else if f.proto == 1 {
+                        format!("{a} id {p}")
+                    } else {
+                        a.to_string()
+                    }
+                };
+                let state = match f.state {
+                    FlowState::Tcp(s) => format!("{s:?}").to_lowercase(),
+                    FlowState::Unreplied => "unreplied".into(),
+                    FlowState::Replied => "replied".into(),
+                };
+                // For ICMP the "ports" are (identifier, request type): show the id once.
+                let dst = if f.proto == 1 {
+                    f.dst.to_string()
+                } else {
+                    ep(f.dst, f.dst_port)
+                };
+                vec![
+                    crate::show::proto(f.proto),
+                    ep(f.src, f.src_port),
+                    dst,
+                    state,
+                    (f.packets_orig + f.packets_reply).to_string(),
+                    (f.bytes_orig + f.bytes_reply).to_string(),
+                    crate::show::secs(f.expires_in),
+                ]
+            });
+        }
+        out(t);
+
+        let action = |a: Action| match a {
+            Action::Allow => "allow",
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+        };
+        let mut t = Table::new("rules", &["n", "action", "match", "hits", "bytes"]);
+        for (i, r) in self.rules.iter().enumerate() {
+            t.push_with(|| {
+                vec![
+                    (i + 1).to_string(),
+                    action(r.action).into(),
+                    self.summaries.get(i).cloned().unwrap_or_default(),
+                    self.hits[i].to_string(),
+                    self.bytes[i].to_string(),
+                ]
+            });
+        }
+        t.push_with(|| {
+            vec![
+                "default".into(),
+                action(self.default).into(),
+                "any".into(),
+                self.c.default_policy.to_string(),
+                "-".into(),
+            ]
+        });
+        out(t);
     }
 
     fn gate_name(&self, gate: u16) -> String {

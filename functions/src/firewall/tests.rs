@@ -1422,3 +1422,52 @@ fn firewall_survives_20000_seeded_random_packets_conserving_packets_and_buffers(
     testing::tick(&mut f, pool, Instant::from_millis(now_ms + 10_000_000));
     assert_eq!(f.flow_count(), 0, "everything expires");
 }
+
+#[test]
+fn firewall_tables_list_flows_and_rules_with_hits() {
+    let mut f = example_policy();
+    assert!(passes(&mut f, T0, IN, &udp_ip(IN_HOST, OUT_HOST, 1000, 53)));
+    assert!(passes(
+        &mut f,
+        T0,
+        OUT,
+        &udp_ip(OUT_HOST, IN_HOST, 53, 1000)
+    ));
+    assert!(!passes(&mut f, T0, OUT, &udp_ip(OUT_HOST, IN_HOST, 9, 9)));
+    let mut t = Vec::new();
+    f.tables(secs(10), &mut |x| t.push(x));
+    assert_eq!(t[0].name, "flows");
+    assert_eq!(
+        t[0].columns,
+        [
+            "proto",
+            "src",
+            "dst",
+            "state",
+            "packets",
+            "bytes",
+            "expires_in_s"
+        ]
+    );
+    assert_eq!(t[0].rows.len(), 1);
+    let row = &t[0].rows[0];
+    assert_eq!(
+        row[..5],
+        ["udp", "10.0.0.2:1000", "203.0.113.5:53", "replied", "2"]
+    );
+    assert_eq!(t[1].name, "rules");
+    let summary: Vec<(&str, &str, &str, &str)> = t[1]
+        .rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("1", "allow", "dir out", "1"),
+            ("2", "allow", "state established", "1"),
+            ("3", "allow", "dir in proto tcp dport 80-80", "0"),
+            ("default", "drop", "any", "1"),
+        ]
+    );
+}

@@ -159,7 +159,7 @@ use nfv_dataplane::wire::{
 };
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf,
+    PacketBuf, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -950,6 +950,59 @@ impl Element for Nat44 {
         f("arp_replies", c.arp_replies);
         f("arp_passed", c.arp_passed);
         f("no_buffer", c.no_buffer);
+    }
+
+    /// `nat`: the live sessions, sorted by internal then remote endpoint.
+    fn tables(&self, now: Instant, out: &mut dyn FnMut(Table)) {
+        let mut v: Vec<SessionView> = self.sessions(now).collect();
+        v.sort_unstable_by_key(|s| {
+            (
+                *s.internal.ip(),
+                s.internal.port(),
+                *s.remote.ip(),
+                s.remote.port(),
+            )
+        });
+        let mut t = Table::new(
+            "nat",
+            &[
+                "proto",
+                "internal",
+                "external",
+                "remote",
+                "state",
+                "expires_in_s",
+            ],
+        );
+        for s in v {
+            t.push_with(|| {
+                let state = match s.state {
+                    SessionState::Udp => "udp",
+                    SessionState::Icmp => "icmp",
+                    SessionState::TcpOpening => "opening",
+                    SessionState::TcpEstablished => "established",
+                    SessionState::TcpClosing => "closing",
+                };
+                let proto = match s.proto {
+                    NatProto::Tcp => "tcp",
+                    NatProto::Udp => "udp",
+                    NatProto::Icmp => "icmp",
+                };
+                vec![
+                    proto.into(),
+                    s.internal.to_string(),
+                    s.external.to_string(),
+                    s.remote.to_string(),
+                    if s.is_static {
+                        format!("{state} (static)")
+                    } else {
+                        state.into()
+                    },
+                    crate::show::secs(s.expires_in),
+                ]
+            });
+        }
+        out(t);
     }
 
     fn gate_name(&self, gate: u16) -> String {

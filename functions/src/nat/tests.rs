@@ -1654,3 +1654,36 @@ fn nat_fills_the_default_table_of_65536_sessions_then_answers_code_13_rfc5508_re
         "Communication administratively prohibited"
     );
 }
+
+#[test]
+fn nat_table_lists_sessions_with_their_external_endpoint() {
+    let mut n = nat_with(|_| {});
+    let (_, port) = out_udp(&mut n, secs(0), H1, 5000, R1, 53);
+    let mut t = Vec::new();
+    n.tables(secs(100), &mut |x| t.push(x));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].name, "nat");
+    assert_eq!(
+        t[0].columns,
+        [
+            "proto",
+            "internal",
+            "external",
+            "remote",
+            "state",
+            "expires_in_s"
+        ]
+    );
+    assert_eq!(
+        t[0].rows,
+        [[
+            "udp".to_string(),
+            "10.0.0.1:5000".into(),
+            format!("203.0.113.1:{port}"),
+            "198.51.100.1:53".into(),
+            "udp".into(),
+            "200".into(),
+        ]]
+    );
+    assert_eq!(t[0].total, 1);
+}

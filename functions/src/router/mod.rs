@@ -64,7 +64,7 @@ use nfv_dataplane::wire::{
 };
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf,
+    PacketBuf, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -305,6 +305,10 @@ pub struct Ipv4Router {
     ifaces: Vec<Iface>,
     fib: Fib,
     next_hops: Vec<NextHop>,
+    /// The static routes' prefixes, in configuration order; route `k`'s next hop is
+    /// `next_hops[2 + ifaces.len() + k]`. Kept only for the `routes` table: the DIR-24-8 FIB
+    /// cannot be listed.
+    static_prefixes: Vec<(u32, u8)>,
     arp: HashMap<u32, ArpEntry, RandomState>,
     held: u64,
     icmp_bucket: TokenBucket,
@@ -352,7 +356,9 @@ impl Ipv4Router {
             fb.add(Ipv4Addr::from(ifc.net()), plen, nh)
                 .map_err(fib_err)?;
         }
+        let mut static_prefixes = Vec::with_capacity(cfg.routes.len());
         for r in &cfg.routes {
+            static_prefixes.push((u32::from(r.prefix), r.len));
             let via = u32::from(r.via);
             let Some(i) = ifaces.iter().position(|f| f.contains(via)) else {
                 return Err(RouterError::NextHopNotConnected(*r));
@@ -375,6 +381,7 @@ impl Ipv4Router {
             ifaces,
             fib: fb.build(),
             next_hops,
+            static_prefixes,
             arp: HashMap::with_hasher(RandomState::new()),
             held: 0,
             icmp_bucket: TokenBucket::new(cfg.icmp_rate_limit, cfg.icmp_burst),
@@ -1255,6 +1262,88 @@ impl Element for Ipv4Router {
         f("arp_entries", self.arp.len() as u64);
         f("no_buffer", c.no_buffer);
         f("fib_routes", self.fib.routes() as u64);
+    }
+
+    /// `arp` (the neighbour cache, by address) and `routes` (connected, local, then static
+    /// in configuration order; the subnet broadcast entries of the FIB are not listed).
+    fn tables(&self, now: Instant, out: &mut dyn FnMut(Table)) {
+        let ifname = |i: u16| {
+            self.ifaces
+                .get(usize::from(i))
+                .map_or("?", |f| f.name.as_str())
+                .to_string()
+        };
+        let mut arp: Vec<_> = self.arp.iter().collect();
+        arp.sort_unstable_by_key(|(ip, _)| **ip);
+        let mut t = Table::new("arp", &["ip", "mac", "interface", "state", "age_s"]);
+        for (ip, e) in arp {
+            t.push_with(|| {
+                let (mac, state, age) = match &e.state {
+                    ArpState::Resolved { mac, confirmed, .. } => {
+                        let age = now.saturating_since(*confirmed);
+                        let state = if age <= self.arp_timeout {
+                            "reachable"
+                        } else {
+                            "expired"
+                        };
+                        (crate::show::mac(mac), state, crate::show::secs(age))
+                    }
+                    ArpState::Incomplete { last_request, .. } => (
+                        "-".into(),
+                        "incomplete",
+                        crate::show::secs(now.saturating_since(*last_request)),
+                    ),
+                    ArpState::Failed { .. } => ("-".into(), "failed", "-".into()),
+                };
+                vec![
+                    Ipv4Addr::from(*ip).to_string(),
+                    mac,
+                    ifname(e.iface),
+                    state.into(),
+                    age,
+                ]
+            });
+        }
+        out(t);
+
+        let mut t = Table::new("routes", &["prefix", "next_hop", "interface", "kind"]);
+        for f in &self.ifaces {
+            let len = f.mask.count_ones();
+            t.push_with(|| {
+                vec![
+                    format!("{}/{len}", Ipv4Addr::from(f.net())),
+                    "-".into(),
+                    f.name.clone(),
+                    "connected".into(),
+                ]
+            });
+        }
+        for f in &self.ifaces {
+            t.push_with(|| {
+                vec![
+                    format!("{}/32", Ipv4Addr::from(f.addr)),
+                    "-".into(),
+                    f.name.clone(),
+                    "local".into(),
+                ]
+            });
+        }
+        let first_static = 2 + self.ifaces.len();
+        for (k, (prefix, len)) in self.static_prefixes.iter().enumerate() {
+            t.push_with(|| {
+                let (via, iface) = match self.next_hops.get(first_static + k) {
+                    Some(NextHop::Gateway(i, via)) => (Ipv4Addr::from(*via).to_string(), *i),
+                    _ => ("?".into(), u16::MAX),
+                };
+                vec![
+                    format!("{}/{len}", Ipv4Addr::from(*prefix)),
+                    via,
+                    ifname(iface),
+                    "static".into(),
+                ]
+            });
+        }
+        out(t);
     }
 
     fn gate_name(&self, gate: u16) -> String {

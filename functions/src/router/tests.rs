@@ -2060,3 +2060,52 @@ fn router_jumbo_datagram_fragmented_into_seven_pieces_survives_first_packet_arp_
     assert_eq!(e.gate(1).len(), 7, "every fragment sent after the reply");
     assert_eq!(r.held(), 0);
 }
+
+// ------------------------------------------------------------------ admin tables
+
+fn tables(r: &Ipv4Router, now: Instant) -> Vec<nfv_dataplane::Table> {
+    let mut v = Vec::new();
+    r.tables(now, &mut |t| v.push(t));
+    v
+}
+
+#[test]
+fn router_tables_list_the_arp_cache_and_every_configured_route() {
+    let pool = pool();
+    let mut r = router(&config(&[([192, 0, 2, 0], 24, GW_B_IP)]));
+    learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
+    let t = tables(&r, secs(5));
+    assert_eq!(t[0].name, "arp");
+    assert_eq!(t[0].columns, ["ip", "mac", "interface", "state", "age_s"]);
+    assert_eq!(
+        t[0].rows,
+        [["10.1.0.2", "02:00:00:00:00:01", "lan-a", "reachable", "5"]]
+    );
+    assert_eq!(t[1].name, "routes");
+    assert_eq!(t[1].columns, ["prefix", "next_hop", "interface", "kind"]);
+    assert_eq!(
+        t[1].rows,
+        [
+            ["10.1.0.0/24", "-", "lan-a", "connected"],
+            ["10.2.0.0/24", "-", "lan-b", "connected"],
+            ["10.1.0.1/32", "-", "lan-a", "local"],
+            ["10.2.0.1/32", "-", "lan-b", "local"],
+            ["192.0.2.0/24", "10.2.0.254", "lan-b", "static"],
+        ]
+    );
+    assert_eq!(t[1].total, 5);
+}
+
+#[test]
+fn router_routes_table_is_capped_but_counts_every_route() {
+    let routes: Vec<_> = (0..3000u32)
+        .map(|i| {
+            let p = (0xC000_0000u32 | (i << 8)).to_be_bytes();
+            (p, 24u8, GW_B_IP)
+        })
+        .collect();
+    let r = router(&config(&routes));
+    let t = tables(&r, T0);
+    assert_eq!(t[1].rows.len(), nfv_dataplane::TABLE_ROW_LIMIT);
+    assert_eq!(t[1].total, 4 + 3000);
+}

@@ -1,0 +1,418 @@
+//! The admin API: JSON over HTTP on the metrics listener (`metrics.listen`), served by the
+//! same control-plane thread as `/metrics` (see `src/metrics.rs` for the server and
+//! `docs/admin.md` for the endpoints).
+//!
+//! * `GET /api/v1/topology`: nodes (name, kind, interfaces) and links, from the topology
+//!   file (built once at start-up).
+//! * `GET /api/v1/counters`: a fresh worker [`Snapshot`] (ports, functions, worker).
+//! * `GET /api/v1/tables/{fdb|arp|routes|nat|flows|rules}[?node=NAME]`: the functions'
+//!   tables, built by the worker at the end of a round (never on the packet path).
+//!
+//! Errors are JSON too: `{"error": "..."}` with 404 (unknown path, table or node) or 503
+//! (the worker did not answer).
+
+use std::time::Duration;
+
+use nfv_config::{NodeKind, Topology};
+use nfv_dataplane::graph::ElementTables;
+use nfv_dataplane::worker::{Controller, Snapshot, SnapshotError};
+use serde_json::{Map, Value, json};
+
+/// The tables `GET /api/v1/tables/{name}` knows, and the node kind that has each.
+pub const TABLES: [(&str, &str); 6] = [
+    ("fdb", "switch"),
+    ("arp", "router"),
+    ("routes", "router"),
+    ("nat", "nat"),
+    ("flows", "firewall"),
+    ("rules", "firewall"),
+];
+
+/// How long an API request waits for the worker.
+pub const WORKER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the API knows without asking the worker.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// `GET /api/v1/topology`, rendered once.
+    topology: String,
+    /// Node name → kind.
+    nodes: Vec<(String, &'static str)>,
+}
+
+impl Info {
+    /// From the validated topology.
+    pub fn new(topo: &Topology) -> Info {
+        Info {
+            topology: topology_json(topo).to_string(),
+            nodes: topo
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.kind.kind_name()))
+                .collect(),
+        }
+    }
+}
+
+/// An answer: HTTP status line text and a JSON body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// `"200 OK"`, `"404 Not Found"`, …
+    pub status: &'static str,
+    /// JSON text.
+    pub body: String,
+}
+
+fn error(status: &'static str, msg: impl Into<String>) -> Answer {
+    Answer {
+        status,
+        body: json!({ "error": msg.into() }).to_string(),
+    }
+}
+
+fn ok(v: &Value) -> Answer {
+    Answer {
+        status: "200 OK",
+        body: v.to_string(),
+    }
+}
+
+fn worker_error(e: &SnapshotError) -> Answer {
+    error("503 Service Unavailable", e.to_string())
+}
+
+/// The interfaces of a node, in link-name terms.
+fn interfaces(kind: &NodeKind) -> Vec<String> {
+    match kind {
+        NodeKind::Host(h) => vec![h.ifname.to_string()],
+        NodeKind::Tap(t) => vec![t.ifname.to_string()],
+        NodeKind::Switch(s) => s.ports.iter().map(|p| p.name.clone()).collect(),
+        NodeKind::Router(r) => r.interfaces.iter().map(|i| i.name.clone()).collect(),
+        NodeKind::Nat(_) | NodeKind::Firewall(_) => kind
+            .sides()
+            .map(|s| s.iter().map(|x| (*x).to_string()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// `GET /api/v1/topology`.
+pub fn topology_json(topo: &Topology) -> Value {
+    let nodes: Vec<Value> = topo
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "name": n.name,
+                "kind": n.kind.kind_name(),
+                "interfaces": interfaces(&n.kind),
+            })
+        })
+        .collect();
+    let links: Vec<Value> = topo
+        .links
+        .iter()
+        .map(|l| json!({ "a": l.a.to_string(), "b": l.b.to_string() }))
+        .collect();
+    json!({ "name": topo.name, "nodes": nodes, "links": links })
+}
+
+fn drops_json(d: &nfv_dataplane::DropCounters) -> Value {
+    let m: Map<String, Value> = d
+        .nonzero()
+        .map(|(r, n)| (r.as_str().to_string(), n.into()))
+        .collect();
+    Value::Object(m)
+}
+
+/// `GET /api/v1/counters`: every counter of the snapshot. Drops list non-zero reasons only,
+/// with their sum in `drops_total`.
+pub fn counters_json(s: &Snapshot) -> Value {
+    let ports: Vec<Value> = s
+        .graph
+        .ports
+        .iter()
+        .map(|p| {
+            let st = &p.stats;
+            json!({
+                "name": p.name,
+                "ifname": p.ifname,
+                "rx_packets": st.rx_packets,
+                "rx_bytes": st.rx_bytes,
+                "tx_packets": st.tx_packets,
+                "tx_bytes": st.tx_bytes,
+                "rx_errors": st.rx_errors,
+                "tx_errors": st.tx_errors,
+                "rx_no_buffer": st.rx_no_buffer,
+                "drops_total": st.drops.total(),
+                "drops": drops_json(&st.drops),
+            })
+        })
+        .collect();
+    let functions: Vec<Value> = s
+        .graph
+        .elements
+        .iter()
+        .map(|e| {
+            let out: Map<String, Value> = e
+                .out_packets
+                .iter()
+                .map(|(g, n)| (g.clone(), (*n).into()))
+                .collect();
+            let counters: Map<String, Value> = e
+                .counters
+                .iter()
+                .map(|(k, n)| ((*k).to_string(), (*n).into()))
+                .collect();
+            json!({
+                "name": e.name,
+                "kind": e.kind,
+                "in_packets": e.in_packets,
+                "generated": e.generated,
+                "out_packets": out,
+                "local": e.consumed,
+                "held": e.held,
+                "drops_total": e.drops.total(),
+                "drops": drops_json(&e.drops),
+                "counters": counters,
+            })
+        })
+        .collect();
+    let w = &s.worker;
+    json!({
+        "ports": ports,
+        "functions": functions,
+        "worker": {
+            "rounds": w.rounds,
+            "busy_rounds": w.busy_rounds,
+            "rx_packets": w.rx_packets,
+            "rx_batches": w.rx_batches,
+            "busy_seconds": w.busy_time().as_secs_f64(),
+        },
+    })
+}
+
+/// The body of `GET /api/v1/tables/{table}` from the worker's tables (already filtered to
+/// `node` when one was asked for).
+pub fn tables_json(table: &str, all: &[ElementTables]) -> Value {
+    let nodes: Vec<Value> = all
+        .iter()
+        .flat_map(|e| {
+            e.tables.iter().filter(|t| t.name == table).map(|t| {
+                json!({
+                    "node": e.name,
+                    "kind": e.kind,
+                    "columns": t.columns,
+                    "rows": t.rows,
+                    "total": t.total,
+                })
+            })
+        })
+        .collect();
+    json!({ "table": table, "nodes": nodes })
+}
+
+/// `?node=NAME` from a query string (no percent-decoding: node names are plain).
+fn query_node(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "node")
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Answer `GET path?query` for a path under `/api/`. Blocking: asks the worker.
+pub fn answer(path: &str, query: &str, ctl: &Controller, info: &Info) -> Answer {
+    let path = path.trim_end_matches('/');
+    match path {
+        "/api/v1/topology" => Answer {
+            status: "200 OK",
+            body: info.topology.clone(),
+        },
+        "/api/v1/counters" => match ctl.snapshot(WORKER_TIMEOUT) {
+            Ok(s) => ok(&counters_json(&s)),
+            Err(e) => worker_error(&e),
+        },
+        _ => match path.strip_prefix("/api/v1/tables/") {
+            Some(table) => tables(table, query_node(query), ctl, info),
+            None => error(
+                "404 Not Found",
+                format!(
+                    "no such endpoint {path}; try /api/v1/topology, /api/v1/counters or \
+                     /api/v1/tables/{{{}}}",
+                    table_names()
+                ),
+            ),
+        },
+    }
+}
+
+fn table_names() -> String {
+    TABLES.map(|(t, _)| t).join("|")
+}
+
+fn tables(table: &str, node: Option<String>, ctl: &Controller, info: &Info) -> Answer {
+    let Some(&(table, owner)) = TABLES.iter().find(|(t, _)| *t == table) else {
+        return error(
+            "404 Not Found",
+            format!("no table {table:?}; tables: {}", table_names()),
+        );
+    };
+    if let Some(n) = &node {
+        match info.nodes.iter().find(|(name, _)| name == n) {
+            None => return error("404 Not Found", format!("no node {n:?}")),
+            Some((_, kind)) if *kind != owner => {
+                return error(
+                    "404 Not Found",
+                    format!("node {n:?} is a {kind}; only a {owner} has a {table} table"),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    match ctl.tables(node, WORKER_TIMEOUT) {
+        Ok(all) => ok(&tables_json(table, &all)),
+        Err(e) => worker_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use nfv_dataplane::graph::{ElementReport, GraphReport, PortReport};
+    use nfv_dataplane::worker::WorkerStats;
+    use nfv_dataplane::{DropCounters, DropReason, PortStats, Table};
+
+    #[test]
+    fn counters_json_shape() {
+        let mut drops = DropCounters::default();
+        drops.add(DropReason::TxFull, 2);
+        let s = Snapshot {
+            graph: GraphReport {
+                ports: vec![PortReport {
+                    name: "h1:eth0".into(),
+                    ifname: "eth0".into(),
+                    stats: PortStats {
+                        rx_packets: 10,
+                        rx_bytes: 1000,
+                        drops,
+                        ..PortStats::default()
+                    },
+                }],
+                elements: vec![ElementReport {
+                    name: "sw1".into(),
+                    kind: "switch",
+                    in_packets: 10,
+                    generated: 4,
+                    out_packets: vec![("p1".into(), 5)],
+                    drops: DropCounters::default(),
+                    consumed: 0,
+                    held: 0,
+                    counters: vec![("fdb_entries", 2)],
+                }],
+            },
+            worker: WorkerStats {
+                rounds: 100,
+                busy_nanos: 1_500_000,
+                ..WorkerStats::default()
+            },
+        };
+        let v = counters_json(&s);
+        assert_eq!(v["ports"][0]["name"], "h1:eth0");
+        assert_eq!(v["ports"][0]["rx_packets"], 10);
+        assert_eq!(v["ports"][0]["drops_total"], 2);
+        assert_eq!(v["ports"][0]["drops"], json!({ "tx_full": 2 }));
+        assert_eq!(v["functions"][0]["kind"], "switch");
+        assert_eq!(v["functions"][0]["out_packets"], json!({ "p1": 5 }));
+        assert_eq!(v["functions"][0]["counters"]["fdb_entries"], 2);
+        assert_eq!(v["functions"][0]["drops"], json!({}));
+        assert_eq!(v["worker"]["rounds"], 100);
+        assert_eq!(v["worker"]["busy_seconds"], 0.0015);
+    }
+
+    #[test]
+    fn tables_json_keeps_only_the_asked_table() {
+        let mut fdb = Table::new("fdb", &["vlan", "mac", "port", "age_s"]);
+        fdb.push_with(|| {
+            vec![
+                "1".into(),
+                "02:00:00:00:00:01".into(),
+                "p1".into(),
+                "3".into(),
+            ]
+        });
+        let all = vec![
+            ElementTables {
+                name: "sw1".into(),
+                kind: "switch",
+                tables: vec![fdb],
+            },
+            ElementTables {
+                name: "r1".into(),
+                kind: "router",
+                tables: vec![Table::new("arp", &["ip"])],
+            },
+        ];
+        assert_eq!(
+            tables_json("fdb", &all),
+            json!({
+                "table": "fdb",
+                "nodes": [{
+                    "node": "sw1", "kind": "switch",
+                    "columns": ["vlan", "mac", "port", "age_s"],
+                    "rows": [["1", "02:00:00:00:00:01", "p1", "3"]],
+                    "total": 1,
+                }],
+            })
+        );
+    }
+
+    fn small_topology() -> Topology {
+        nfv_config::load_str(
+            "t.yaml",
+            "name: t\nnodes:\n  h1: {kind: host}\n  sw1: {kind: switch}\n\
+             links:\n  - endpoints: [h1, sw1:p1]\n",
+        )
+        .unwrap()
+        .topology
+    }
+
+    #[test]
+    fn topology_json_lists_nodes_interfaces_and_links() {
+        let topo = small_topology();
+        let v = topology_json(&topo);
+        assert_eq!(v["name"], "t");
+        assert_eq!(
+            v["nodes"],
+            json!([
+                {"name": "h1", "kind": "host", "interfaces": ["eth0"]},
+                {"name": "sw1", "kind": "switch", "interfaces": ["p1"]},
+            ])
+        );
+        assert_eq!(v["links"], json!([{"a": "h1:eth0", "b": "sw1:p1"}]));
+    }
+
+    #[test]
+    fn unknown_paths_tables_and_nodes_are_json_404s() {
+        let topo = small_topology();
+        let info = Info::new(&topo);
+        let sd = nfv_dataplane::worker::Shutdown::new().unwrap();
+        let (ctl, _rx) = nfv_dataplane::worker::control(sd);
+        for (path, query, msg) in [
+            ("/api/v1/nope", "", "no such endpoint"),
+            ("/api/v1/tables/bogus", "", "no table"),
+            ("/api/v1/tables/fdb", "node=zz", "no node"),
+            ("/api/v1/tables/arp", "node=sw1", "is a switch"),
+        ] {
+            let a = answer(path, query, &ctl, &info);
+            assert_eq!(a.status, "404 Not Found", "{path}");
+            let v: Value = serde_json::from_str(&a.body).unwrap();
+            assert!(v["error"].as_str().unwrap().contains(msg), "{path}: {v}");
+        }
+        let a = answer("/api/v1/topology", "", &ctl, &info);
+        assert_eq!(a.status, "200 OK");
+        assert_eq!(query_node("x=1&node=sw1"), Some("sw1".into()));
+        assert_eq!(query_node("node="), None);
+    }
+}
