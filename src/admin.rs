@@ -86,6 +86,7 @@ fn interfaces(kind: &NodeKind) -> Vec<String> {
     match kind {
         NodeKind::Host(h) => vec![h.ifname.to_string()],
         NodeKind::Tap(t) => vec![t.ifname.to_string()],
+        NodeKind::Pcap(_) => vec![nfv_config::PCAP_IFNAME.to_string()],
         NodeKind::Switch(s) => s.ports.iter().map(|p| p.name.clone()).collect(),
         NodeKind::Router(r) => r.interfaces.iter().map(|i| i.name.clone()).collect(),
         NodeKind::Nat(_) | NodeKind::Firewall(_) => kind
@@ -229,6 +230,7 @@ pub fn answer(path: &str, query: &str, ctl: &Controller, info: &Info) -> Answer 
             status: "200 OK",
             body: info.topology.clone(),
         },
+        "/api/v1/trace" => crate::trace_cmd::api(query, ctl),
         "/api/v1/counters" => match ctl.snapshot(WORKER_TIMEOUT) {
             Ok(s) => ok(&counters_json(&s)),
             Err(e) => worker_error(&e),

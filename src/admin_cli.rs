@@ -94,7 +94,7 @@ impl TableName {
 impl ApiArgs {
     /// `--api`, else the topology file's `metrics.listen` (an unspecified address such as
     /// 0.0.0.0 becomes loopback), else [`DEFAULT_API`].
-    fn addr(&self) -> Result<SocketAddr> {
+    pub(crate) fn addr(&self) -> Result<SocketAddr> {
         if let Some(a) = &self.api {
             return a
                 .to_socket_addrs()

@@ -46,6 +46,7 @@ fn shape(kind: &NodeKind) -> &'static str {
     match kind {
         NodeKind::Host(_) => "shape=box, style=rounded",
         NodeKind::Tap(_) => "shape=component",
+        NodeKind::Pcap(_) => "shape=cylinder",
         NodeKind::Switch(_) => "shape=rect, style=filled, fillcolor=lightgrey",
         NodeKind::Router(_) => "shape=octagon",
         NodeKind::Nat(_) => "shape=hexagon",
@@ -75,6 +76,13 @@ fn node_lines(node: &Node) -> Vec<String> {
             }
         }
         NodeKind::Tap(t) => lines.push(format!("ifname {}", t.ifname)),
+        NodeKind::Pcap(p) => {
+            for (what, f) in [("read", &p.read), ("write", &p.write)] {
+                if let Some(f) = f.as_ref().and_then(|f| f.file_name()) {
+                    lines.push(format!("{what} {}", f.to_string_lossy()));
+                }
+            }
+        }
         NodeKind::Switch(s) => {
             let n = s.ports.len();
             lines.push(format!("{n} port{}", if n == 1 { "" } else { "s" }));

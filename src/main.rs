@@ -2,11 +2,13 @@
 
 mod admin;
 mod admin_cli;
+mod capture_cmd;
 mod demo;
 mod graph_cmd;
 mod metrics;
 mod report;
 mod runtime;
+mod trace_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +57,13 @@ enum Command {
     /// Live rates of a running nfv (over its admin API): per port rx/tx pps and bps and
     /// drops/s, per function in pps and drops/s.
     Stats(admin_cli::StatsArgs),
+    /// Trace the next packets matching a filter through a running nfv (over its admin
+    /// API): every node each crossed and what it did, VPP `show trace` style
+    /// (docs/trace.md).
+    Trace(trace_cmd::TraceArgs),
+    /// Capture the frames crossing a port of a running nfv (over its admin API) into a pcap
+    /// file, until COUNT frames or S seconds (docs/capture.md).
+    Capture(capture_cmd::CaptureArgs),
     /// Draw a topology as a Graphviz graph: DOT on stdout, or `-o x.dot`, `-o x.svg`/`.png`
     /// (rendered by Graphviz's `dot`). Validates first, like `check`.
     Graph {
@@ -94,6 +103,8 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Show(args) => admin_cli::show(args),
         Command::Stats(args) => admin_cli::stats(args),
+        Command::Trace(args) => trace_cmd::run(args),
+        Command::Capture(args) => capture_cmd::run(args),
         Command::Graph { file, output } => graph_cmd::run(file, output.as_deref()),
     };
     match res {

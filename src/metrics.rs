@@ -478,6 +478,11 @@ async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller, info: Arc<cr
             "only GET\n".to_string(),
             "Allow: GET\r\n",
         ),
+        Some(Route::Api(path, query)) if path.trim_end_matches('/') == "/api/v1/capture" => {
+            // A binary (pcap) answer that takes up to the capture's length.
+            crate::capture_cmd::serve(&mut stream, query, ctl).await;
+            return;
+        }
         Some(Route::Api(path, query)) => {
             let res = tokio::task::spawn_blocking(move || {
                 crate::admin::answer(&path, &query, &ctl, &info)

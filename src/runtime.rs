@@ -117,7 +117,8 @@ pub fn preflight(topo: &Topology) -> Result<Vec<String>> {
                     ));
                 }
             }
-            NodeKind::Switch(_)
+            NodeKind::Pcap(_)
+            | NodeKind::Switch(_)
             | NodeKind::Router(_)
             | NodeKind::Nat(_)
             | NodeKind::Firewall(_) => {}
@@ -430,6 +431,53 @@ pub fn nat_config(topology: &str, node: &str, n: &NatSpec) -> nfv_functions::Nat
     }
 }
 
+/// The port of a `kind: pcap` node: `read` parsed, `write` created (truncated).
+fn create_pcap_port(
+    name: &str,
+    p: &nfv_config::PcapSpec,
+) -> Result<(nfv_dataplane::port::PcapPort, String)> {
+    use nfv_dataplane::capture::{PcapWriter, read_pcap};
+    let mut frames = Vec::new();
+    let mut what = Vec::new();
+    if let Some(f) = &p.read {
+        let bytes = std::fs::read(f)
+            .with_context(|| format!("pcap {name}: couldn't read {}", f.display()))?;
+        frames = read_pcap(&bytes)
+            .with_context(|| format!("pcap {name}: {}", f.display()))?
+            .into_iter()
+            .map(|r| r.data)
+            .collect();
+        what.push(format!(
+            "replays {} frames of {}{}{}",
+            frames.len(),
+            f.display(),
+            p.rate_pps
+                .map(|r| format!(" at {r} pps"))
+                .unwrap_or_default(),
+            if p.repeat { " in a loop" } else { "" }
+        ));
+    }
+    let sink = match &p.write {
+        Some(f) => {
+            let file = std::fs::File::create(f)
+                .with_context(|| format!("pcap {name}: couldn't create {}", f.display()))?;
+            let out: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(file));
+            what.push(format!("records tx into {}", f.display()));
+            Some(PcapWriter::new(out).with_context(|| format!("pcap {name}: {}", f.display()))?)
+        }
+        None => None,
+    };
+    let port = nfv_dataplane::port::PcapPort::new(
+        nfv_config::PCAP_IFNAME,
+        frames,
+        sink,
+        p.rate_pps,
+        p.repeat,
+    )
+    .with_context(|| format!("pcap {name}: couldn't create its eventfd"))?;
+    Ok((port, format!("pcap {name}: {}", what.join(", "))))
+}
+
 /// Largest frame the topology can carry.
 fn max_frame(topo: &Topology) -> usize {
     let mtu = topo
@@ -439,7 +487,7 @@ fn max_frame(topo: &Topology) -> usize {
             NodeKind::Host(h) => h.mtu,
             NodeKind::Tap(t) => t.mtu,
             NodeKind::Router(r) => r.interfaces.iter().map(|i| i.mtu).max().unwrap_or(0),
-            NodeKind::Switch(_) | NodeKind::Nat(_) | NodeKind::Firewall(_) => 0,
+            NodeKind::Pcap(_) | NodeKind::Switch(_) | NodeKind::Nat(_) | NodeKind::Firewall(_) => 0,
         })
         .max()
         .unwrap_or(1500)
@@ -484,6 +532,19 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let id = gb.add_port(format!("{}:{}", node.name, t.ifname), Box::new(port))?;
                 ends.insert(
                     (node.name.clone(), t.ifname.to_string()),
+                    Endpoint::Port(id),
+                );
+            }
+            NodeKind::Pcap(p) => {
+                let (port, line) = create_pcap_port(&node.name, p)?;
+                tracing::info!("{line}");
+                summary.push(line);
+                let id = gb.add_port(
+                    format!("{}:{}", node.name, nfv_config::PCAP_IFNAME),
+                    Box::new(port),
+                )?;
+                ends.insert(
+                    (node.name.clone(), nfv_config::PCAP_IFNAME.to_string()),
                     Endpoint::Port(id),
                 );
             }

@@ -111,6 +111,12 @@ pub(crate) struct RawNode {
     pub default: Option<Spanned<String>>,
     pub rules: Option<Spanned<Vec<Spanned<RawFwRule>>>>,
     pub max_flows: Option<Spanned<i64>>,
+    // pcap
+    pub read: Option<Spanned<String>>,
+    pub write: Option<Spanned<String>>,
+    pub rate_pps: Option<Spanned<i64>>,
+    #[serde(rename = "loop")]
+    pub repeat: Option<Spanned<bool>>,
 }
 
 /// A field present in a [`RawNode`]: its YAML name, where its value is, and the value's text.
@@ -169,6 +175,10 @@ impl RawNode {
             field("default", self.default.as_ref()),
             whole("rules", self.rules.as_ref()),
             field("max-flows", self.max_flows.as_ref()),
+            field("read", self.read.as_ref()),
+            field("write", self.write.as_ref()),
+            field("rate-pps", self.rate_pps.as_ref()),
+            field("loop", self.repeat.as_ref()),
         ]
         .into_iter()
         .flatten()
@@ -179,6 +189,7 @@ impl RawNode {
 /// Field names of [`RawNode`] as written in YAML, for the per-kind check.
 pub(crate) const HOST_FIELDS: &[&str] = &["address", "gateway", "mac", "mtu", "ifname"];
 pub(crate) const TAP_FIELDS: &[&str] = &["ifname", "mtu", "mac"];
+pub(crate) const PCAP_FIELDS: &[&str] = &["read", "write", "rate-pps", "loop"];
 pub(crate) const SWITCH_FIELDS: &[&str] = &["mac-table-size", "ageing", "ports"];
 pub(crate) const ROUTER_FIELDS: &[&str] = &[
     "interfaces",
@@ -218,6 +229,7 @@ pub(crate) fn fields_of_kind(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "host" => Some(HOST_FIELDS),
         "tap" => Some(TAP_FIELDS),
+        "pcap" => Some(PCAP_FIELDS),
         "switch" => Some(SWITCH_FIELDS),
         "router" => Some(ROUTER_FIELDS),
         "nat" => Some(NAT_FIELDS),

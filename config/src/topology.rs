@@ -8,12 +8,13 @@
 //! make a `SwitchSpec`, a `HostSpec` or a `RouterSpec` (`..RouterSpec::default()`) directly.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
 /// Node kinds that `kind:` accepts, in the order error messages list them.
-pub const KNOWN_KINDS: &[&str] = &["host", "tap", "switch", "router", "nat", "firewall"];
+pub const KNOWN_KINDS: &[&str] = &["host", "tap", "pcap", "switch", "router", "nat", "firewall"];
 /// MTU when `mtu` is not given.
 pub const DEFAULT_MTU: u16 = 1500;
 /// Smallest and largest `mtu` accepted (68 is the IPv4 minimum, RFC 791).
@@ -133,6 +134,8 @@ pub enum NodeKind {
     Host(HostSpec),
     /// `kind: tap`: a TAP device in the host namespace, left for a VM.
     Tap(TapSpec),
+    /// `kind: pcap`: a port that replays a pcap file as rx and records tx into one.
+    Pcap(PcapSpec),
     /// `kind: switch`: an L2 learning switch.
     Switch(SwitchSpec),
     /// `kind: router`: an IPv4 router with one or more interfaces and static routes.
@@ -151,6 +154,7 @@ impl NodeKind {
         match self {
             NodeKind::Host(_) => "host",
             NodeKind::Tap(_) => "tap",
+            NodeKind::Pcap(_) => "pcap",
             NodeKind::Switch(_) => "switch",
             NodeKind::Router(_) => "router",
             NodeKind::Nat(_) => "nat",
@@ -196,6 +200,25 @@ pub struct TapSpec {
     pub mtu: u16,
     /// MAC of the host-side device; unicast and non-zero.
     pub mac: Option<MacAddr>,
+}
+
+/// The one interface of a `kind: pcap` node (`node` or `node:eth0` in links).
+pub const PCAP_IFNAME: &str = "eth0";
+
+/// `kind: pcap`: a port that replays `read` as received frames and records every frame sent
+/// to it into `write`. At least one of the two is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcapSpec {
+    /// A classic pcap file (Ethernet), relative paths resolved against the topology file's
+    /// directory; it existed and parsed when the topology was loaded.
+    pub read: Option<PathBuf>,
+    /// Where to record transmitted frames (created or truncated at start-up; same
+    /// resolution as `read`).
+    pub write: Option<PathBuf>,
+    /// Replay rate in frames per second, 1..=10,000,000; `None` is as fast as the worker goes.
+    pub rate_pps: Option<u32>,
+    /// Replay `read` again from the start when it ends (`loop:`, default false).
+    pub repeat: bool,
 }
 
 /// `kind: switch`: an L2 learning switch.

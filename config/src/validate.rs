@@ -8,6 +8,7 @@
 //! [`router::MAX_ROUTES_FILE_PROBLEMS`] per file.
 
 mod function;
+mod pcap;
 mod router;
 
 use std::collections::HashMap;
@@ -466,6 +467,7 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
     let kind = match kind {
         "host" => Some(NodeKind::Host(host(r, topo, &key.value, n, &path))),
         "tap" => tap(r, key, n, &path).map(NodeKind::Tap),
+        "pcap" => pcap::pcap(r, key, n, &path).map(NodeKind::Pcap),
         "switch" => {
             let (spec, configured) = switch(r, n, &path);
             configured_ports = configured;
@@ -707,6 +709,7 @@ fn endpoint(
     let (kind, own) = match node_kind {
         NodeKind::Host(h) => ("host", h.ifname.as_str()),
         NodeKind::Tap(t) => ("tap", t.ifname.as_str()),
+        NodeKind::Pcap(_) => ("pcap", crate::topology::PCAP_IFNAME),
         NodeKind::Switch(_) => {
             let Some(port) = iface else {
                 r.bad(

@@ -322,7 +322,7 @@ fn unknown_kind_is_one_problem_and_links_to_it_are_not_reported() {
     assert_eq!(e.problems.len(), 1, "{e}");
     assert_eq!(
         e.problems[0].message,
-        r#"unknown kind "swich", expected one of host, tap, switch, router, nat, firewall"#
+        r#"unknown kind "swich", expected one of host, tap, pcap, switch, router, nat, firewall"#
     );
 }
 

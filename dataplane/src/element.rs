@@ -333,6 +333,12 @@ pub struct Context {
     pub now: Instant,
     pool: PacketPool,
     generated: u64,
+    /// Trace id of the (last) traced packet of the batch being processed, 0 if none.
+    trace_parent: u16,
+    /// Next trace id to give a generated packet (0: none may be given).
+    trace_next: u16,
+    /// Parents of the packets given trace ids since the runner last looked, in id order.
+    trace_generated: Vec<u16>,
 }
 
 impl Context {
@@ -342,22 +348,58 @@ impl Context {
             now,
             pool,
             generated: 0,
+            trace_parent: 0,
+            trace_next: 0,
+            trace_generated: Vec::new(),
         }
+    }
+
+    /// Trace bookkeeping for the runner: the batch about to be processed contains traced
+    /// packet `parent` (0: none), and generated packets get ids from `next`.
+    pub(crate) fn set_trace(&mut self, parent: u16, next: u16) {
+        self.trace_parent = parent;
+        self.trace_next = next;
+    }
+
+    /// Parents of the traced packets generated since the last call (for the runner).
+    pub(crate) fn take_trace_generated(&mut self) -> Option<std::vec::Drain<'_, u16>> {
+        if self.trace_generated.is_empty() {
+            None
+        } else {
+            Some(self.trace_generated.drain(..))
+        }
+    }
+
+    #[cold]
+    fn trace_id_for(&mut self, parent: u16) -> u16 {
+        if self.trace_next == 0 || usize::from(self.trace_next) > crate::trace::MAX_PACKETS {
+            return 0;
+        }
+        let id = self.trace_next;
+        self.trace_next += 1;
+        self.trace_generated.push(parent);
+        id
     }
 
     /// A new empty packet (counted as generated), or `None` if the pool is empty.
     #[inline]
     pub fn alloc(&mut self) -> Option<PacketBuf> {
-        let p = self.pool.alloc()?;
+        let mut p = self.pool.alloc()?;
         self.generated += 1;
+        if self.trace_parent != 0 {
+            p.meta.trace = self.trace_id_for(self.trace_parent);
+        }
         Some(p)
     }
 
     /// A copy of `pkt` (counted as generated), or `None` if the pool is empty.
     #[inline]
     pub fn clone_packet(&mut self, pkt: &PacketBuf) -> Option<PacketBuf> {
-        let p = self.pool.try_clone(pkt)?;
+        let mut p = self.pool.try_clone(pkt)?;
         self.generated += 1;
+        if pkt.meta.trace != 0 {
+            p.meta.trace = self.trace_id_for(pkt.meta.trace);
+        }
         Some(p)
     }
 
@@ -377,6 +419,8 @@ pub struct Outputs {
     drops: DropCounters,
     emitted: u64,
     consumed: u64,
+    /// What happened to traced packets (notes, drops), for the runner.
+    trace: Vec<crate::trace::Event>,
 }
 
 impl Outputs {
@@ -389,7 +433,35 @@ impl Outputs {
             drops: DropCounters::default(),
             emitted: 0,
             consumed: 0,
+            trace: Vec::new(),
         }
+    }
+
+    /// Say what the element did with `pkt`, for the packet trace ([`crate::trace`]): `f` is
+    /// called only when `pkt` is traced, so this costs one branch otherwise.
+    #[inline]
+    pub fn note(&mut self, pkt: &PacketBuf, f: impl FnOnce() -> String) {
+        if pkt.meta.trace != 0 {
+            self.note_traced(pkt.meta.trace, f);
+        }
+    }
+
+    /// The slow half of [`Outputs::note`], kept out of the elements' packet loops.
+    #[cold]
+    #[inline(never)]
+    fn note_traced(&mut self, id: u16, f: impl FnOnce() -> String) {
+        self.trace.push(crate::trace::Event::Note(id, f()));
+    }
+
+    /// The trace events recorded since the last call (for the runner and tests).
+    pub fn take_trace(&mut self) -> Vec<crate::trace::Event> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// True when trace events are waiting for the runner.
+    #[inline]
+    pub(crate) fn has_trace(&self) -> bool {
+        !self.trace.is_empty()
     }
 
     /// Send `pkt` out of `gate`. A gate the element does not have is a counted
@@ -401,13 +473,25 @@ impl Outputs {
                 q.push(pkt);
                 self.emitted += 1;
             }
-            None => self.drops.add(DropReason::BadGate, 1),
+            None => {
+                if pkt.meta.trace != 0 {
+                    self.trace.push(crate::trace::Event::Drop(
+                        pkt.meta.trace,
+                        DropReason::BadGate,
+                    ));
+                }
+                self.drops.add(DropReason::BadGate, 1);
+            }
         }
     }
 
     /// Drop `pkt`, counting `reason`.
     #[inline]
     pub fn drop(&mut self, pkt: PacketBuf, reason: DropReason) {
+        if pkt.meta.trace != 0 {
+            self.trace
+                .push(crate::trace::Event::Drop(pkt.meta.trace, reason));
+        }
         drop(pkt);
         self.drops.add(reason, 1);
     }
@@ -416,6 +500,10 @@ impl Outputs {
     /// message for it): neither forwarded nor dropped.
     #[inline]
     pub fn consume(&mut self, pkt: PacketBuf) {
+        if pkt.meta.trace != 0 {
+            self.trace
+                .push(crate::trace::Event::Consumed(pkt.meta.trace));
+        }
         drop(pkt);
         self.consumed += 1;
     }

@@ -20,12 +20,14 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::capture::{CaptureTap, Direction};
 use crate::element::{
     Context, DropCounters, DropReason, Element, GateSpec, InputGate, Outputs, Table,
 };
 use crate::packet::{Batch, PacketPool};
 use crate::port::{Port, PortError, PortStats};
 use crate::time::Instant;
+use crate::trace::{Event, Filter, TraceLog, Tracer};
 
 /// Upper bound on element batches processed per [`Graph::poll`] round.
 pub const MAX_BATCHES_PER_ROUND: usize = 4096;
@@ -89,6 +91,8 @@ struct PortSlot {
     tx_offered: u64,
     /// Drops the runner counts for this port (rx with nothing connected).
     runner_drops: DropCounters,
+    /// An armed packet capture ([`crate::capture`]); checked once per burst.
+    capture: Option<Box<CaptureTap>>,
 }
 
 struct ElemSlot {
@@ -148,6 +152,7 @@ impl GraphBuilder {
             rx_delivered: 0,
             tx_offered: 0,
             runner_drops: DropCounters::default(),
+            capture: None,
         });
         Ok(PortId(id))
     }
@@ -247,6 +252,7 @@ impl GraphBuilder {
             ports: self.ports,
             elements: self.elements,
             queue: VecDeque::with_capacity(256),
+            tracer: Tracer::default(),
         }
     }
 }
@@ -257,6 +263,8 @@ pub struct Graph {
     ports: Vec<PortSlot>,
     elements: Vec<ElemSlot>,
     queue: VecDeque<(u16, u16, Batch)>,
+    /// The packet trace ([`crate::trace`]); off (one check per rx burst) unless armed.
+    tracer: Tracer,
 }
 
 impl std::fmt::Debug for Graph {
@@ -346,6 +354,11 @@ fn deliver(
         Target::Port(p) => {
             let slot = &mut ports[p as usize];
             slot.tx_offered += batch.len() as u64;
+            if let Some(tap) = &slot.capture
+                && !tap.record(Direction::Tx, &batch)
+            {
+                slot.capture = None;
+            }
             slot.port.tx_burst(&mut batch);
         }
         Target::Element(e, g) => queue.push_back((e, g, batch)),
@@ -353,7 +366,12 @@ fn deliver(
 }
 
 /// Move everything an element queued on its output gates to their targets.
-fn flush(slot: &mut ElemSlot, ports: &mut [PortSlot], queue: &mut VecDeque<(u16, u16, Batch)>) {
+fn flush(
+    slot: &mut ElemSlot,
+    ports: &mut [PortSlot],
+    queue: &mut VecDeque<(u16, u16, Batch)>,
+    tracer: &mut Tracer,
+) {
     for gate in 0..slot.out_to.len() {
         let target = slot.out_to[gate];
         let Some(q) = slot.out.queue_mut(gate) else {
@@ -365,6 +383,17 @@ fn flush(slot: &mut ElemSlot, ports: &mut [PortSlot], queue: &mut VecDeque<(u16,
         slot.out_packets[gate] += q.len() as u64;
         let mut batch = Batch::new();
         for pkt in q.drain(..) {
+            if pkt.meta.trace != 0 {
+                trace_out(
+                    tracer,
+                    &slot.name,
+                    &*slot.elem,
+                    gate,
+                    target,
+                    ports,
+                    pkt.meta.trace,
+                );
+            }
             if let Err(pkt) = batch.push(pkt) {
                 let full = std::mem::take(&mut batch);
                 deliver(ports, queue, target, full, &mut slot.runner_drops);
@@ -375,7 +404,99 @@ fn flush(slot: &mut ElemSlot, ports: &mut [PortSlot], queue: &mut VecDeque<(u16,
     }
 }
 
+/// A received burst while a trace is armed: give matching packets a trace id.
+#[cold]
+fn trace_rx(tracer: &mut Tracer, ports: &[PortSlot], i: usize, target: Target, batch: &mut Batch) {
+    let name = &ports[i].name;
+    for pkt in batch.iter_mut() {
+        pkt.meta.trace = tracer.on_rx(pkt.data(), name);
+        if pkt.meta.trace != 0 {
+            match target {
+                Target::Port(p) => {
+                    tracer.finish(pkt.meta.trace, &ports[p as usize].name, "tx".into())
+                }
+                Target::None => tracer.finish(
+                    pkt.meta.trace,
+                    name,
+                    format!("drop: {}", DropReason::NoOutput),
+                ),
+                Target::Element(..) => {}
+            }
+        }
+    }
+}
+
+#[cold]
+fn trace_in(tracer: &mut Tracer, slot: &ElemSlot, id: u16, gate: u16) {
+    tracer.line(
+        id,
+        &slot.name,
+        format!(
+            "{}: in gate {}",
+            slot.elem.kind(),
+            slot.elem.gate_name(gate)
+        ),
+    );
+}
+
+/// Packets an element generated and what it noted about traced packets.
+#[inline]
+fn trace_events(tracer: &mut Tracer, slot: &mut ElemSlot, ctx: &mut Context) {
+    if let Some(parents) = ctx.take_trace_generated() {
+        for parent in parents {
+            tracer.on_generated(&slot.name, parent);
+        }
+    }
+    if slot.out.has_trace() {
+        for ev in slot.out.take_trace() {
+            match ev {
+                Event::Note(id, text) => tracer.line(id, &slot.name, text),
+                Event::Drop(id, r) => tracer.finish(id, &slot.name, format!("drop: {r}")),
+                Event::Consumed(id) => {
+                    tracer.finish(id, &slot.name, "consumed (for the node itself)".into())
+                }
+            }
+        }
+    }
+}
+
+#[cold]
+fn trace_out(
+    tracer: &mut Tracer,
+    name: &str,
+    elem: &dyn Element,
+    gate: usize,
+    target: Target,
+    ports: &[PortSlot],
+    id: u16,
+) {
+    let gname = elem.gate_name(gate as u16);
+    match target {
+        Target::Element(..) => tracer.line(id, name, format!("out gate {gname}")),
+        Target::Port(p) => {
+            tracer.line(id, name, format!("out gate {gname}"));
+            tracer.finish(id, &ports[p as usize].name, "tx".into());
+        }
+        Target::None => tracer.finish(
+            id,
+            name,
+            format!("out gate {gname}: drop: {}", DropReason::NoOutput),
+        ),
+    }
+}
+
 impl Graph {
+    /// Start a packet trace of the next `count` received packets matching `filter`
+    /// ([`crate::trace`]); forgets the previous one.
+    pub fn arm_trace(&mut self, filter: Filter, count: u32) {
+        self.tracer.arm(filter, count);
+    }
+
+    /// The packet trace so far.
+    pub fn trace_log(&self) -> TraceLog {
+        self.tracer.log()
+    }
+
     /// The packet pool.
     pub fn pool(&self) -> PacketPool {
         self.pool
@@ -410,10 +531,18 @@ impl Graph {
             received += batch.len();
             batches += 1;
             slot.rx_delivered += batch.len() as u64;
+            if let Some(tap) = &slot.capture
+                && !tap.record(Direction::Rx, &batch)
+            {
+                slot.capture = None;
+            }
             for pkt in batch.iter_mut() {
                 pkt.meta.rx_port = i as u16;
             }
             let target = slot.rx_to;
+            if self.tracer.armed() {
+                trace_rx(&mut self.tracer, &self.ports, i, target, &mut batch);
+            }
             let Graph { ports, queue, .. } = self;
             let mut drops = DropCounters::default();
             deliver(ports, queue, target, batch, &mut drops);
@@ -460,6 +589,7 @@ impl Graph {
             ports,
             elements,
             queue,
+            tracer,
             ..
         } = self;
         let mut budget = MAX_BATCHES_PER_ROUND;
@@ -470,13 +600,20 @@ impl Graph {
             budget -= 1;
             let slot = &mut elements[e as usize];
             slot.in_packets += batch.len() as u64;
+            let mut traced = 0;
             for pkt in batch.iter_mut() {
                 pkt.meta.in_gate = g;
+                if pkt.meta.trace != 0 {
+                    traced = pkt.meta.trace;
+                    trace_in(tracer, slot, traced, g);
+                }
             }
+            ctx.set_trace(traced, tracer.next_id());
             slot.elem
                 .process(&mut ctx, InputGate(g), batch, &mut slot.out);
             slot.generated += ctx.take_generated();
-            flush(slot, ports, queue);
+            trace_events(tracer, slot, &mut ctx);
+            flush(slot, ports, queue, tracer);
         }
     }
 
@@ -489,6 +626,7 @@ impl Graph {
                 ports,
                 elements,
                 queue,
+                tracer,
                 ..
             } = self;
             let slot = &mut elements[i];
@@ -496,9 +634,11 @@ impl Graph {
                 continue;
             };
             if now >= slot.next_tick {
+                ctx.set_trace(0, tracer.next_id());
                 slot.elem.tick(&mut ctx, &mut slot.out);
                 slot.generated += ctx.take_generated();
-                flush(slot, ports, queue);
+                trace_events(tracer, slot, &mut ctx);
+                flush(slot, ports, queue, tracer);
                 slot.next_tick = now + every;
             }
             next = Some(next.map_or(slot.next_tick, |n| n.min(slot.next_tick)));
@@ -611,6 +751,18 @@ impl Graph {
             errs.push(format!("{} batches still queued", self.queue.len()));
         }
         errs
+    }
+
+    /// Arm `tap` on the port named `name` (replacing any capture there). False if there is
+    /// no such port.
+    pub fn set_capture(&mut self, name: &str, tap: CaptureTap) -> bool {
+        match self.ports.iter_mut().find(|p| p.name == name) {
+            Some(p) => {
+                p.capture = Some(Box::new(tap));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Name of a port.

@@ -29,6 +29,7 @@
 //! # Direction
 //! **rx = into the data plane from a device, tx = out of the data plane to a device.**
 
+pub mod capture;
 pub mod element;
 pub mod graph;
 pub mod packet;
@@ -37,6 +38,7 @@ pub mod sys;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 pub mod time;
+pub mod trace;
 pub mod wire;
 pub mod worker;
 

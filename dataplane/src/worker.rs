@@ -118,6 +118,16 @@ enum RequestKind {
         node: Option<String>,
         reply: Sender<Vec<ElementTables>>,
     },
+    /// Arm a packet trace (`count` 0: only read the log); answered with the log.
+    Trace {
+        arm: Option<(crate::trace::Filter, u32)>,
+        reply: Sender<crate::trace::TraceLog>,
+    },
+    Capture {
+        port: String,
+        tap: crate::capture::CaptureTap,
+        reply: Sender<bool>,
+    },
 }
 
 /// Why [`Controller::snapshot`] got no answer.
@@ -173,6 +183,41 @@ impl Controller {
             &answer,
             timeout,
         )
+    }
+
+    /// Arm a packet capture on the port named `port` (replacing any capture there); false
+    /// if there is no such port. The worker arms it at the end of a round; dropping the
+    /// tap's receiver disarms it (see [`crate::capture`]).
+    ///
+    /// # Errors
+    /// As [`Controller::snapshot`].
+    pub fn capture(
+        &self,
+        port: String,
+        tap: crate::capture::CaptureTap,
+        timeout: Duration,
+    ) -> Result<bool, SnapshotError> {
+        let (reply, answer) = mpsc::channel();
+        self.ask(
+            Request(RequestKind::Capture { port, tap, reply }),
+            &answer,
+            timeout,
+        )
+    }
+
+    /// Arm a packet trace of the next `count` received packets matching `filter`
+    /// ([`crate::trace`]), forgetting the previous one; `None` only reads the trace so far.
+    /// Answered at the end of a round with the log.
+    ///
+    /// # Errors
+    /// As [`Controller::snapshot`].
+    pub fn trace(
+        &self,
+        arm: Option<(crate::trace::Filter, u32)>,
+        timeout: Duration,
+    ) -> Result<crate::trace::TraceLog, SnapshotError> {
+        let (reply, answer) = mpsc::channel();
+        self.ask(Request(RequestKind::Trace { arm, reply }), &answer, timeout)
     }
 
     fn ask<T>(
@@ -268,7 +313,12 @@ fn nanos(d: Duration) -> u64 {
 
 /// Answer every waiting request. One `try_recv` when none is waiting.
 #[inline]
-fn answer(rx: &Receiver<Request>, graph: &Graph, stats: &WorkerStats, busy_since: Option<Instant>) {
+fn answer(
+    rx: &Receiver<Request>,
+    graph: &mut Graph,
+    stats: &WorkerStats,
+    busy_since: Option<Instant>,
+) {
     while let Ok(Request(req)) = rx.try_recv() {
         // The asker may have timed out and gone; nothing to do then.
         match req {
@@ -284,6 +334,15 @@ fn answer(rx: &Receiver<Request>, graph: &Graph, stats: &WorkerStats, busy_since
             }
             RequestKind::Tables { node, reply } => {
                 let _ = reply.send(graph.tables(Instant::now(), node.as_deref()));
+            }
+            RequestKind::Trace { arm, reply } => {
+                if let Some((filter, count)) = arm {
+                    graph.arm_trace(filter, count);
+                }
+                let _ = reply.send(graph.trace_log());
+            }
+            RequestKind::Capture { port, tap, reply } => {
+                let _ = reply.send(graph.set_capture(&port, tap));
             }
         }
     }

@@ -243,14 +243,17 @@ impl L2Switch {
         })
     }
 
-    fn learn(&mut self, vlan: u16, src: &[u8; 6], port: u16, now: Instant) {
+    /// Learn `src` on `port`; says what happened (for the packet trace).
+    fn learn(&mut self, vlan: u16, src: &[u8; 6], port: u16, now: Instant) -> &'static str {
         let key = fdb_key(vlan, src);
         if let Some(e) = self.fdb.get_mut(&key) {
-            if e.port != port {
+            let moved = e.port != port;
+            if moved {
                 e.port = port;
                 self.c.moved += 1;
             }
             e.last_seen = now;
+            if moved { "moved" } else { "refreshed" }
         } else if self.fdb.len() < self.limit {
             self.fdb.insert(
                 key,
@@ -260,9 +263,17 @@ impl L2Switch {
                 },
             );
             self.c.learned += 1;
+            "learned"
         } else {
             self.c.learn_table_full += 1;
+            "not learned (table full)"
         }
+    }
+
+    fn port_name(&self, port: u16) -> &str {
+        self.ports
+            .get(port as usize)
+            .map_or("?", |p| p.name.as_str())
     }
 
     /// Classify one frame: its VLAN, and whether it carries a tag now.
@@ -361,6 +372,10 @@ impl L2Switch {
             return;
         };
         self.c.flooded += 1;
+        out.note(&pkt, || {
+            let n = members.iter().filter(|p| **p != ingress).count();
+            format!("vlan {vlan}: flooded to {n} port(s)")
+        });
         for &p in &members[..last] {
             if p == ingress {
                 continue;
@@ -404,15 +419,27 @@ impl Element for L2Switch {
             src.copy_from_slice(&d[6..12]);
             let mut dst = [0u8; 6];
             dst.copy_from_slice(&d[0..6]);
-            self.learn(vlan, &src, ingress, now);
+            let learned = self.learn(vlan, &src, ingress, now);
+            out.note(&pkt, || {
+                format!(
+                    "vlan {vlan}: src {} {learned} on {}, dst {}",
+                    crate::show::mac(&src),
+                    self.port_name(ingress),
+                    crate::show::mac(&dst)
+                )
+            });
             if dst[0] & 1 != 0 {
                 self.flood(ctx, pkt, tagged, vlan, ingress, out);
                 continue;
             }
             match self.lookup(vlan, dst, now) {
-                Some(p) if p == ingress => out.drop(pkt, DropReason::SamePort),
+                Some(p) if p == ingress => {
+                    out.note(&pkt, || "dst is on the ingress port".into());
+                    out.drop(pkt, DropReason::SamePort);
+                }
                 Some(p) => {
                     self.c.forwarded += 1;
+                    out.note(&pkt, || format!("forwarded to port {}", self.port_name(p)));
                     self.send(pkt, tagged, vlan, p, out);
                 }
                 None => self.flood(ctx, pkt, tagged, vlan, ingress, out),
@@ -523,6 +550,45 @@ mod tests {
 
     const IPV4: u16 = 0x0800;
     const T0: Instant = Instant::ZERO;
+
+    #[test]
+    fn switch_trace_notes_learning_flooding_and_forwarding_only_for_traced_packets() {
+        use nfv_dataplane::trace::Event;
+        let pool = PacketPool::new(64, 2048);
+        let mut sw = four_access_ports();
+        let run = |sw: &mut L2Switch, f: &[u8], gate: u16, trace: u16| {
+            let mut p = pool.alloc().unwrap();
+            assert!(p.extend_from_slice(f));
+            p.meta.trace = trace;
+            let mut batch = Batch::new();
+            batch.push(p).unwrap();
+            let mut ctx = Context::new(T0, pool);
+            let mut out = Outputs::new(4);
+            sw.process(&mut ctx, InputGate(gate), batch, &mut out);
+            out.take_trace()
+        };
+        // Untraced: nothing recorded.
+        assert!(run(&mut sw, &eth(BROADCAST, mac(9), 0x0806, b"x"), 3, 0).is_empty());
+        let ev = run(&mut sw, &eth(BROADCAST, mac(1), 0x0806, b"x"), 0, 7);
+        assert_eq!(
+            ev,
+            vec![
+                Event::Note(
+                    7,
+                    "vlan 1: src 02:00:00:00:00:01 learned on p1, dst ff:ff:ff:ff:ff:ff".into()
+                ),
+                Event::Note(7, "vlan 1: flooded to 3 port(s)".into()),
+            ]
+        );
+        let ev = run(&mut sw, &eth(mac(1), mac(2), IPV4, b"x"), 1, 8);
+        assert_eq!(ev[1], Event::Note(8, "forwarded to port p1".into()));
+        let ev = run(&mut sw, &eth(mac(2), mac(1), IPV4, b"x"), 1, 9);
+        assert_eq!(
+            ev.last(),
+            Some(&Event::Drop(9, DropReason::SamePort)),
+            "{ev:?}"
+        );
+    }
 
     #[test]
     fn switch_floods_broadcast_to_every_port_but_ingress() {

@@ -26,6 +26,8 @@ pub struct Meta {
     pub rx_port: u16,
     /// Input gate of the element currently processing the packet (set by the graph runner).
     pub in_gate: u16,
+    /// Trace id ([`crate::trace`]); 0 (almost always) when the packet is not traced.
+    pub trace: u16,
 }
 
 struct PoolInner {

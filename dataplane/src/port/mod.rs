@@ -7,6 +7,7 @@
 //!   for namespace hosts, whose kernel side is the host's interface.
 //! * [`PacketSocketPort`] — an `AF_PACKET` socket bound to an existing interface (the kernel
 //!   side of a TAP that a VM's QEMU holds, or any host interface).
+//! * [`PcapPort`] — replays a pcap file as rx and records tx into one (`kind: pcap`).
 //!
 //! Both do one `read`/`write` (or `recvmsg`/`send`) per frame, draining to `EAGAIN`; the
 //! worker batches around them.
@@ -18,9 +19,11 @@ use crate::element::{DropCounters, DropReason};
 use crate::packet::{Batch, PacketPool};
 
 mod packet_socket;
+mod pcap;
 mod tap;
 
 pub use packet_socket::PacketSocketPort;
+pub use pcap::{PcapPort, PcapSink};
 pub use tap::{TapDevice, TapError, TapPort};
 
 /// A device-level failure (not EAGAIN, which is simply "nothing now").

@@ -793,12 +793,12 @@ impl Firewall {
                 };
                 let hit = self.scan(&p, dir, state);
                 let action = self.decide(hit, &p);
-                self.enforce(ctx, gate, &pkt, &ip, &p, action, state, out)
+                self.enforce(ctx, gate, &pkt, &ip, &p, hit, action, state, out)
             }
             Kind::Untracked => {
                 let hit = self.scan(&p, dir, S_NEW);
                 let action = self.decide(hit, &p);
-                self.enforce(ctx, gate, &pkt, &ip, &p, action, S_NEW, out)
+                self.enforce(ctx, gate, &pkt, &ip, &p, hit, action, S_NEW, out)
             }
         };
         match allowed {
@@ -851,7 +851,7 @@ impl Firewall {
             };
             let hit = self.scan(p, dir, state);
             let action = self.decide(hit, p);
-            self.enforce(ctx, gate, pkt, ip, p, action, state, out)?;
+            self.enforce(ctx, gate, pkt, ip, p, hit, action, state, out)?;
             if state == S_NEW {
                 let (tcp, class) = match p.proto {
                     ip_proto::TCP => (TcpState::SynSent, Class::TcpTransitory),
@@ -884,7 +884,7 @@ impl Firewall {
             x => Some(x as usize),
         };
         let action = self.decide(hit, p);
-        self.enforce(ctx, gate, pkt, ip, p, action, S_ESTABLISHED, out)?;
+        self.enforce(ctx, gate, pkt, ip, p, hit, action, S_ESTABLISHED, out)?;
         let f = self.flows.get_mut(i);
         let side = usize::from(reply);
         f.packets[side] += 1;
@@ -908,10 +908,35 @@ impl Firewall {
         pkt: &PacketBuf,
         ip: &Ip,
         p: &Pkt,
+        hit: Hit,
         action: Action,
         state: u8,
         out: &mut Outputs,
     ) -> Result<(), DropReason> {
+        out.note(pkt, || {
+            let dir = if gate == GATE_IN { "out" } else { "in" };
+            let state = match state {
+                S_NEW => "new",
+                S_ESTABLISHED => "established",
+                S_RELATED => "related",
+                S_INVALID => "invalid",
+                _ => "?",
+            };
+            let by = match hit {
+                Some(i) => format!(
+                    "rule {} ({})",
+                    i + 1,
+                    self.summaries.get(i).map_or("", String::as_str)
+                ),
+                None => "default policy".into(),
+            };
+            let action = match action {
+                Action::Allow => "allow",
+                Action::Drop => "drop",
+                Action::Reject => "reject",
+            };
+            format!("direction {dir}, state {state}: {by} -> {action}")
+        });
         match action {
             Action::Allow => Ok(()),
             Action::Drop if state == S_INVALID => Err(DropReason::FwInvalid),

@@ -674,8 +674,20 @@ impl Nat44 {
             self.later_fragment(now, gate, pkt, &ip, out);
             return;
         }
+        // Packet trace only: the endpoints before translation.
+        let before = (pkt.meta.trace != 0).then(|| trace_endpoints(pkt.data(), &ip));
         match self.translate(now, gate, pkt.data_mut(), &ip) {
             Action::Emit(v) => {
+                if let Some(b) = &before {
+                    let what = match (gate, v.gate) {
+                        (INSIDE, INSIDE) => "hairpin",
+                        (INSIDE, _) => "in2out",
+                        _ => "out2in",
+                    };
+                    out.note(&pkt, || {
+                        format!("{what}: {b} => {}", trace_endpoints(pkt.data(), &ip))
+                    });
+                }
                 if ip.more_frags {
                     self.first_fragment(now, gate, &ip, pkt.data(), v, out);
                 }
@@ -686,6 +698,9 @@ impl Nat44 {
                 out.emit(OutputGate(v.gate), pkt);
             }
             Action::Drop(r) => {
+                if let Some(b) = &before {
+                    out.note(&pkt, || format!("not translated: {b}"));
+                }
                 match r {
                     DropReason::NatFiltered => self.c.filtered += 1,
                     DropReason::NatNoMapping => self.c.no_mapping += 1,
@@ -1011,6 +1026,33 @@ impl Element for Nat44 {
             OUTSIDE => "outside".into(),
             g => g.to_string(),
         }
+    }
+}
+
+/// `proto src[:port] -> dst[:port]` (ICMP: `id N`) of an IPv4 frame, for the packet trace.
+#[cold]
+fn trace_endpoints(f: &[u8], ip: &Ip) -> String {
+    let (src, dst) = (
+        Ipv4Addr::from(be32(f, IP + 12)),
+        Ipv4Addr::from(be32(f, IP + 16)),
+    );
+    let l4 = IP + ip.ihl;
+    let ported = ip.frag_off == 0 && f.len() >= l4 + 4;
+    match ip.proto {
+        ip_proto::TCP | ip_proto::UDP if ported => format!(
+            "{} {src}:{} -> {dst}:{}",
+            if ip.proto == ip_proto::TCP {
+                "tcp"
+            } else {
+                "udp"
+            },
+            be16(f, l4),
+            be16(f, l4 + 2)
+        ),
+        ip_proto::ICMP if ip.frag_off == 0 && f.len() >= l4 + 8 => {
+            format!("icmp {src} -> {dst} id {}", be16(f, l4 + 4))
+        }
+        p => format!("proto {p} {src} -> {dst}"),
     }
 }
 

@@ -411,6 +411,61 @@ impl Ipv4Router {
         self.next_hops.get(nh as usize - 1).copied()
     }
 
+    /// The route `route` chosen for `dst`, as text for the packet trace (only then: it
+    /// searches the prefixes linearly).
+    #[cold]
+    fn describe_route(&self, dst: u32, route: Option<NextHop>) -> String {
+        let ifname = |j: u16| self.ifaces.get(j as usize).map_or("?", |f| f.name.as_str());
+        let mut best: Option<(u32, String)> = None;
+        let mut consider = |len: u32, text: String| {
+            if best.as_ref().is_none_or(|(l, _)| len >= *l) {
+                best = Some((len, text));
+            }
+        };
+        for f in &self.ifaces {
+            if f.contains(dst) {
+                let len = f.mask.count_ones();
+                consider(len, format!("{}/{len}", Ipv4Addr::from(f.net())));
+            }
+            if f.addr == dst {
+                consider(32, format!("{}/32", Ipv4Addr::from(f.addr)));
+            }
+        }
+        for (prefix, len) in &self.static_prefixes {
+            let mask = if *len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(*len))
+            };
+            if dst & mask == *prefix & mask {
+                consider(
+                    u32::from(*len),
+                    format!("{}/{len}", Ipv4Addr::from(*prefix)),
+                );
+            }
+        }
+        let prefix = best.map_or_else(|| "?".into(), |(_, t)| t);
+        let dst = Ipv4Addr::from(dst);
+        match route {
+            Some(NextHop::Local) => {
+                format!("route {prefix} -> local: delivered to the router ({dst})")
+            }
+            Some(NextHop::Connected(j)) => {
+                format!(
+                    "route {prefix} -> connected, interface {}, dst {dst}",
+                    ifname(j)
+                )
+            }
+            Some(NextHop::Gateway(j, gw)) => format!(
+                "route {prefix} -> via {}, interface {}, dst {dst}",
+                Ipv4Addr::from(gw),
+                ifname(j)
+            ),
+            Some(NextHop::Broadcast) => format!("route {prefix} -> broadcast {dst}"),
+            None => format!("no route to {dst}"),
+        }
+    }
+
     fn next_id(&mut self) -> u16 {
         self.ip_id = self.ip_id.wrapping_add(1);
         self.ip_id
@@ -594,6 +649,13 @@ impl Ipv4Router {
                         probe = true;
                     }
                     let mac = *mac;
+                    out.note(&pkt, || {
+                        format!(
+                            "arp hit: {} is {}",
+                            Ipv4Addr::from(nh),
+                            crate::show::mac(&mac)
+                        )
+                    });
                     write_eth(pkt.data_mut(), mac, src_mac, ETHERTYPE_IPV4);
                     out.emit(OutputGate(iface), pkt);
                     if probe {
@@ -602,6 +664,9 @@ impl Ipv4Router {
                     return;
                 }
                 ArpState::Incomplete { queue, .. } => {
+                    out.note(&pkt, || {
+                        format!("arp pending for {}: queued", Ipv4Addr::from(nh))
+                    });
                     match queue.try_push(pkt) {
                         Ok(()) => self.held += 1,
                         Err(e) => out.drop(e.element(), DropReason::ArpQueueFull),
@@ -609,6 +674,7 @@ impl Ipv4Router {
                     return;
                 }
                 ArpState::Failed { until } if now < *until => {
+                    out.note(&pkt, || format!("arp failed for {}", Ipv4Addr::from(nh)));
                     if let Some(ingress) = ingress {
                         self.icmp_error(
                             ctx,
@@ -632,6 +698,12 @@ impl Ipv4Router {
             out.drop(pkt, DropReason::ArpQueueFull);
             return;
         }
+        out.note(&pkt, || {
+            format!(
+                "arp miss for {}: queued, arp request sent",
+                Ipv4Addr::from(nh)
+            )
+        });
         let mut queue = Box::new(ArrayVec::new());
         let _ = queue.try_push(pkt);
         self.held += 1;
@@ -747,6 +819,19 @@ impl Ipv4Router {
         fix_ip_checksum(d, 20);
         let c = checksum::checksum(&d[IP + 20..]);
         d[IP + 22..IP + 24].copy_from_slice(&c.to_be_bytes());
+        out.note(orig, || {
+            format!(
+                "icmp error type {typ} code {code} sent to {}",
+                Ipv4Addr::from(ip.src)
+            )
+        });
+        out.note(&p, || {
+            format!(
+                "icmp error type {typ} code {code} from {} to {}",
+                Ipv4Addr::from(src),
+                Ipv4Addr::from(ip.src)
+            )
+        });
         if typ == icmp::REDIRECT {
             self.c.redirects_sent += 1;
         } else {
@@ -945,6 +1030,7 @@ impl Ipv4Router {
         f[IP + 8] = ip.ttl - 1;
         let c = checksum::update16(be16(f, IP + 10), old, be16(f, IP + 8));
         f[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
+        out.note(&pkt, || format!("ttl {} -> {}", ip.ttl, ip.ttl - 1));
         self.c.forwarded += 1;
         if ip.total > mtu {
             self.fragment(ctx, pkt, ip, mtu, j, nh, i, out);
@@ -1089,6 +1175,7 @@ impl Ipv4Router {
             out.drop(pkt, DropReason::LinkLocalAddress); // RFC 3927 §7
             return;
         }
+        out.note(&pkt, || self.describe_route(ip.dst, route));
         match route {
             Some(NextHop::Local) => self.local(ctx, pkt, ip, l2b, out),
             Some(NextHop::Broadcast) => out.drop(pkt, DropReason::BroadcastNotForwarded),
