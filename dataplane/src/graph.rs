@@ -380,7 +380,11 @@ fn flush(
         if q.is_empty() {
             continue;
         }
-        slot.out_packets[gate] += q.len() as u64;
+        // A gate wired to nothing: its packets are `no_output` drops (counted by `deliver`),
+        // not output — counting both would break `in + generated == out + dropped`.
+        if target != Target::None {
+            slot.out_packets[gate] += q.len() as u64;
+        }
         let mut batch = Batch::new();
         for pkt in q.drain(..) {
             if pkt.meta.trace != 0 {
@@ -911,5 +915,64 @@ mod tests {
             "the loop is still going, but poll returned"
         );
         assert!(pool.available() < 64);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod unwired_gate_tests {
+    use super::*;
+    use crate::testing::{QueuePort, eth, mac};
+
+    /// Emits everything on output gate 1, which the test leaves unwired.
+    struct ToGate1;
+
+    impl Element for ToGate1 {
+        fn kind(&self) -> &'static str {
+            "to_gate_1"
+        }
+        fn gates(&self) -> GateSpec {
+            GateSpec {
+                inputs: 1,
+                outputs: 2,
+            }
+        }
+        fn process(&mut self, _: &mut Context, _: InputGate, batch: Batch, out: &mut Outputs) {
+            for p in batch {
+                out.emit(crate::OutputGate(1), p);
+            }
+        }
+    }
+
+    #[test]
+    fn packets_sent_to_an_unwired_gate_are_no_output_drops_not_output() {
+        let pool = PacketPool::new(16, 256);
+        let mut gb = GraphBuilder::new(pool);
+        let q = QueuePort::new("a");
+        let pa = gb.add_port("a", Box::new(q.clone())).unwrap();
+        let e = gb.add_element("e", Box::new(ToGate1)).unwrap();
+        gb.connect(Endpoint::Port(pa), Endpoint::Gate(e, 0))
+            .unwrap();
+        let mut g = gb.build();
+        for _ in 0..3 {
+            q.push_rx(&eth(mac(2), mac(1), 0x0800, b""));
+        }
+        g.poll(Instant::ZERO);
+        let r = g.report();
+        assert_eq!(
+            r.elements[0]
+                .out_packets
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<u64>(),
+            0
+        );
+        assert_eq!(r.elements[0].drops.get(DropReason::NoOutput), 3);
+        assert!(
+            g.conservation_errors().is_empty(),
+            "{:?}",
+            g.conservation_errors()
+        );
+        assert_eq!(pool.available(), 16);
     }
 }

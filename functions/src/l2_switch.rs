@@ -243,17 +243,14 @@ impl L2Switch {
         })
     }
 
-    /// Learn `src` on `port`; says what happened (for the packet trace).
-    fn learn(&mut self, vlan: u16, src: &[u8; 6], port: u16, now: Instant) -> &'static str {
+    fn learn(&mut self, vlan: u16, src: &[u8; 6], port: u16, now: Instant) {
         let key = fdb_key(vlan, src);
         if let Some(e) = self.fdb.get_mut(&key) {
-            let moved = e.port != port;
-            if moved {
+            if e.port != port {
                 e.port = port;
                 self.c.moved += 1;
             }
             e.last_seen = now;
-            if moved { "moved" } else { "refreshed" }
         } else if self.fdb.len() < self.limit {
             self.fdb.insert(
                 key,
@@ -263,11 +260,56 @@ impl L2Switch {
                 },
             );
             self.c.learned += 1;
-            "learned"
         } else {
             self.c.learn_table_full += 1;
-            "not learned (table full)"
         }
+    }
+
+    /// Packet trace only: say what the switch is about to do with `pkt` (called before
+    /// learning its source, once per traced packet, out of the packet loop).
+    #[cold]
+    #[inline(never)]
+    fn trace_decision(
+        &self,
+        now: Instant,
+        ingress: u16,
+        vlan: u16,
+        pkt: &PacketBuf,
+        out: &mut Outputs,
+    ) {
+        let d = pkt.data();
+        let mut src = [0u8; 6];
+        src.copy_from_slice(&d[6..12]);
+        let mut dst = [0u8; 6];
+        dst.copy_from_slice(&d[0..6]);
+        let learned = match self.fdb.get(&fdb_key(vlan, &src)) {
+            Some(e) if e.port == ingress => "refreshed",
+            Some(_) => "moved",
+            None if self.fdb.len() < self.limit => "learned",
+            None => "not learned (table full)",
+        };
+        out.note(pkt, || {
+            format!(
+                "vlan {vlan}: src {} {learned} on {}, dst {}",
+                crate::show::mac(&src),
+                self.port_name(ingress),
+                crate::show::mac(&dst)
+            )
+        });
+        let known = if dst[0] & 1 != 0 {
+            None
+        } else {
+            self.lookup(vlan, dst, now)
+        };
+        out.note(pkt, || match known {
+            Some(p) if p == ingress => "dst is on the ingress port".into(),
+            Some(p) => format!("forwarded to port {}", self.port_name(p)),
+            None => {
+                let members = &self.members[vlan as usize];
+                let n = members.iter().filter(|p| **p != ingress).count();
+                format!("vlan {vlan}: flooded to {n} port(s)")
+            }
+        });
     }
 
     fn port_name(&self, port: u16) -> &str {
@@ -372,10 +414,6 @@ impl L2Switch {
             return;
         };
         self.c.flooded += 1;
-        out.note(&pkt, || {
-            let n = members.iter().filter(|p| **p != ingress).count();
-            format!("vlan {vlan}: flooded to {n} port(s)")
-        });
         for &p in &members[..last] {
             if p == ingress {
                 continue;
@@ -414,32 +452,23 @@ impl Element for L2Switch {
                     continue;
                 }
             };
+            if pkt.meta.trace != 0 {
+                self.trace_decision(now, ingress, vlan, &pkt, out);
+            }
             let d = pkt.data();
             let mut src = [0u8; 6];
             src.copy_from_slice(&d[6..12]);
             let mut dst = [0u8; 6];
             dst.copy_from_slice(&d[0..6]);
-            let learned = self.learn(vlan, &src, ingress, now);
-            out.note(&pkt, || {
-                format!(
-                    "vlan {vlan}: src {} {learned} on {}, dst {}",
-                    crate::show::mac(&src),
-                    self.port_name(ingress),
-                    crate::show::mac(&dst)
-                )
-            });
+            self.learn(vlan, &src, ingress, now);
             if dst[0] & 1 != 0 {
                 self.flood(ctx, pkt, tagged, vlan, ingress, out);
                 continue;
             }
             match self.lookup(vlan, dst, now) {
-                Some(p) if p == ingress => {
-                    out.note(&pkt, || "dst is on the ingress port".into());
-                    out.drop(pkt, DropReason::SamePort);
-                }
+                Some(p) if p == ingress => out.drop(pkt, DropReason::SamePort),
                 Some(p) => {
                     self.c.forwarded += 1;
-                    out.note(&pkt, || format!("forwarded to port {}", self.port_name(p)));
                     self.send(pkt, tagged, vlan, p, out);
                 }
                 None => self.flood(ctx, pkt, tagged, vlan, ingress, out),
