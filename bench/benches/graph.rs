@@ -2,8 +2,8 @@
 //!
 //! `graph/switch_to_sink_32` injects one burst of known unicast into the switch of
 //! `switch/learned_unicast_1k`, whose four output gates go to no-op sink ports. The
-//! difference between the two cases is the runner: the work-queue push/pop, `meta.in_gate`
-//! stamping, a fresh `Context`, and `flush` re-batching each gate's queue into a `Batch` for
+//! difference between the two cases is the runner: the work-queue push/pop, the trace-flag
+//! check, a fresh `Context`, and `flush` re-batching each gate's queue into a `Batch` for
 //! `tx_burst`. (`QueuePort` is not used: it takes a mutex and copies every frame into a `Vec`.)
 //!
 //! Cost at burst 32 on a 2-vCPU AMD EPYC KVM guest, 2026-11-26: ~71 / 50 ns/pkt (median of 3

@@ -598,15 +598,14 @@ impl Graph {
         } = self;
         let mut budget = MAX_BATCHES_PER_ROUND;
         while budget > 0 {
-            let Some((e, g, mut batch)) = queue.pop_front() else {
+            let Some((e, g, batch)) = queue.pop_front() else {
                 break;
             };
             budget -= 1;
             let slot = &mut elements[e as usize];
             slot.in_packets += batch.len() as u64;
             let mut traced = 0;
-            for pkt in batch.iter_mut() {
-                pkt.meta.in_gate = g;
+            for pkt in batch.iter() {
                 if pkt.meta.trace != 0 {
                     traced = pkt.meta.trace;
                     trace_in(tracer, slot, traced, g);

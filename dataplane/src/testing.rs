@@ -161,7 +161,6 @@ pub fn run(
         for f in chunk {
             let mut p = pool.alloc().expect("test pool has room");
             assert!(p.extend_from_slice(f), "test frame fits the pool's buffers");
-            p.meta.in_gate = input;
             batch.push(p).expect("chunk fits a batch");
         }
         elem.process(&mut ctx, InputGate(input), batch, &mut out);
