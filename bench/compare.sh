@@ -8,7 +8,8 @@
 # ratios nfv / kernel. Stable output format (one "result" line per metric) so runs can be
 # compared across commits.
 #
-# Usage: sudo bench/compare.sh [--rounds N] [--seconds S] [--pings P] [--nfv PATH]
+# Usage: sudo bench/compare.sh [--rounds N] [--seconds S] [--pings P] [--poll adaptive|busy]
+#                             [--nfv PATH]
 # Needs: iproute2, iperf3, ping, nft (nftables), python3; a release build of nfv
 # (cargo build --release). Creates only namespaces and devices named nfvb-*, removes them
 # on exit (trap), and talks only to addresses inside those namespaces.
@@ -18,12 +19,14 @@ ROUNDS=3
 SECONDS_TCP=10
 SECONDS_UDP=5
 PINGS=200
+POLL=adaptive
 NFV="$(cd "$(dirname "$0")/.." && pwd)/target/release/nfv"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --seconds) SECONDS_TCP=$2; SECONDS_UDP=$(( $2 < 5 ? $2 : 5 )); shift 2 ;;
     --pings) PINGS=$2; shift 2 ;;
+    --poll) POLL=$2; shift 2 ;;
     --nfv) NFV=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -78,8 +81,9 @@ start_nfv() {
 stop_nfv() { kill -TERM "$NFV_PID"; wait "$NFV_PID" || true; NFV_PID=""; }
 
 up_nfv_switch() {
-  cat >"$WORK/sw.yaml" <<'EOF'
+  cat >"$WORK/sw.yaml" <<EOF
 name: nfvb
+poll: $POLL
 nodes:
   a:  { kind: host, address: 10.70.0.1/24 }
   b:  { kind: host, address: 10.70.0.2/24 }
@@ -118,8 +122,9 @@ EOF
 down_kernel_nat() { ip netns del nfvb-a; ip netns del nfvb-r; ip netns del nfvb-b; }
 
 up_nfv_nat() {
-  cat >"$WORK/nat.yaml" <<'EOF'
+  cat >"$WORK/nat.yaml" <<EOF
 name: nfvb
+poll: $POLL
 nodes:
   a:  { kind: host, address: 10.71.0.2/24, gateway: 10.71.0.1 }
   b:  { kind: host, address: 203.0.113.80/24, gateway: 203.0.113.1 }
@@ -164,7 +169,7 @@ print((e["packets"]-e["lost_packets"])/e["seconds"]/1e6)')
 }
 
 echo "nfv compare: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(date -u +%FT%TZ)"
-echo "rounds $ROUNDS, TCP ${SECONDS_TCP}s, UDP ${SECONDS_UDP}s, $PINGS pings; nfv $("$NFV" --version)"
+echo "rounds $ROUNDS, TCP ${SECONDS_TCP}s, UDP ${SECONDS_UDP}s, $PINGS pings, nfv poll $POLL; $("$NFV" --version)"
 for r in $(seq "$ROUNDS"); do
   echo "round $r"
   up_bridge; measure linux-bridge; down_bridge

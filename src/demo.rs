@@ -160,7 +160,7 @@ pub fn run() -> Result<ExitCode> {
     let worker = std::thread::Builder::new()
         .name("nfv-worker-0".into())
         .spawn(move || {
-            let res = worker::run(&mut graph, &sd, None);
+            let res = worker::run(&mut graph, &sd, None, worker::PollMode::Adaptive);
             (graph, res)
         })?;
 

@@ -223,6 +223,10 @@ fn run(file: &Path) -> Result<ExitCode> {
         topo.name,
         graph.port_count()
     );
+    let poll_mode = match topo.poll {
+        nfv_config::PollSpec::Adaptive => worker::PollMode::Adaptive,
+        nfv_config::PollSpec::Busy => worker::PollMode::Busy,
+    };
     let (ctl, requests) = worker::control(Arc::clone(&shutdown));
     if let Some((listener, addr)) = metrics_listener {
         // On error `resources` is dropped on the way out, removing everything created.
@@ -235,7 +239,7 @@ fn run(file: &Path) -> Result<ExitCode> {
     let worker = std::thread::Builder::new()
         .name("nfv-worker-0".into())
         .spawn(move || {
-            let res = worker::run(&mut graph, &sd, Some(&requests));
+            let res = worker::run(&mut graph, &sd, Some(&requests), poll_mode);
             (graph, res)
         })
         .context("couldn't start the worker thread")?;

@@ -465,3 +465,25 @@ links:
         "the three big echo requests: {s3}"
     );
 }
+
+#[test]
+fn busy_polling_topology_forwards_and_stops_cleanly() {
+    if !require_root() {
+        return;
+    }
+    let yaml = "\
+name: t-busy
+poll: busy
+nodes:
+  h1: { kind: host, address: 10.38.0.1/24 }
+  h2: { kind: host, address: 10.38.0.2/24 }
+  sw1: { kind: switch }
+links:
+  - endpoints: [h1, sw1:p1]
+  - endpoints: [h2, sw1:p2]
+";
+    let mut run = Running::start("busy", yaml, &["t-busy-h1", "t-busy-h2"], &[]);
+    assert!(ping("t-busy-h1", "10.38.0.2", 3));
+    let (ok, out) = run.stop();
+    assert!(ok, "a busy worker still sees SIGTERM: {out}");
+}

@@ -94,8 +94,8 @@ pub use topology::{
     MAX_ARP_TIMEOUT, MAX_FLOW_TIMEOUT, MTU_RANGE, MetricsSpec, NAT_ICMP_TIMEOUT_FLOOR, NAT_SIDES,
     NAT_TCP_ESTABLISHED_TIMEOUT_FLOOR, NAT_TCP_TRANSITORY_TIMEOUT_FLOOR, NAT_UDP_TIMEOUT_FLOOR,
     NatFiltering, NatSpec, NatTimeoutsSpec, Node, NodeKind, PCAP_IFNAME, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, PcapSpec, RouteSpec, RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec,
-    Topology, VLAN_RANGE, VlanMode,
+    PROTO_UDP, PcapSpec, PollSpec, RouteSpec, RouterInterface, RouterSpec, SwitchPort, SwitchSpec,
+    TapSpec, Topology, VLAN_RANGE, VlanMode,
 };
 pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
 

@@ -37,6 +37,9 @@ pub(crate) struct RawTopology {
     /// The Prometheus endpoint; loopback-only unless `allow-remote` (checked in stage 2).
     #[serde(default)]
     pub metrics: Option<Spanned<RawMetrics>>,
+    /// `adaptive` or `busy` (checked in stage 2).
+    #[serde(default)]
+    pub poll: Option<Spanned<String>>,
 }
 
 /// `metrics:`.

@@ -92,6 +92,19 @@ pub struct Topology {
     pub links: Vec<Link>,
     /// `metrics:`: where to serve Prometheus metrics; `None` serves none.
     pub metrics: Option<MetricsSpec>,
+    /// `poll:`: how the worker waits for packets (default adaptive).
+    pub poll: PollSpec,
+}
+
+/// `poll:` — `adaptive` (sleep in epoll 200 µs after the last packet: no CPU when idle) or
+/// `busy` (never sleep: one core at 100 %, no wake-up latency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PollSpec {
+    /// `adaptive` (the default).
+    #[default]
+    Adaptive,
+    /// `busy`.
+    Busy,
 }
 
 /// `metrics:`: the Prometheus `/metrics` endpoint.

@@ -28,7 +28,7 @@ use crate::raw::{
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
     Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, MetricsSpec, Node, NodeKind,
-    SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
 };
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
@@ -1126,6 +1126,17 @@ pub(crate) fn validate(
     let raw_chains = raw.chains.as_ref().map_or(&no_chains, |c| &c.value);
     let links = links(&mut r, raw_links, raw_chains, &mut drafts);
     let metrics = raw.metrics.as_ref().map(|m| metrics(&mut r, &m.value));
+    let poll = match raw.poll.as_ref() {
+        None => PollSpec::Adaptive,
+        Some(p) => match p.value.as_str() {
+            "adaptive" => PollSpec::Adaptive,
+            "busy" => PollSpec::Busy,
+            _ => {
+                r.bad(p, "poll", "expected adaptive or busy".to_string());
+                PollSpec::Adaptive
+            }
+        },
+    };
 
     if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);
@@ -1158,6 +1169,7 @@ pub(crate) fn validate(
             nodes,
             links,
             metrics,
+            poll,
         },
         warnings: r.warnings,
     })
