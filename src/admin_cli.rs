@@ -134,38 +134,52 @@ impl ApiArgs {
     }
 }
 
-/// `GET path` on `addr`: (status code, body).
+/// `GET path` on `addr`, waiting up to `wait` for the answer: (status code, raw body). The
+/// one HTTP client of the CLI (`show`, `stats`, `trace`, `capture`).
 ///
 /// # Errors
 /// Connection or I/O failure, or an answer that is not HTTP.
-pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+pub fn http_get_bytes(addr: SocketAddr, path: &str, wait: Duration) -> Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).with_context(|| {
         format!("couldn't connect to the admin API at {addr} (is `nfv run` up with a `metrics:` section?)")
     })?;
-    s.set_read_timeout(Some(HTTP_TIMEOUT))?;
+    s.set_read_timeout(Some(wait))?;
     s.set_write_timeout(Some(HTTP_TIMEOUT))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)
         .with_context(|| format!("reading the answer from {addr}"))?;
-    let text = String::from_utf8(buf).context("the answer is not UTF-8")?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| anyhow!("{addr}: not an HTTP answer"))?;
+    let head = String::from_utf8_lossy(&buf[..end]);
     let code = head
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| anyhow!("{addr}: bad status line {:?}", head.lines().next()))?;
-    Ok((code, body.to_string()))
+    Ok((code, buf[end + 4..].to_vec()))
+}
+
+/// [`http_get_bytes`] for a text answer, waiting up to `wait`.
+///
+/// # Errors
+/// As [`http_get_bytes`], or a body that is not UTF-8.
+pub fn http_get(addr: SocketAddr, path: &str, wait: Duration) -> Result<(u16, String)> {
+    let (code, body) = http_get_bytes(addr, path, wait)?;
+    Ok((
+        code,
+        String::from_utf8(body).context("the answer is not UTF-8")?,
+    ))
 }
 
 /// `GET path` as JSON; a non-200 answer is an error with the API's message.
 fn get_json(addr: SocketAddr, path: &str) -> Result<Value> {
-    let (code, body) = http_get(addr, path)?;
+    let (code, body) = http_get(addr, path, HTTP_TIMEOUT)?;
     let v: Value = serde_json::from_str(&body)
         .with_context(|| format!("{path}: answer {code} is not JSON"))?;
     if code != 200 {

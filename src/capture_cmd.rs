@@ -8,14 +8,13 @@
 //! (whichever comes first), then drops the receiver, which disarms the tap at the port's
 //! next frame.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 use nfv_dataplane::capture::{self, Direction, PcapWriter};
 use nfv_dataplane::worker::Controller;
 use serde_json::json;
@@ -168,32 +167,6 @@ enum DirArg {
     Both,
 }
 
-/// `GET path` on `addr` with a read timeout of `wait`: (status code, raw body).
-fn http_get_bytes(addr: SocketAddr, path: &str, wait: Duration) -> Result<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| {
-        format!("couldn't connect to the admin API at {addr} (is `nfv run` up with a `metrics:` section?)")
-    })?;
-    s.set_read_timeout(Some(wait))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)
-        .with_context(|| format!("reading the answer from {addr}"))?;
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow!("{addr}: not an HTTP answer"))?;
-    let head = String::from_utf8_lossy(&buf[..end]);
-    let code = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| anyhow!("{addr}: bad status line {:?}", head.lines().next()))?;
-    Ok((code, buf[end + 4..].to_vec()))
-}
-
 /// `nfv capture`.
 ///
 /// # Errors
@@ -221,7 +194,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         path.push_str(&format!("&count={c}"));
     }
     let wait = Duration::from_secs_f64(seconds) + Duration::from_secs(10);
-    let (code, body) = http_get_bytes(addr, &path, wait)?;
+    let (code, body) = crate::admin_cli::http_get_bytes(addr, &path, wait)?;
     if code != 200 {
         let msg = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()

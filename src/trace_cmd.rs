@@ -7,12 +7,10 @@
 //! and answers with the log as JSON. The CLI prints it, one block per packet.
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 use nfv_dataplane::trace::{Filter, MAX_COUNT, TraceLog};
 use nfv_dataplane::worker::Controller;
 use serde_json::{Value, json};
@@ -212,32 +210,6 @@ pub fn render(v: &Value) -> String {
     out
 }
 
-/// `GET path` with a read timeout of `timeout`: (status code, body).
-fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| {
-        format!("couldn't connect to the admin API at {addr} (is `nfv run` up with a `metrics:` section?)")
-    })?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)
-        .with_context(|| format!("reading the answer from {addr}"))?;
-    let text = String::from_utf8(buf).context("the answer is not UTF-8")?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("{addr}: not an HTTP answer"))?;
-    let code = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| anyhow!("{addr}: bad status line {:?}", head.lines().next()))?;
-    Ok((code, body.to_string()))
-}
-
 /// `nfv trace`.
 pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     // Check the filter here for a clear message before contacting the API.
@@ -249,7 +221,8 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         args.seconds,
         percent_encode(&args.filter)
     );
-    let (code, body) = http_get(addr, &path, Duration::from_secs(args.seconds + 5))?;
+    let (code, body) =
+        crate::admin_cli::http_get(addr, &path, Duration::from_secs(args.seconds + 5))?;
     let v: Value =
         serde_json::from_str(&body).with_context(|| format!("answer {code} is not JSON"))?;
     if code != 200 {
