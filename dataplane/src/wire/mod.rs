@@ -6,6 +6,7 @@
 //! caller has checked (the `*_LEN` constants say how much), and the checksum functions
 //! accept any length.
 
+pub mod arp;
 pub mod checksum;
 pub mod ipv4;
 

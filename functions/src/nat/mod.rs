@@ -154,6 +154,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use ahash::RandomState;
+use nfv_dataplane::wire::arp;
 use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, eth_src, eth_type, ip_proto, write_eth,
 };
@@ -618,26 +619,16 @@ impl Nat44 {
     /// Answer ARP requests for an external address with this side's MAC; pass every other
     /// ARP frame to the other side unchanged.
     fn arp(&mut self, gate: u16, mut pkt: PacketBuf, out: &mut Outputs) {
-        let f = pkt.data();
-        if f.len() < 42
-            || be16(f, 14) != 1
-            || be16(f, 16) != ETHERTYPE_IPV4
-            || f[18] != 6
-            || f[19] != 4
-        {
+        let Some(req) = arp::parse(pkt.data()) else {
             out.drop(pkt, DropReason::ArpInvalid);
             return;
-        }
-        let op = be16(f, 20);
-        let mut sha = [0u8; 6];
-        sha.copy_from_slice(&f[22..28]);
-        let (spa, tpa) = (be32(f, 28), be32(f, 38));
-        if op != 1 || !self.is_external(tpa) || spa == tpa {
+        };
+        if req.op != arp::OP_REQUEST || !self.is_external(req.tpa) || req.spa == req.tpa {
             self.c.arp_passed += 1;
             out.emit(OutputGate(1 - gate), pkt);
             return;
         }
-        if sha[0] & 1 != 0 || sha == [0; 6] {
+        if !req.sender_is_unicast() {
             out.drop(pkt, DropReason::ArpInvalid); // RFC 1812 §3.3.2
             return;
         }
@@ -647,13 +638,7 @@ impl Nat44 {
             self.outside_mac
         };
         pkt.truncate(60);
-        let f = pkt.data_mut();
-        write_eth(f, sha, my, ETHERTYPE_ARP);
-        f[20..22].copy_from_slice(&2u16.to_be_bytes());
-        f[22..28].copy_from_slice(&my);
-        f[28..32].copy_from_slice(&tpa.to_be_bytes());
-        f[32..38].copy_from_slice(&sha);
-        f[38..42].copy_from_slice(&spa.to_be_bytes());
+        arp::reply_in_place(pkt.data_mut(), &req, my, req.tpa);
         self.c.arp_replies += 1;
         out.emit(OutputGate(gate), pkt);
     }

@@ -57,11 +57,11 @@ use std::time::Duration;
 
 use ahash::RandomState;
 use arrayvec::ArrayVec;
-use nfv_dataplane::wire::checksum;
 use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, be16, be32, eth_dst, eth_src, eth_type,
     ip_proto, write_eth,
 };
+use nfv_dataplane::wire::{arp, checksum};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
     PacketBuf, Table,
@@ -551,30 +551,20 @@ impl Ipv4Router {
     }
 
     fn handle_arp(&mut self, ctx: &mut Context, i: u16, mut pkt: PacketBuf, out: &mut Outputs) {
-        let f = pkt.data();
-        if f.len() < 42
-            || be16(f, 14) != 1
-            || be16(f, 16) != ETHERTYPE_IPV4
-            || f[18] != 6
-            || f[19] != 4
-        {
+        let Some(req) = arp::parse(pkt.data()) else {
             out.drop(pkt, DropReason::ArpInvalid);
             return;
-        }
-        let op = be16(f, 20);
-        let mut sha = [0u8; 6];
-        sha.copy_from_slice(&f[22..28]);
+        };
         // A group or zero sender hardware address is never believed or answered
         // (RFC 1812 §3.3.2).
-        if sha[0] & 1 != 0 || sha == [0; 6] {
+        if !req.sender_is_unicast() {
             out.drop(pkt, DropReason::ArpInvalid);
             return;
         }
-        let spa = be32(f, 28);
-        let tpa = be32(f, 38);
+        let (op, sha, spa, tpa) = (req.op, req.sha, req.spa, req.tpa);
         let ifc = &self.ifaces[i as usize];
         let (my_mac, my_addr) = (ifc.mac, ifc.addr);
-        let sender_ok = spa != 0 && ifc.contains(spa) && sha[0] & 1 == 0;
+        let sender_ok = spa != 0 && ifc.contains(spa);
         // RFC 826 merge: refresh an entry we already have, from any ARP on this interface.
         if sender_ok && self.arp.get(&spa).is_some_and(|e| e.iface == i) {
             self.arp_resolved(spa, sha, ctx.now, out);
@@ -598,20 +588,14 @@ impl Ipv4Router {
                 },
             );
         }
-        if op != 1 {
+        if op != arp::OP_REQUEST {
             self.c.local_delivered += 1;
             out.consume(pkt);
             return;
         }
         // Turn the request into the reply in place.
         pkt.truncate(60);
-        let f = pkt.data_mut();
-        write_eth(f, sha, my_mac, ETHERTYPE_ARP);
-        f[20..22].copy_from_slice(&2u16.to_be_bytes());
-        f[22..28].copy_from_slice(&my_mac);
-        f[28..32].copy_from_slice(&my_addr.to_be_bytes());
-        f[32..38].copy_from_slice(&sha);
-        f[38..42].copy_from_slice(&spa.to_be_bytes());
+        arp::reply_in_place(pkt.data_mut(), &req, my_mac, my_addr);
         self.c.arp_replies_sent += 1;
         out.emit(OutputGate(i), pkt);
     }
