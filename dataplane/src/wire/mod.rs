@@ -8,6 +8,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod icmp;
 pub mod ipv4;
 
 /// Ethernet header length (no tag).

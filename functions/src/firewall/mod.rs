@@ -90,11 +90,11 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ahash::RandomState;
-use nfv_dataplane::wire::checksum;
 use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, eth_dst, eth_src, eth_type, ip_proto,
     write_eth,
 };
+use nfv_dataplane::wire::{checksum, icmp as icmp_wire};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
     PacketBuf, Table,
@@ -115,8 +115,6 @@ pub const GATE_OUT: u16 = 1;
 pub const FRAGMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Datagrams whose later fragments are remembered at once.
 pub const FRAGMENT_MAX: usize = 4096;
-/// Largest ICMP error datagram (RFC 1812 §4.3.2.3).
-const ICMP_ERROR_MAX: usize = 576;
 /// Most flows reclaimed per tick (the rest are reclaimed on later ticks or on lookup).
 const EXPIRE_PER_TICK: usize = 16_384;
 const TICK: Duration = Duration::from_secs(1);
@@ -1088,28 +1086,17 @@ fn tcp_reset(f: &[u8], ip: &Ip, id: u16, r: &mut PacketBuf) -> bool {
 /// ICMP Destination Unreachable `code` about the packet in frame `f`, from its destination
 /// back to its source, quoting it up to 576 bytes in all. False if `r` is too small.
 fn icmp_unreachable(f: &[u8], ip: &Ip, id: u16, code: u8, r: &mut PacketBuf) -> bool {
-    let quote = ip.total.min(ICMP_ERROR_MAX - 28);
-    let total = 28 + quote;
-    let mut h = [0u8; IP + 28];
-    write_eth(&mut h, eth_src(f), eth_dst(f), ETHERTYPE_IPV4);
-    h[IP] = 0x45;
-    h[IP + 1] = 0xc0; // RFC 1812 §4.3.2.5: precedence 6 (internetwork control)
-    h[IP + 2..IP + 4].copy_from_slice(&(total as u16).to_be_bytes());
-    h[IP + 4..IP + 6].copy_from_slice(&id.to_be_bytes());
-    h[IP + 8] = 64;
-    h[IP + 9] = ip_proto::ICMP;
-    h[IP + 12..IP + 16].copy_from_slice(&ip.dst.to_be_bytes());
-    h[IP + 16..IP + 20].copy_from_slice(&ip.src.to_be_bytes());
-    h[IP + 20] = icmp::DEST_UNREACH;
-    h[IP + 21] = code;
-    if !r.extend_from_slice(&h) || !r.extend_from_slice(&f[IP..IP + quote]) {
-        return false;
-    }
-    let d = r.data_mut();
-    fix_ip_checksum(d, 20);
-    let c = checksum::checksum(&d[IP + 20..]);
-    d[IP + 22..IP + 24].copy_from_slice(&c.to_be_bytes());
-    true
+    let h = icmp_wire::ErrorHeader {
+        eth_dst: eth_src(f),
+        eth_src: eth_dst(f),
+        src: ip.dst,
+        dst: ip.src,
+        id,
+        typ: icmp::DEST_UNREACH,
+        code,
+        rest: 0,
+    };
+    icmp_wire::build_error(r, &h, &f[IP..IP + ip.total])
 }
 
 impl Element for Firewall {

@@ -154,10 +154,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use ahash::RandomState;
-use nfv_dataplane::wire::arp;
 use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, eth_src, eth_type, ip_proto, write_eth,
 };
+use nfv_dataplane::wire::{arp, icmp as icmp_wire};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
     PacketBuf, Table,
@@ -178,8 +178,6 @@ pub const SYN_HOLD_MAX: usize = 1024;
 pub const EXPIRE_PER_BATCH: usize = 64;
 /// Sessions reaped at most per `tick`.
 pub const EXPIRE_PER_TICK: usize = 4096;
-/// Largest ICMP error datagram (RFC 1812 §4.3.2.3).
-const ICMP_ERROR_MAX: usize = 576;
 const TICK: Duration = Duration::from_millis(100);
 
 /// A translated protocol.
@@ -833,34 +831,27 @@ impl Nat44 {
             self.c.no_buffer += 1;
             return false;
         };
-        let quote = ip.total.min(ICMP_ERROR_MAX - 28);
-        let total = 28 + quote;
         self.ip_id = self.ip_id.wrapping_add(1);
         let my_mac = if gate == INSIDE {
             self.inside_mac
         } else {
             self.outside_mac
         };
-        let mut hdr = [0u8; ETH_HLEN + 28];
-        write_eth(&mut hdr, dst_mac, my_mac, ETHERTYPE_IPV4);
-        hdr[IP] = 0x45;
-        hdr[IP + 2..IP + 4].copy_from_slice(&(total as u16).to_be_bytes());
-        hdr[IP + 4..IP + 6].copy_from_slice(&self.ip_id.to_be_bytes());
-        hdr[IP + 8] = 64;
-        hdr[IP + 9] = ip_proto::ICMP;
-        hdr[IP + 12..IP + 16].copy_from_slice(&src.to_be_bytes());
-        hdr[IP + 16..IP + 20].copy_from_slice(&ip.src.to_be_bytes());
-        hdr[IP + 20] = icmp::DEST_UNREACH;
-        hdr[IP + 21] = code;
-        if !p.extend_from_slice(&hdr) || !p.extend_from_slice(&f[IP..IP + quote]) {
+        let h = icmp_wire::ErrorHeader {
+            eth_dst: dst_mac,
+            eth_src: my_mac,
+            src,
+            dst: ip.src,
+            id: self.ip_id,
+            typ: icmp::DEST_UNREACH,
+            code,
+            rest: 0,
+        };
+        if !icmp_wire::build_error(&mut p, &h, &f[IP..IP + ip.total]) {
             self.c.no_buffer += 1;
             out.drop(p, DropReason::NoBuffer);
             return false;
         }
-        let d = p.data_mut();
-        let c = nfv_dataplane::wire::checksum::checksum(&d[IP..IP + 20]);
-        d[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
-        rewrite::fix_icmp_checksum(d, IP + 20, IP + total);
         out.emit(OutputGate(gate), p);
         true
     }

@@ -61,7 +61,7 @@ use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, be16, be32, eth_dst, eth_src, eth_type,
     ip_proto, write_eth,
 };
-use nfv_dataplane::wire::{arp, checksum};
+use nfv_dataplane::wire::{arp, checksum, icmp as icmp_wire};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
     PacketBuf, Table,
@@ -80,8 +80,6 @@ pub const ARP_TRIES: u8 = 3;
 pub const ARP_FAILED_HOLD: Duration = Duration::from_secs(3);
 /// Most ARP entries (resolved, pending or failed) per router.
 pub const ARP_MAX_ENTRIES: usize = 16_384;
-/// Largest ICMP error datagram (RFC 1812 §4.3.2.3).
-const ICMP_ERROR_MAX: usize = 576;
 const TICK: Duration = Duration::from_millis(100);
 
 /// One router interface.
@@ -780,29 +778,21 @@ impl Ipv4Router {
             self.c.no_buffer += 1;
             return;
         };
-        let quote = (ip.total).min(ICMP_ERROR_MAX - 28);
-        let total = 20 + 8 + quote;
         let id = self.next_id();
-        let mut hdr = [0u8; ETH_HLEN + 28];
-        hdr[IP] = 0x45;
-        hdr[IP + 1] = 0xc0; // RFC 1812 §4.3.2.5: precedence 6 (internetwork control)
-        hdr[IP + 2..IP + 4].copy_from_slice(&(total as u16).to_be_bytes());
-        hdr[IP + 4..IP + 6].copy_from_slice(&id.to_be_bytes());
-        hdr[IP + 8] = 64;
-        hdr[IP + 9] = ip_proto::ICMP;
-        hdr[IP + 12..IP + 16].copy_from_slice(&src.to_be_bytes());
-        hdr[IP + 16..IP + 20].copy_from_slice(&ip.src.to_be_bytes());
-        hdr[IP + 20] = typ;
-        hdr[IP + 21] = code;
-        hdr[IP + 24..IP + 28].copy_from_slice(&rest.to_be_bytes());
-        if !p.extend_from_slice(&hdr) || !p.extend_from_slice(&f[IP..IP + quote]) {
+        let h = icmp_wire::ErrorHeader {
+            eth_dst: [0; 6], // send_originated writes the Ethernet header
+            eth_src: [0; 6],
+            src,
+            dst: ip.src,
+            id,
+            typ,
+            code,
+            rest,
+        };
+        if !icmp_wire::build_error(&mut p, &h, &f[IP..IP + ip.total]) {
             out.drop(p, DropReason::NoBuffer);
             return;
         }
-        let d = p.data_mut();
-        fix_ip_checksum(d, 20);
-        let c = checksum::checksum(&d[IP + 20..]);
-        d[IP + 22..IP + 24].copy_from_slice(&c.to_be_bytes());
         out.note(orig, || {
             format!(
                 "icmp error type {typ} code {code} sent to {}",
