@@ -46,6 +46,9 @@ pub enum DropReason {
     TxFull,
     /// The device returned an error writing the frame.
     TxError,
+    /// A ring to another worker was full (the consumer worker is behind); counted by the
+    /// producing side, never a block.
+    RingFull,
     /// The frame was larger than the receive buffer and was cut short by the device.
     RxTruncated,
     /// The frame is larger than the egress MTU allows.
@@ -139,7 +142,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Number of reasons (size of counter arrays).
-    pub const COUNT: usize = 51;
+    pub const COUNT: usize = 52;
 
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -152,6 +155,7 @@ impl DropReason {
         DropReason::NoHeadroom,
         DropReason::TxFull,
         DropReason::TxError,
+        DropReason::RingFull,
         DropReason::RxTruncated,
         DropReason::TooBig,
         DropReason::BadGate,
@@ -208,6 +212,7 @@ impl DropReason {
             DropReason::NoHeadroom => "no_headroom",
             DropReason::TxFull => "tx_full",
             DropReason::TxError => "tx_error",
+            DropReason::RingFull => "ring_full",
             DropReason::RxTruncated => "rx_truncated",
             DropReason::TooBig => "too_big",
             DropReason::BadGate => "bad_gate",

@@ -317,6 +317,8 @@ pub struct GraphReport {
     pub ports: Vec<PortReport>,
     /// Per element.
     pub elements: Vec<ElementReport>,
+    /// Rings to other workers that this graph feeds (each ring is reported by its producer).
+    pub rings: Vec<crate::port::ring::RingReport>,
 }
 
 /// The tables of one element ([`Element::tables`]).
@@ -652,6 +654,26 @@ impl Graph {
         next
     }
 
+    /// Ask every port whether the worker may sleep now ([`Port::prepare_sleep`]). False if
+    /// one has work waiting; then every port is told the worker stays awake.
+    pub fn prepare_sleep(&mut self) -> bool {
+        let mut ok = true;
+        for p in &mut self.ports {
+            ok &= p.port.prepare_sleep();
+        }
+        if !ok {
+            self.woke();
+        }
+        ok
+    }
+
+    /// Tell every port the worker is awake again ([`Port::woke`]).
+    pub fn woke(&mut self) {
+        for p in &mut self.ports {
+            p.port.woke();
+        }
+    }
+
     /// True when batches are waiting in the work queue (a round hit its budget).
     pub fn has_pending_work(&self) -> bool {
         !self.queue.is_empty()
@@ -676,9 +698,15 @@ impl Graph {
 
     /// Every counter of every port and element.
     pub fn report(&self) -> GraphReport {
+        let rings = self
+            .ports
+            .iter()
+            .filter_map(|p| p.port.ring_report())
+            .collect();
         let ports = self
             .ports
             .iter()
+            .filter(|p| !p.port.is_ring())
             .map(|p| {
                 let mut stats = p.port.stats();
                 stats.drops.merge(&p.runner_drops);
@@ -715,7 +743,11 @@ impl Graph {
                 }
             })
             .collect();
-        GraphReport { ports, elements }
+        GraphReport {
+            ports,
+            elements,
+            rings,
+        }
     }
 
     /// Check packet conservation for every node; empty when every packet is accounted for.

@@ -33,6 +33,7 @@ pub mod capture;
 pub mod element;
 pub mod graph;
 pub mod packet;
+pub mod pipeline;
 pub mod port;
 pub mod sys;
 #[cfg(any(test, feature = "test-utils"))]

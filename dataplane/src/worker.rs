@@ -42,6 +42,9 @@ const SHUTDOWN_TOKEN: u64 = u64::MAX;
 pub struct Shutdown {
     flag: AtomicBool,
     bell: EventFd,
+    /// Shutdowns of the workers started under this one ([`Shutdown::child`]): triggering
+    /// this one triggers them.
+    children: std::sync::Mutex<Vec<Arc<Shutdown>>>,
 }
 
 impl Shutdown {
@@ -53,13 +56,40 @@ impl Shutdown {
         Ok(Arc::new(Shutdown {
             flag: AtomicBool::new(false),
             bell: EventFd::new()?,
+            children: std::sync::Mutex::new(Vec::new()),
         }))
+    }
+
+    /// A shutdown for one worker (its own doorbell, so a controller wakes only that worker)
+    /// that is triggered with this one. Already triggered if this one is.
+    ///
+    /// # Errors
+    /// If an eventfd cannot be created.
+    pub fn child(&self) -> io::Result<Arc<Shutdown>> {
+        let c = Shutdown::new()?;
+        self.children
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::clone(&c));
+        if self.is_triggered() {
+            c.trigger();
+        }
+        Ok(c)
     }
 
     /// Ask the worker to stop; it finishes its current round first.
     pub fn trigger(&self) {
         self.flag.store(true, Ordering::Release);
         self.bell.signal();
+        // Not from a signal handler: nfv's signal thread is an ordinary thread.
+        for c in self
+            .children
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            c.trigger();
+        }
     }
 
     /// True once triggered.
@@ -226,13 +256,152 @@ impl Controller {
         answer: &Receiver<T>,
         timeout: Duration,
     ) -> Result<T, SnapshotError> {
+        self.send(req)?;
+        recv(answer, timeout)
+    }
+
+    fn send(&self, req: Request) -> Result<(), SnapshotError> {
         self.tx.send(req).map_err(|_| SnapshotError::Stopped)?;
         self.bell.wake();
-        match answer.recv_timeout(timeout) {
-            Ok(s) => Ok(s),
-            Err(RecvTimeoutError::Timeout) => Err(SnapshotError::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => Err(SnapshotError::Stopped),
+        Ok(())
+    }
+}
+
+/// The controllers of every worker of a pipeline, asked together: snapshots per worker,
+/// tables and traces merged, a capture sent to the worker that owns the port.
+#[derive(Clone, Debug)]
+pub struct Controllers {
+    ctls: Vec<Controller>,
+    /// Port name → worker.
+    port_worker: std::collections::HashMap<String, usize>,
+}
+
+impl Controllers {
+    /// `ctls[i]` controls worker `i`; `ports` maps each port name to its worker.
+    pub fn new(
+        ctls: Vec<Controller>,
+        ports: impl IntoIterator<Item = (String, usize)>,
+    ) -> Controllers {
+        Controllers {
+            ctls,
+            port_worker: ports.into_iter().collect(),
         }
+    }
+
+    /// One controller, every port on it (a single-worker data plane).
+    pub fn single(ctl: Controller) -> Controllers {
+        Controllers {
+            ctls: vec![ctl],
+            port_worker: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Number of workers.
+    pub fn len(&self) -> usize {
+        self.ctls.len()
+    }
+
+    /// True when there are no workers.
+    pub fn is_empty(&self) -> bool {
+        self.ctls.is_empty()
+    }
+
+    /// A snapshot of every worker (index = worker number). All requests are sent first, so
+    /// the snapshots are taken at about the same time.
+    ///
+    /// # Errors
+    /// The first worker's error (stopped, or no answer within `timeout`).
+    pub fn snapshots(&self, timeout: Duration) -> Result<Vec<Snapshot>, SnapshotError> {
+        let answers: Vec<_> = self
+            .ctls
+            .iter()
+            .map(|c| {
+                let (reply, answer) = mpsc::channel();
+                c.send(Request(RequestKind::Snapshot(reply)))
+                    .map(|()| answer)
+            })
+            .collect();
+        answers
+            .into_iter()
+            .map(|a| a.and_then(|a| recv(&a, timeout)))
+            .collect()
+    }
+
+    /// Tables of every element of every worker (or of the one called `node`).
+    ///
+    /// # Errors
+    /// As [`Controllers::snapshots`].
+    pub fn tables(
+        &self,
+        node: Option<String>,
+        timeout: Duration,
+    ) -> Result<Vec<ElementTables>, SnapshotError> {
+        let mut all = Vec::new();
+        for c in &self.ctls {
+            all.extend(c.tables(node.clone(), timeout)?);
+        }
+        Ok(all)
+    }
+
+    /// Arm a capture on the worker that owns `port` (false if no worker has it).
+    ///
+    /// # Errors
+    /// As [`Controllers::snapshots`].
+    pub fn capture(
+        &self,
+        port: String,
+        tap: crate::capture::CaptureTap,
+        timeout: Duration,
+    ) -> Result<bool, SnapshotError> {
+        let w = match (self.ctls.len(), self.port_worker.get(&port)) {
+            (1, _) => 0,
+            (_, Some(&w)) => w,
+            (_, None) => return Ok(false),
+        };
+        match self.ctls.get(w) {
+            Some(c) => c.capture(port, tap, timeout),
+            None => Ok(false),
+        }
+    }
+
+    /// Arm (or read) a trace on every worker and merge the logs: packets of worker 0 first,
+    /// ids renumbered. A packet that crosses a ring to another worker is traced there anew
+    /// from the ring (each worker's tracer numbers its own packets); `remaining` is the
+    /// smallest of the workers', so the trace is complete once one worker has its count and
+    /// every traced packet has finished.
+    ///
+    /// # Errors
+    /// As [`Controllers::snapshots`].
+    pub fn trace(
+        &self,
+        arm: Option<(crate::trace::Filter, u32)>,
+        timeout: Duration,
+    ) -> Result<crate::trace::TraceLog, SnapshotError> {
+        let mut merged = crate::trace::TraceLog::default();
+        let mut remaining = u32::MAX;
+        for c in &self.ctls {
+            let log = c.trace(arm.clone(), timeout)?;
+            let base = merged.packets.len() as u16;
+            merged.filter = log.filter;
+            remaining = remaining.min(log.remaining);
+            for mut p in log.packets {
+                p.id += base;
+                if let Some((_, parent)) = &mut p.generated_by {
+                    *parent += base;
+                }
+                merged.packets.push(p);
+            }
+        }
+        merged.remaining = if self.ctls.is_empty() { 0 } else { remaining };
+        Ok(merged)
+    }
+}
+
+fn recv<T>(answer: &Receiver<T>, timeout: Duration) -> Result<T, SnapshotError> {
+    match answer.recv_timeout(timeout) {
+        Ok(s) => Ok(s),
+        Err(RecvTimeoutError::Timeout) => Err(SnapshotError::Timeout(timeout)),
+        Err(RecvTimeoutError::Disconnected) => Err(SnapshotError::Stopped),
     }
 }
 
@@ -311,7 +480,13 @@ pub fn run(
             .map(|t| t.saturating_since(Instant::now()))
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
-        epoll.wait(sleep)?;
+        if !graph.prepare_sleep() {
+            // A ring from another worker got packets after this round polled it.
+            continue;
+        }
+        let woke = epoll.wait(sleep);
+        graph.woke();
+        woke?;
         shutdown.bell.drain();
         last_busy = Instant::now();
     }

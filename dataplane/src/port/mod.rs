@@ -20,6 +20,7 @@ use crate::packet::{Batch, PacketPool};
 
 mod packet_socket;
 mod pcap;
+pub mod ring;
 mod tap;
 
 pub use packet_socket::PacketSocketPort;
@@ -84,6 +85,27 @@ pub trait Port: Send {
 
     /// The port's counters.
     fn stats(&self) -> PortStats;
+
+    /// Called before the worker sleeps in epoll on [`Port::rx_fd`]; false means "work is
+    /// already waiting, don't sleep". A port fed by another thread (a [`ring`]) uses it to
+    /// publish that its consumer is asleep. The default (a kernel fd) needs nothing.
+    fn prepare_sleep(&mut self) -> bool {
+        true
+    }
+
+    /// Called after the worker wakes from epoll (whatever woke it).
+    fn woke(&mut self) {}
+
+    /// True for the two halves of a ring between workers: reported as rings
+    /// ([`Port::ring_report`]), not as topology ports.
+    fn is_ring(&self) -> bool {
+        false
+    }
+
+    /// The ring's counters, from the producing half only (so each ring is reported once).
+    fn ring_report(&self) -> Option<ring::RingReport> {
+        None
+    }
 }
 
 /// Longest frame a port with this MTU sends: Ethernet header plus one 802.1Q tag.

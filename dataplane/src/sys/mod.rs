@@ -1,6 +1,7 @@
 //! Thin wrappers over Linux system interfaces. With `packet/pool.rs` these are the only
 //! places allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
+pub mod cpu;
 pub mod fdio;
 pub mod netlink;
 pub mod netns;
