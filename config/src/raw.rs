@@ -40,6 +40,9 @@ pub(crate) struct RawTopology {
     /// `adaptive` or `busy` (checked in stage 2).
     #[serde(default)]
     pub poll: Option<Spanned<String>>,
+    /// Number of worker threads (checked in stage 2).
+    #[serde(default)]
+    pub workers: Option<Spanned<i64>>,
 }
 
 /// `metrics:`.
@@ -79,6 +82,8 @@ impl fmt::Display for RawSocketAddr {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawNode {
     pub kind: Spanned<String>,
+    // every kind: the worker thread the node runs on
+    pub worker: Option<Spanned<i64>>,
     // host
     pub address: Option<Spanned<Ipv4Cidr>>,
     pub gateway: Option<Spanned<RawIpv4>>,

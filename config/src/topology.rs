@@ -94,7 +94,13 @@ pub struct Topology {
     pub metrics: Option<MetricsSpec>,
     /// `poll:`: how the worker waits for packets (default adaptive).
     pub poll: PollSpec,
+    /// `workers:`: number of worker threads; `None`: one per CPU minus one, at least one
+    /// (decided at run time, on the machine that runs it).
+    pub workers: Option<u16>,
 }
+
+/// Most worker threads a topology may ask for.
+pub const MAX_WORKERS: u16 = 64;
 
 /// `poll:` — `adaptive` (sleep in epoll 200 µs after the last packet: no CPU when idle) or
 /// `busy` (never sleep: one core at 100 %, no wake-up latency).
@@ -138,6 +144,8 @@ pub struct Node {
     pub name: String,
     /// What the node is, with its settings.
     pub kind: NodeKind,
+    /// `worker:`: the worker thread this node runs on; `None`: placed automatically.
+    pub worker: Option<u16>,
 }
 
 /// A node's `kind` and the settings that go with it.

@@ -27,8 +27,8 @@ use crate::raw::{
 };
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
-    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MTU_RANGE, MetricsSpec, Node, NodeKind,
-    PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MAX_WORKERS, MTU_RANGE, MetricsSpec, Node,
+    NodeKind, PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
 };
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
@@ -98,6 +98,8 @@ struct Draft {
     /// Switch only: ports first seen in links, in link order.
     link_ports: Vec<String>,
     used: bool,
+    /// `worker:` when valid.
+    worker: Option<u16>,
 }
 
 /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 32 bytes. `Err` is the reason.
@@ -498,6 +500,20 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
             .map(|s| ((*s).to_owned(), key.referenced, false))
             .collect();
     }
+    let worker = n
+        .worker
+        .as_ref()
+        .and_then(|w| match u16::try_from(w.value) {
+            Ok(v) if v < MAX_WORKERS => Some(v),
+            _ => {
+                r.bad(
+                    w,
+                    &format!("{path}.worker"),
+                    format!("expected a worker number from 0 to {}", MAX_WORKERS - 1),
+                );
+                None
+            }
+        });
     Draft {
         name: key.value.clone(),
         at: key.referenced,
@@ -505,7 +521,54 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
         configured_ports,
         link_ports: Vec::new(),
         used: false,
+        worker,
     }
+}
+
+/// `workers:` and every node's `worker:` against it.
+fn workers(r: &mut Report<'_>, raw: &RawTopology) -> Option<u16> {
+    let workers = raw
+        .workers
+        .as_ref()
+        .and_then(|w| match u16::try_from(w.value) {
+            Ok(v) if (1..=MAX_WORKERS).contains(&v) => Some(v),
+            _ => {
+                r.bad(
+                    w,
+                    "workers",
+                    format!("expected a number of worker threads from 1 to {MAX_WORKERS}"),
+                );
+                None
+            }
+        });
+    for (key, n) in &raw.nodes.value.0 {
+        let Some(w) = &n.value.worker else { continue };
+        let path = format!("nodes.{}.worker", key.value);
+        match (raw.workers.as_ref(), workers) {
+            (None, _) => r.bad(
+                w,
+                &path,
+                "a node's worker needs `workers:` at the top level (the default number \
+                 of workers depends on the machine)"
+                    .to_string(),
+            ),
+            (Some(_), Some(total))
+                if w.value >= i64::from(total) && w.value < i64::from(MAX_WORKERS) =>
+            {
+                r.bad(
+                    w,
+                    &path,
+                    format!(
+                        "there is no worker {}: `workers: {total}` makes workers 0 to {}",
+                        w.value,
+                        total - 1
+                    ),
+                )
+            }
+            _ => {}
+        }
+    }
+    workers
 }
 
 /// A value that must be unique across nodes (an address, a MAC, a TAP name) and where it is.
@@ -1126,6 +1189,7 @@ pub(crate) fn validate(
     let raw_chains = raw.chains.as_ref().map_or(&no_chains, |c| &c.value);
     let links = links(&mut r, raw_links, raw_chains, &mut drafts);
     let metrics = raw.metrics.as_ref().map(|m| metrics(&mut r, &m.value));
+    let workers = workers(&mut r, raw);
     let poll = match raw.poll.as_ref() {
         None => PollSpec::Adaptive,
         Some(p) => match p.value.as_str() {
@@ -1160,7 +1224,11 @@ pub(crate) fn validate(
                 }
                 k => k,
             };
-            Some(Node { name: d.name, kind })
+            Some(Node {
+                name: d.name,
+                kind,
+                worker: d.worker,
+            })
         })
         .collect();
     Ok(Loaded {
@@ -1170,6 +1238,7 @@ pub(crate) fn validate(
             links,
             metrics,
             poll,
+            workers,
         },
         warnings: r.warnings,
     })
