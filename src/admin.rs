@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nfv_config::{NodeKind, Topology};
 use nfv_dataplane::graph::ElementTables;
-use nfv_dataplane::worker::{Controller, Snapshot, SnapshotError};
+use nfv_dataplane::worker::{Controllers, Snapshot, SnapshotError};
 use serde_json::{Map, Value, json};
 
 /// The tables `GET /api/v1/tables/{name}` knows, and the node kind that has each.
@@ -125,13 +125,14 @@ fn drops_json(d: &nfv_dataplane::DropCounters) -> Value {
     Value::Object(m)
 }
 
-/// `GET /api/v1/counters`: every counter of the snapshot. Drops list non-zero reasons only,
-/// with their sum in `drops_total`.
-pub fn counters_json(s: &Snapshot) -> Value {
-    let ports: Vec<Value> = s
-        .graph
-        .ports
+/// `GET /api/v1/counters`: every counter of every worker's snapshot (ports and functions of
+/// all workers in one list each; `worker` is the sum over workers, `workers` each one;
+/// `rings` the rings between workers). Drops list non-zero reasons only, with their sum in
+/// `drops_total`.
+pub fn counters_json(snaps: &[Snapshot]) -> Value {
+    let ports: Vec<Value> = snaps
         .iter()
+        .flat_map(|s| &s.graph.ports)
         .map(|p| {
             let st = &p.stats;
             json!({
@@ -149,10 +150,9 @@ pub fn counters_json(s: &Snapshot) -> Value {
             })
         })
         .collect();
-    let functions: Vec<Value> = s
-        .graph
-        .elements
+    let functions: Vec<Value> = snaps
         .iter()
+        .flat_map(|s| &s.graph.elements)
         .map(|e| {
             let out: Map<String, Value> = e
                 .out_packets
@@ -178,17 +178,45 @@ pub fn counters_json(s: &Snapshot) -> Value {
             })
         })
         .collect();
-    let w = &s.worker;
-    json!({
-        "ports": ports,
-        "functions": functions,
-        "worker": {
+    let worker_json = |w: &nfv_dataplane::worker::WorkerStats| {
+        json!({
             "rounds": w.rounds,
             "busy_rounds": w.busy_rounds,
             "rx_packets": w.rx_packets,
             "rx_batches": w.rx_batches,
             "busy_seconds": w.busy_time().as_secs_f64(),
-        },
+        })
+    };
+    let mut sum = nfv_dataplane::worker::WorkerStats::default();
+    for s in snaps {
+        sum.rounds += s.worker.rounds;
+        sum.busy_rounds += s.worker.busy_rounds;
+        sum.rx_packets += s.worker.rx_packets;
+        sum.rx_batches += s.worker.rx_batches;
+        sum.busy_nanos += s.worker.busy_nanos;
+    }
+    let rings: Vec<Value> = snaps
+        .iter()
+        .flat_map(|s| &s.graph.rings)
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "from_worker": r.from_worker,
+                "to_worker": r.to_worker,
+                "capacity": r.capacity,
+                "enqueued": r.enqueued,
+                "dequeued": r.dequeued,
+                "full_drops": r.full_drops,
+                "occupancy": r.occupancy(),
+            })
+        })
+        .collect();
+    json!({
+        "ports": ports,
+        "functions": functions,
+        "rings": rings,
+        "worker": worker_json(&sum),
+        "workers": snaps.iter().map(|s| worker_json(&s.worker)).collect::<Vec<_>>(),
     })
 }
 
@@ -223,7 +251,7 @@ fn query_node(query: &str) -> Option<String> {
 }
 
 /// Answer `GET path?query` for a path under `/api/`. Blocking: asks the worker.
-pub fn answer(path: &str, query: &str, ctl: &Controller, info: &Info) -> Answer {
+pub fn answer(path: &str, query: &str, ctl: &Controllers, info: &Info) -> Answer {
     let path = path.trim_end_matches('/');
     match path {
         "/api/v1/topology" => Answer {
@@ -231,7 +259,7 @@ pub fn answer(path: &str, query: &str, ctl: &Controller, info: &Info) -> Answer 
             body: info.topology.clone(),
         },
         "/api/v1/trace" => crate::trace_cmd::api(query, ctl),
-        "/api/v1/counters" => match ctl.snapshot(WORKER_TIMEOUT) {
+        "/api/v1/counters" => match ctl.snapshots(WORKER_TIMEOUT) {
             Ok(s) => ok(&counters_json(&s)),
             Err(e) => worker_error(&e),
         },
@@ -253,7 +281,7 @@ fn table_names() -> String {
     TABLES.map(|(t, _)| t).join("|")
 }
 
-fn tables(table: &str, node: Option<String>, ctl: &Controller, info: &Info) -> Answer {
+fn tables(table: &str, node: Option<String>, ctl: &Controllers, info: &Info) -> Answer {
     let Some(&(table, owner)) = TABLES.iter().find(|(t, _)| *t == table) else {
         return error(
             "404 Not Found",
@@ -313,6 +341,7 @@ mod tests {
                     held: 0,
                     counters: vec![("fdb_entries", 2)],
                 }],
+                rings: Vec::new(),
             },
             worker: WorkerStats {
                 rounds: 100,
@@ -320,7 +349,7 @@ mod tests {
                 ..WorkerStats::default()
             },
         };
-        let v = counters_json(&s);
+        let v = counters_json(&[s]);
         assert_eq!(v["ports"][0]["name"], "h1:eth0");
         assert_eq!(v["ports"][0]["rx_packets"], 10);
         assert_eq!(v["ports"][0]["drops_total"], 2);
@@ -401,6 +430,7 @@ mod tests {
         let info = Info::new(&topo);
         let sd = nfv_dataplane::worker::Shutdown::new().unwrap();
         let (ctl, _rx) = nfv_dataplane::worker::control(sd);
+        let ctl = Controllers::single(ctl);
         for (path, query, msg) in [
             ("/api/v1/nope", "", "no such endpoint"),
             ("/api/v1/tables/bogus", "", "no table"),

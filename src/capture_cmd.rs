@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use nfv_dataplane::capture::{self, Direction, PcapWriter};
-use nfv_dataplane::worker::Controller;
+use nfv_dataplane::worker::Controllers;
 use serde_json::json;
 
 /// Frames in flight between the worker and the collector; more are dropped (from the
@@ -85,7 +85,7 @@ fn json_error(status: &'static str, msg: &str) -> Reply {
 }
 
 /// Answer `GET /api/v1/capture?query`. Blocks for up to the capture's `seconds`.
-fn answer(query: &str, ctl: &Controller) -> Reply {
+fn answer(query: &str, ctl: &Controllers) -> Reply {
     let p = match parse_query(query) {
         Ok(p) => p,
         Err(e) => return json_error("400 Bad Request", &e),
@@ -125,7 +125,7 @@ fn answer(query: &str, ctl: &Controller) -> Reply {
 }
 
 /// Serve `GET /api/v1/capture?query` on `stream` (called by the metrics server).
-pub async fn serve(stream: &mut tokio::net::TcpStream, query: String, ctl: Controller) {
+pub async fn serve(stream: &mut tokio::net::TcpStream, query: String, ctl: Controllers) {
     use tokio::io::AsyncWriteExt as _;
     let (status, ctype, body) = tokio::task::spawn_blocking(move || answer(&query, &ctl))
         .await
@@ -262,6 +262,7 @@ mod tests {
     fn unknown_port_is_a_404_and_a_stopped_worker_a_503() {
         let sd = nfv_dataplane::worker::Shutdown::new().unwrap();
         let (ctl, rx) = nfv_dataplane::worker::control(std::sync::Arc::clone(&sd));
+        let ctl = Controllers::single(ctl);
         drop(rx);
         let (status, _, body) = answer("port=h1:eth0&count=1", &ctl);
         assert_eq!(status, "503 Service Unavailable");

@@ -149,32 +149,21 @@ pub fn run() -> Result<ExitCode> {
     let shutdown = Shutdown::new()?;
     let net = runtime::bring_up(&topo, &|| false)?;
     let runtime::Network {
-        mut graph,
+        pipeline,
         resources,
         summary,
     } = net;
     for l in &summary {
         println!("created {l}");
     }
-    let sd = Arc::clone(&shutdown);
-    let worker = std::thread::Builder::new()
-        .name("nfv-worker-0".into())
-        .spawn(move || {
-            let res = worker::run(&mut graph, &sd, None, worker::PollMode::Adaptive);
-            (graph, res)
-        })?;
+    let (running, _ctl) = crate::workers::start(pipeline, &shutdown, worker::PollMode::Adaptive)?;
 
     let results = traffic();
     shutdown.trigger();
-    let (graph, wres) = match worker.join() {
-        Ok(v) => v,
-        Err(_) => bail!("the worker thread panicked"),
-    };
-    let report = graph.report();
-    let conservation = graph.conservation_errors();
-    drop(graph);
+    let stopped = running.join()?;
+    let (report, conservation) = (stopped.report, stopped.conservation);
+    drop(stopped.graphs);
     drop(resources);
-    wres?;
     let r = results?;
 
     let mut rtt = r.rtt_us.clone();

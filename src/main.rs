@@ -9,6 +9,7 @@ mod metrics;
 mod report;
 mod runtime;
 mod trace_cmd;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -214,51 +215,52 @@ fn run(file: &Path) -> Result<ExitCode> {
     let sd = Arc::clone(&shutdown);
     let net = runtime::bring_up(&topo, &move || sd.is_triggered())?;
     let runtime::Network {
-        mut graph,
+        pipeline,
         resources,
         ..
     } = net;
-    println!(
-        "nfv: topology {:?} running: {} ports; Ctrl-C or SIGTERM stops it",
-        topo.name,
-        graph.port_count()
-    );
+    let ports = pipeline.placement.iter().filter(|p| p.is_port).count();
+    let nworkers = pipeline.graphs.len();
     let poll_mode = match topo.poll {
         nfv_config::PollSpec::Adaptive => worker::PollMode::Adaptive,
         nfv_config::PollSpec::Busy => worker::PollMode::Busy,
     };
-    let (ctl, requests) = worker::control(Arc::clone(&shutdown));
+    // On error `resources` is dropped on the way out, removing everything created.
+    let (running, ctl) = workers::start(pipeline, &shutdown, poll_mode)?;
+    println!(
+        "nfv: topology {:?} running: {ports} ports on {nworkers} worker{}; Ctrl-C or SIGTERM stops it",
+        topo.name,
+        if nworkers == 1 { "" } else { "s" }
+    );
     if let Some((listener, addr)) = metrics_listener {
-        // On error `resources` is dropped on the way out, removing everything created.
-        metrics::spawn_server(listener, ctl, admin::Info::new(&topo))?;
+        if let Err(e) = metrics::spawn_server(listener, ctl, admin::Info::new(&topo)) {
+            shutdown.trigger();
+            let _ = running.join();
+            return Err(e);
+        }
         tracing::info!(
             "metrics: serving http://{addr}/metrics and the admin API http://{addr}/api/v1/"
         );
     }
-    let sd = Arc::clone(&shutdown);
-    let worker = std::thread::Builder::new()
-        .name("nfv-worker-0".into())
-        .spawn(move || {
-            let res = worker::run(&mut graph, &sd, Some(&requests), poll_mode);
-            (graph, res)
-        })
-        .context("couldn't start the worker thread")?;
-    let (graph, res) = match worker.join() {
-        Ok(v) => v,
-        Err(_) => {
+    let stopped = running.join();
+    let (report, conservation) = match stopped {
+        Ok(s) => {
+            // Close every TAP/packet socket before removing namespaces and devices.
+            drop(s.graphs);
+            (s.report, s.conservation)
+        }
+        Err(e) => {
             drop(resources);
-            anyhow::bail!("the worker thread panicked; everything created was removed");
+            return Err(e.context("the data plane failed; everything created was removed"));
         }
     };
-    let report = graph.report();
-    let conservation = graph.conservation_errors();
-    // Close every TAP/packet socket before removing namespaces and devices.
-    drop(graph);
     drop(resources);
-    res.context("worker failed")?;
     print!("{}", report::format(&report));
     for e in &conservation {
         tracing::error!("packet accounting: {e}");
+    }
+    if conservation.is_empty() {
+        println!("packet accounting: every packet forwarded or dropped with a reason");
     }
     Ok(ExitCode::SUCCESS)
 }

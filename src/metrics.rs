@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use nfv_dataplane::DropReason;
-use nfv_dataplane::worker::{Controller, Snapshot, SnapshotError};
+use nfv_dataplane::worker::{Controllers, Snapshot, SnapshotError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// `Content-Type` of the text exposition format.
@@ -336,6 +336,59 @@ pub fn render(snapshots: &[Snapshot]) -> String {
             s.worker.busy_time().as_secs_f64(),
         );
     }
+
+    let rings: Vec<_> = snapshots.iter().flat_map(|s| &s.graph.rings).collect();
+    type RingField = fn(&nfv_dataplane::port::ring::RingReport) -> u64;
+    let ring_families: [(&str, &str, &str, RingField); 5] = [
+        (
+            "nfv_ring_enqueued_packets_total",
+            "counter",
+            "Packets the producing worker put into the ring between two workers.",
+            |r| r.enqueued,
+        ),
+        (
+            "nfv_ring_dequeued_packets_total",
+            "counter",
+            "Packets the consuming worker took out of the ring.",
+            |r| r.dequeued,
+        ),
+        (
+            "nfv_ring_full_drops_total",
+            "counter",
+            "Packets dropped because the ring was full (the consuming worker is behind).",
+            |r| r.full_drops,
+        ),
+        (
+            "nfv_ring_occupancy_packets",
+            "gauge",
+            "Packets in the ring when scraped (enqueued - dequeued).",
+            |r| r.occupancy(),
+        ),
+        (
+            "nfv_ring_capacity_packets",
+            "gauge",
+            "Slots of the ring.",
+            |r| r.capacity as u64,
+        ),
+    ];
+    if !rings.is_empty() {
+        for (name, kind, help, get) in ring_families {
+            header(&mut out, name, kind, help);
+            for r in &rings {
+                let (from, to) = (r.from_worker.to_string(), r.to_worker.to_string());
+                sample(
+                    &mut out,
+                    name,
+                    &[
+                        ("ring", &r.name),
+                        ("from_worker", &from),
+                        ("to_worker", &to),
+                    ],
+                    get(r),
+                );
+            }
+        }
+    }
     out
 }
 
@@ -360,7 +413,7 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
 /// If the runtime or the thread cannot be started.
 pub fn spawn_server(
     listener: std::net::TcpListener,
-    ctl: Controller,
+    ctl: Controllers,
     info: crate::admin::Info,
 ) -> Result<()> {
     let info = std::sync::Arc::new(info);
@@ -454,7 +507,11 @@ async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
-async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller, info: Arc<crate::admin::Info>) {
+async fn handle(
+    mut stream: tokio::net::TcpStream,
+    ctl: Controllers,
+    info: Arc<crate::admin::Info>,
+) {
     let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
         .await
         .ok()
@@ -499,9 +556,9 @@ async fn handle(mut stream: tokio::net::TcpStream, ctl: Controller, info: Arc<cr
             }
         }
         Some(Route::Metrics) => {
-            let res = tokio::task::spawn_blocking(move || ctl.snapshot(SNAPSHOT_TIMEOUT)).await;
+            let res = tokio::task::spawn_blocking(move || ctl.snapshots(SNAPSHOT_TIMEOUT)).await;
             match res {
-                Ok(Ok(snap)) => ("200 OK", CONTENT_TYPE, render(&[snap]), ""),
+                Ok(Ok(snaps)) => ("200 OK", CONTENT_TYPE, render(&snaps), ""),
                 Ok(Err(e @ (SnapshotError::Stopped | SnapshotError::Timeout(_)))) => (
                     "503 Service Unavailable",
                     "text/plain",
@@ -564,6 +621,7 @@ mod tests {
                     held: 0,
                     counters: vec![("learned", 2), ("fdb_entries", 2)],
                 }],
+                rings: Vec::new(),
             },
             worker: WorkerStats {
                 rounds: 100,
@@ -573,6 +631,40 @@ mod tests {
                 busy_nanos: 1_500_000,
             },
         }
+    }
+
+    #[test]
+    fn rings_between_workers_are_exported_once_each() {
+        let mut w1 = small();
+        w1.graph.ports.clear();
+        w1.graph.elements.clear();
+        w1.graph.rings.push(nfv_dataplane::port::ring::RingReport {
+            name: "sw1:p2 -> h2:eth0".into(),
+            from_worker: 1,
+            to_worker: 0,
+            capacity: 1024,
+            enqueued: 50,
+            dequeued: 48,
+            full_drops: 3,
+        });
+        let text = render(&[small(), w1]);
+        for line in [
+            "nfv_ring_enqueued_packets_total{ring=\"sw1:p2 -> h2:eth0\",from_worker=\"1\",to_worker=\"0\"} 50",
+            "nfv_ring_dequeued_packets_total{ring=\"sw1:p2 -> h2:eth0\",from_worker=\"1\",to_worker=\"0\"} 48",
+            "nfv_ring_full_drops_total{ring=\"sw1:p2 -> h2:eth0\",from_worker=\"1\",to_worker=\"0\"} 3",
+            "nfv_ring_occupancy_packets{ring=\"sw1:p2 -> h2:eth0\",from_worker=\"1\",to_worker=\"0\"} 2",
+            "nfv_ring_capacity_packets{ring=\"sw1:p2 -> h2:eth0\",from_worker=\"1\",to_worker=\"0\"} 1024",
+            "nfv_worker_rounds_total{worker=\"1\"} 100",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE nfv_ring_full_drops_total counter")
+                .count(),
+            1
+        );
+        // No ring, no ring families.
+        assert!(!render(&[small()]).contains("nfv_ring_"));
     }
 
     /// The exact text, with the 51-reason drop families reduced to their non-zero lines.

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use nfv_dataplane::GraphReport;
 
-/// Format `r` as two tables (ports, functions). Stable layout: tests parse it.
+/// Format `r` as tables (ports, functions, rings between workers). Stable layout: tests
+/// parse it.
 pub fn format(r: &GraphReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "ports:");
@@ -53,6 +54,21 @@ pub fn format(r: &GraphReport) -> String {
         let _ = writeln!(s, "    out by port: {}", per_gate.join(" "));
         let counters: Vec<String> = e.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(s, "    counters: {}", counters.join(" "));
+    }
+    if !r.rings.is_empty() {
+        let _ = writeln!(s, "rings:");
+    }
+    for ring in &r.rings {
+        let _ = writeln!(
+            s,
+            "  {} (worker {} -> {}): enqueued {} dequeued {} full_drops {}",
+            ring.name,
+            ring.from_worker,
+            ring.to_worker,
+            ring.enqueued,
+            ring.dequeued,
+            ring.full_drops
+        );
     }
     s
 }

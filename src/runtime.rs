@@ -15,10 +15,12 @@ use nfv_config::{
     Endpoint as CfgEndpoint, FirewallSpec, FwAction, FwDirection, FwState, HostSpec, L4Proto,
     NatFiltering, NatSpec, NodeKind, RouterSpec, SwitchSpec, TapSpec, Topology,
 };
+use nfv_dataplane::pipeline::{Pipeline, PipelineBuilder};
 use nfv_dataplane::port::{PacketSocketPort, TapDevice, TapPort};
+use nfv_dataplane::sys::cpu;
 use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
 use nfv_dataplane::sys::netns::NetNs;
-use nfv_dataplane::{Endpoint, Graph, GraphBuilder, PacketPool};
+use nfv_dataplane::{Endpoint, PacketPool};
 use nfv_functions::{
     Ipv4Router, L2Switch, RouterConfig, RouterInterfaceConfig, StaticRoute, SwitchConfig,
     SwitchPortConfig, VlanMode,
@@ -81,11 +83,11 @@ impl Drop for Resources {
     }
 }
 
-/// A running network: the graph to hand to a worker, and what to clean up afterwards.
+/// A running network: one graph per worker, and what to clean up afterwards.
 #[derive(Debug)]
 pub struct Network {
-    /// The packet graph.
-    pub graph: Graph,
+    /// The packet graphs (index = worker), where every node went, and the rings.
+    pub pipeline: Pipeline,
     /// Created system objects (drop after the graph, so TAP fds close first).
     pub resources: Resources,
     /// What was created, one line each, for the start-up log.
@@ -503,14 +505,19 @@ fn max_frame(topo: &Topology) -> usize {
 pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
     let mut res = Resources::default();
     let mut summary = Vec::new();
-    let pool = PacketPool::new(POOL_BUFFERS, max_frame(topo));
-    let mut gb = GraphBuilder::new(pool);
+    let workers = usize::from(
+        topo.workers
+            .unwrap_or_else(|| cpu::allowed_cpus().map_or(1, |c| cpu::default_workers(&c) as u16)),
+    );
+    let pool = PacketPool::new(POOL_BUFFERS * workers, max_frame(topo));
+    let mut gb = PipelineBuilder::new(pool, workers);
     // (node, iface) → graph endpoint
     let mut ends: HashMap<(String, String), Endpoint> = HashMap::new();
     for node in &topo.nodes {
         if stop() {
             bail!("interrupted during start-up");
         }
+        let worker = node.worker.map(usize::from);
         match &node.kind {
             NodeKind::Host(h) => {
                 let (dev, line) = create_host(&node.name, h, &mut res)?;
@@ -519,6 +526,7 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let id = gb.add_port(
                     format!("{}:{}", node.name, h.ifname),
                     Box::new(TapPort::new(dev, h.mtu)),
+                    worker,
                 )?;
                 ends.insert(
                     (node.name.clone(), h.ifname.to_string()),
@@ -529,7 +537,11 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let (port, line) = create_vm_tap(&node.name, t, &mut res)?;
                 tracing::info!("{line}");
                 summary.push(line);
-                let id = gb.add_port(format!("{}:{}", node.name, t.ifname), Box::new(port))?;
+                let id = gb.add_port(
+                    format!("{}:{}", node.name, t.ifname),
+                    Box::new(port),
+                    worker,
+                )?;
                 ends.insert(
                     (node.name.clone(), t.ifname.to_string()),
                     Endpoint::Port(id),
@@ -542,6 +554,7 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let id = gb.add_port(
                     format!("{}:{}", node.name, nfv_config::PCAP_IFNAME),
                     Box::new(port),
+                    worker,
                 )?;
                 ends.insert(
                     (node.name.clone(), nfv_config::PCAP_IFNAME.to_string()),
@@ -550,7 +563,8 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
             }
             NodeKind::Switch(s) => {
                 let cfg = switch_config(s);
-                let id = gb.add_element(node.name.clone(), Box::new(L2Switch::new(&cfg)))?;
+                let id =
+                    gb.add_element(node.name.clone(), Box::new(L2Switch::new(&cfg)), worker)?;
                 for (i, p) in s.ports.iter().enumerate() {
                     let gate = u16::try_from(i)
                         .map_err(|_| anyhow!("switch {}: too many ports", node.name))?;
@@ -574,6 +588,7 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let id = gb.add_element(
                     node.name.clone(),
                     Box::new(nfv_functions::Firewall::new(&cfg)),
+                    worker,
                 )?;
                 ends.insert((node.name.clone(), "in".into()), Endpoint::Gate(id, 0));
                 ends.insert((node.name.clone(), "out".into()), Endpoint::Gate(id, 1));
@@ -590,7 +605,7 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let cfg = nat_config(&topo.name, &node.name, n);
                 let nat = nfv_functions::Nat44::new(&cfg)
                     .map_err(|e| anyhow!("nat {}: {e}", node.name))?;
-                let id = gb.add_element(node.name.clone(), Box::new(nat))?;
+                let id = gb.add_element(node.name.clone(), Box::new(nat), worker)?;
                 ends.insert((node.name.clone(), "inside".into()), Endpoint::Gate(id, 0));
                 ends.insert((node.name.clone(), "outside".into()), Endpoint::Gate(id, 1));
                 let ext: Vec<String> = cfg.external.iter().map(|a| a.to_string()).collect();
@@ -613,7 +628,7 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let router =
                     Ipv4Router::new(&cfg).map_err(|e| anyhow!("router {}: {e}", node.name))?;
                 let fib_time = t.elapsed();
-                let id = gb.add_element(node.name.clone(), Box::new(router))?;
+                let id = gb.add_element(node.name.clone(), Box::new(router), worker)?;
                 let mut ifs = Vec::new();
                 for (i, ifc) in cfg.interfaces.iter().enumerate() {
                     let gate = u16::try_from(i)
@@ -655,15 +670,32 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
             })
     };
     for l in &topo.links {
-        gb.link(resolve(&l.a)?, resolve(&l.b)?).with_context(|| {
-            format!(
-                "couldn't link {}:{} and {}:{}",
-                l.a.node, l.a.iface, l.b.node, l.b.iface
-            )
-        })?;
+        gb.link(resolve(&l.a)?, resolve(&l.b)?);
+    }
+    let pipeline = gb
+        .build()
+        .context("couldn't wire the packet graph (a validation bug)")?;
+    if workers > 1 {
+        let mut by_worker = vec![Vec::new(); workers];
+        for p in &pipeline.placement {
+            by_worker[p.worker].push(p.name.as_str());
+        }
+        for (w, names) in by_worker.iter().enumerate() {
+            let line = format!("worker {w}: {}", names.join(", "));
+            tracing::info!("{line}");
+            summary.push(line);
+        }
+        let line = format!(
+            "{} rings between workers{}{}",
+            pipeline.rings.len(),
+            if pipeline.rings.is_empty() { "" } else { ": " },
+            pipeline.rings.join(", ")
+        );
+        tracing::info!("{line}");
+        summary.push(line);
     }
     Ok(Network {
-        graph: gb.build(),
+        pipeline,
         resources: res,
         summary,
     })

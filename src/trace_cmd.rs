@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use nfv_dataplane::trace::{Filter, MAX_COUNT, TraceLog};
-use nfv_dataplane::worker::Controller;
+use nfv_dataplane::worker::Controllers;
 use serde_json::{Value, json};
 
 use crate::admin::{Answer, WORKER_TIMEOUT};
@@ -118,7 +118,7 @@ pub fn log_json(log: &TraceLog, complete: bool) -> Value {
 }
 
 /// `GET /api/v1/trace?count=N&filter=F&seconds=S`. Blocks up to `seconds`.
-pub fn api(query: &str, ctl: &Controller) -> Answer {
+pub fn api(query: &str, ctl: &Controllers) -> Answer {
     let bad = |msg: String| answer("400 Bad Request", &json!({ "error": msg }));
     let count = match query_value(query, "count")
         .as_deref()

@@ -321,6 +321,19 @@ pub struct GraphReport {
     pub rings: Vec<crate::port::ring::RingReport>,
 }
 
+impl GraphReport {
+    /// The reports of several workers as one (each node is on exactly one worker).
+    pub fn merge(reports: impl IntoIterator<Item = GraphReport>) -> GraphReport {
+        let mut all = GraphReport::default();
+        for r in reports {
+            all.ports.extend(r.ports);
+            all.elements.extend(r.elements);
+            all.rings.extend(r.rings);
+        }
+        all
+    }
+}
+
 /// The tables of one element ([`Element::tables`]).
 #[derive(Clone, Debug)]
 pub struct ElementTables {
