@@ -9,7 +9,7 @@
 # compared across commits.
 #
 # Usage: sudo bench/compare.sh [--rounds N] [--seconds S] [--pings P] [--poll adaptive|busy]
-#                             [--nfv PATH]
+#                             [--workers N] [--nfv PATH]
 # Needs: iproute2, iperf3, ping, nft (nftables), python3; a release build of nfv
 # (cargo build --release). Creates only namespaces and devices named nfvb-*, removes them
 # on exit (trap), and talks only to addresses inside those namespaces.
@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_TCP=$2; SECONDS_UDP=$(( $2 < 5 ? $2 : 5 )); shift 2 ;;
     --pings) PINGS=$2; shift 2 ;;
     --poll) POLL=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
     --nfv) NFV=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -84,6 +85,7 @@ up_nfv_switch() {
   cat >"$WORK/sw.yaml" <<EOF
 name: nfvb
 poll: $POLL
+${WORKERS:+workers: $WORKERS}
 nodes:
   a:  { kind: host, address: 10.70.0.1/24 }
   b:  { kind: host, address: 10.70.0.2/24 }
@@ -125,6 +127,7 @@ up_nfv_nat() {
   cat >"$WORK/nat.yaml" <<EOF
 name: nfvb
 poll: $POLL
+${WORKERS:+workers: $WORKERS}
 nodes:
   a:  { kind: host, address: 10.71.0.2/24, gateway: 10.71.0.1 }
   b:  { kind: host, address: 203.0.113.80/24, gateway: 203.0.113.1 }
@@ -169,7 +172,7 @@ print((e["packets"]-e["lost_packets"])/e["seconds"]/1e6)')
 }
 
 echo "nfv compare: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(date -u +%FT%TZ)"
-echo "rounds $ROUNDS, TCP ${SECONDS_TCP}s, UDP ${SECONDS_UDP}s, $PINGS pings, nfv poll $POLL; $("$NFV" --version)"
+echo "rounds $ROUNDS, TCP ${SECONDS_TCP}s, UDP ${SECONDS_UDP}s, $PINGS pings, nfv poll $POLL, workers ${WORKERS:-default}; $("$NFV" --version)"
 for r in $(seq "$ROUNDS"); do
   echo "round $r"
   up_bridge; measure linux-bridge; down_bridge

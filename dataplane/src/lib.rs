@@ -19,12 +19,25 @@
 //! # Accounting
 //! Every node satisfies `in + generated == out + drops` and every port
 //! `rx == delivered + rx drops`, `offered == tx + tx drops`
-//! ([`graph::Graph::conservation_errors`]).
+//! ([`graph::Graph::conservation_errors`]); rings are ports, and on exit every ring is
+//! drained ([`pipeline::Pipeline::conservation_errors`]).
 //!
 //! # Threads
-//! Today one worker thread runs the whole graph. Elements only see `Context` and `Outputs`,
-//! so an edge can become an SPSC ring between workers without changing any element; buffers
-//! are `Send` and the pool's free list is lock-free for exactly that reason.
+//! A [`pipeline::PipelineBuilder`] places every port and element on one of N workers and
+//! builds one [`graph::Graph`] per worker; each runs on its own pinned thread
+//! ([`worker::run`]). An edge inside a worker is a direct hand-off of a batch; an edge
+//! between workers is a bounded lock-free SPSC ring of packet handles
+//! ([`port::ring`]), seen by each graph as a port, so elements never know which kind of
+//! edge they are on. A full ring is a counted drop (`ring_full`), never a block.
+//!
+//! **State model: one owner per function instance.** An element's state (FDB, NAT
+//! sessions, firewall flows) is touched only by the thread of the worker it was placed on.
+//! Both directions of every flow therefore meet the same state without any lock, atomic or
+//! flow-hash steering: there is one copy of it. Workers scale by taking different ports and
+//! functions (and different queues of one multiqueue TAP); one function instance is bounded
+//! by one core. Buffers are `Send` and the pool's free list is lock-free MPMC so a packet can
+//! be allocated on one worker and freed on another. See [`pipeline`] for placement and
+//! [`port::ring`] for the wake-up protocol between a producer and a sleeping consumer.
 //!
 //! # Direction
 //! **rx = into the data plane from a device, tx = out of the data plane to a device.**
