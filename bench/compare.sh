@@ -3,16 +3,18 @@
 #   (a) Linux bridge + veth             vs  (b) nfv switch with TAP/namespace hosts
 #   (c) kernel router + nft masquerade  vs  (d) nfv router + NAT chain
 # Each round runs a, b, c, d in turn (A B A B ...), measuring TCP throughput (iperf3),
-# ping RTT (median of PINGS pings) and 64-byte UDP forwarding rate (iperf3 -u, 18-byte
-# payload = 60-byte frames, packets/s received). Prints medians over the rounds and the
+# ping RTT (median of PINGS pings) and 64-byte UDP forwarding rate: bench's `udpflood`
+# sends 18-byte datagrams (60-byte frames) with sendmmsg for the UDP seconds, and the rate
+# is what the destination namespace's kernel received (`Udp: NoPorts`; nothing listens),
+# per second. iperf3 -u sends one datagram per syscall and ran out of sender first. Prints medians over the rounds and the
 # ratios nfv / kernel. Stable output format (one "result" line per metric) so runs can be
 # compared across commits.
 #
 # Usage: sudo bench/compare.sh [--rounds N] [--seconds S] [--pings P] [--poll adaptive|busy]
 #                             [--workers N] [--nfv PATH]
-# Needs: iproute2, iperf3, ping, nft (nftables), python3; a release build of nfv
-# (cargo build --release). Creates only namespaces and devices named nfvb-*, removes them
-# on exit (trap), and talks only to addresses inside those namespaces.
+# Needs: iproute2, iperf3, ping, nft (nftables), python3; release builds of nfv and
+# udpflood (cargo build --release --workspace). Creates only namespaces and devices named
+# nfvb-*, removes them on exit (trap), and talks only to addresses inside those namespaces.
 set -euo pipefail
 
 ROUNDS=3
@@ -21,6 +23,7 @@ SECONDS_UDP=5
 PINGS=200
 POLL=adaptive
 NFV="$(cd "$(dirname "$0")/.." && pwd)/target/release/nfv"
+UDPFLOOD="$(cd "$(dirname "$0")/.." && pwd)/target/release/udpflood"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -36,6 +39,7 @@ for t in ip iperf3 ping nft python3; do
   command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 2; }
 done
 [ -x "$NFV" ] || { echo "no nfv binary at $NFV (cargo build --release)" >&2; exit 2; }
+[ -x "$UDPFLOOD" ] || { echo "no udpflood at $UDPFLOOD (cargo build --release --workspace)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/nfvb.XXXXXX)
@@ -160,13 +164,13 @@ measure() {
   local rtt # median of the per-packet times
   rtt=$(nsx nfvb-a ping -n -c "$PINGS" -i 0.005 "$DST" 2>/dev/null | awk -F'time=' '/time=/ {split($2,a," "); print a[1]*1000}' \
     | sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print "nan"}')
-  nsx nfvb-b iperf3 -s -D -1 -p 5202 --logfile "$WORK/srv2.log" >/dev/null
-  sleep 0.3
+  local before after
+  before=$(nsx nfvb-b awk '/^Udp:/ { if (seen) print $3; seen = 1 }' /proc/net/snmp)
+  nsx nfvb-a "$UDPFLOOD" "$DST" 9 "$SECONDS_UDP" >"$WORK/flood.out"
+  sleep 0.5 # frames still queued in the forwarder
+  after=$(nsx nfvb-b awk '/^Udp:/ { if (seen) print $3; seen = 1 }' /proc/net/snmp)
   local udp
-  udp=$(nsx nfvb-a iperf3 -c "$DST" -p 5202 -u -b 0 -l 18 -t "$SECONDS_UDP" -J | python3 -c '
-import json,sys
-e=json.load(sys.stdin)["end"]["sum"]
-print((e["packets"]-e["lost_packets"])/e["seconds"]/1e6)')
+  udp=$(python3 -c "print(($after - $before) / $SECONDS_UDP / 1e6)")
   echo "$name $tcp $rtt $udp" >>"$WORK/samples"
   printf '  %-12s tcp %6.2f Gbit/s   rtt %6.0f us   udp64 %5.3f Mpps\n' "$name" "$tcp" "$rtt" "$udp"
 }
