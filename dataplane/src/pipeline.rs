@@ -74,7 +74,8 @@ pub struct Placement {
 
 struct PortNode {
     name: String,
-    port: Box<dyn Port>,
+    /// One port, or the queues of one multiqueue device (queue 0 first).
+    queues: Vec<Box<dyn Port>>,
     worker: Option<usize>,
 }
 
@@ -152,10 +153,33 @@ impl PipelineBuilder {
         port: Box<dyn Port>,
         worker: Option<usize>,
     ) -> Result<PortId, GraphError> {
+        self.add_port_queues(name, vec![port], worker)
+    }
+
+    /// Add one device read and written through several queues (a multiqueue TAP: the
+    /// kernel spreads the flows it sends over the queues, and accepts frames on any of
+    /// them). Each queue is a port of its own, placed on its own worker where there are
+    /// enough (queue 0 on `worker` if given); every queue's rx feeds what the device is
+    /// connected to, and whatever sends to the device writes to the queue on its own
+    /// worker, or to queue 0 through a ring when its worker has none. Queue `i > 0` is
+    /// named `name/q<i>`.
+    ///
+    /// # Errors
+    /// [`GraphError::TooMany`] past 65535 ports.
+    ///
+    /// # Panics
+    /// If `queues` is empty (a programming error).
+    pub fn add_port_queues(
+        &mut self,
+        name: impl Into<String>,
+        queues: Vec<Box<dyn Port>>,
+        worker: Option<usize>,
+    ) -> Result<PortId, GraphError> {
+        assert!(!queues.is_empty(), "a port needs at least one queue");
         let id = u16::try_from(self.ports.len()).map_err(|_| GraphError::TooMany)?;
         self.ports.push(PortNode {
             name: name.into(),
-            port,
+            queues,
             worker,
         });
         Ok(PortId(id))
@@ -201,7 +225,7 @@ impl PipelineBuilder {
     }
 
     /// Decide every node's worker (see the module docs).
-    fn place(&self) -> Result<(Vec<usize>, Vec<usize>), PipelineError> {
+    fn place(&self) -> Result<(Vec<Vec<usize>>, Vec<usize>), PipelineError> {
         let n = self.workers;
         let check = |name: &str, w: Option<usize>| match w {
             Some(w) if w >= n => Err(PipelineError::NoSuchWorker {
@@ -241,6 +265,23 @@ impl PipelineBuilder {
                 *w = Some(chosen);
             }
         }
+        // Further queues of a multiqueue port: each to the least-loaded worker that has no
+        // queue of this port yet (any worker once every one has one).
+        let mut queue_w: Vec<Vec<usize>> = Vec::with_capacity(self.ports.len());
+        for (p, w0) in self.ports.iter().zip(&port_w) {
+            let mut ws = vec![w0.unwrap_or(0)];
+            for _ in 1..p.queues.len() {
+                let free = |w: usize| !ws.contains(&w);
+                let chosen = if (0..n).any(free) {
+                    least(&load, &free)
+                } else {
+                    least(&load, &|_| true)
+                };
+                load[chosen] += PORT_WEIGHT;
+                ws.push(chosen);
+            }
+            queue_w.push(ws);
+        }
         for i in 0..self.elements.len() {
             if elem_w[i].is_some() {
                 continue;
@@ -249,13 +290,18 @@ impl PipelineBuilder {
             for (a, b) in &self.edges {
                 for (me, other) in [(a, b), (b, a)] {
                     if matches!(me, Endpoint::Gate(e, _) if usize::from(e.0) == i) {
-                        let w = match self.node_of(*other) {
-                            Ok(Node::Port(p)) => port_w[usize::from(p)],
-                            Ok(Node::Elem(e)) => elem_w[usize::from(e)],
-                            Err(_) => None,
-                        };
-                        if let Some(w) = w {
-                            near[w] += 1;
+                        match self.node_of(*other) {
+                            Ok(Node::Port(p)) => {
+                                for &w in &queue_w[usize::from(p)] {
+                                    near[w] += 1;
+                                }
+                            }
+                            Ok(Node::Elem(e)) => {
+                                if let Some(w) = elem_w[usize::from(e)] {
+                                    near[w] += 1;
+                                }
+                            }
+                            Err(_) => {}
                         }
                     }
                 }
@@ -266,7 +312,7 @@ impl PipelineBuilder {
             elem_w[i] = Some(chosen);
         }
         Ok((
-            port_w.into_iter().map(|w| w.unwrap_or(0)).collect(),
+            queue_w,
             elem_w.into_iter().map(|w| w.unwrap_or(0)).collect(),
         ))
     }
@@ -277,7 +323,7 @@ impl PipelineBuilder {
     /// # Errors
     /// [`PipelineError`]: a bad worker number, a bad edge, or no eventfd for a ring.
     pub fn build(self) -> Result<Pipeline, PipelineError> {
-        let (port_w, elem_w) = self.place()?;
+        let (queue_w, elem_w) = self.place()?;
         let PipelineBuilder {
             pool,
             workers,
@@ -288,16 +334,24 @@ impl PipelineBuilder {
         } = self;
         let mut gbs: Vec<GraphBuilder> = (0..workers).map(|_| GraphBuilder::new(pool)).collect();
         let mut placement = Vec::with_capacity(ports.len() + elements.len());
-        let mut port_local = Vec::with_capacity(ports.len());
-        let mut port_names = Vec::with_capacity(ports.len());
-        for (p, &w) in ports.into_iter().zip(&port_w) {
-            placement.push(Placement {
-                name: p.name.clone(),
-                is_port: true,
-                worker: w,
-            });
-            port_names.push(p.name.clone());
-            port_local.push(gbs[w].add_port(p.name, p.port)?);
+        // Per port, per queue: (worker, local id, name).
+        let mut port_local: Vec<Vec<(usize, PortId, String)>> = Vec::with_capacity(ports.len());
+        for (p, ws) in ports.into_iter().zip(&queue_w) {
+            let mut queues = Vec::with_capacity(ws.len());
+            for (q, (port, &w)) in p.queues.into_iter().zip(ws).enumerate() {
+                let name = if q == 0 {
+                    p.name.clone()
+                } else {
+                    format!("{}/q{q}", p.name)
+                };
+                placement.push(Placement {
+                    name: name.clone(),
+                    is_port: true,
+                    worker: w,
+                });
+                queues.push((w, gbs[w].add_port(name.clone(), port)?, name));
+            }
+            port_local.push(queues);
         }
         let mut elem_local = Vec::with_capacity(elements.len());
         let mut gate_names: Vec<(String, Vec<String>)> = Vec::new();
@@ -315,44 +369,62 @@ impl PipelineBuilder {
             gate_names.push((e.name.clone(), names));
             elem_local.push(gbs[w].add_element(e.name, e.elem)?);
         }
-        let local = |ep: Endpoint| -> Result<(usize, Endpoint, String), GraphError> {
+        let elem_end = |e: ElementId, g: u16| -> Result<(usize, Endpoint, String), GraphError> {
+            let i = usize::from(e.0);
+            match (elem_w.get(i), elem_local.get(i)) {
+                (Some(&w), Some(&id)) => {
+                    let (name, gates) = &gate_names[i];
+                    let gate = gates.get(usize::from(g)).cloned().unwrap_or(g.to_string());
+                    Ok((w, Endpoint::Gate(id, g), format!("{name}:{gate}")))
+                }
+                _ => Err(GraphError::NoSuchNode(Endpoint::Gate(e, g))),
+            }
+        };
+        // Sources: every queue of a port (each one's rx), or one element gate.
+        let sources = |ep: Endpoint| -> Result<Vec<(usize, Endpoint, String)>, GraphError> {
+            match ep {
+                Endpoint::Port(p) => port_local
+                    .get(usize::from(p.0))
+                    .map(|qs| {
+                        qs.iter()
+                            .map(|(w, id, n)| (*w, Endpoint::Port(*id), n.clone()))
+                            .collect()
+                    })
+                    .ok_or(GraphError::NoSuchNode(ep)),
+                Endpoint::Gate(e, g) => elem_end(e, g).map(|x| vec![x]),
+            }
+        };
+        // Destination for a source on worker `from`: the port's queue on that worker, else
+        // queue 0; or the element gate.
+        let dest = |ep: Endpoint, from: usize| -> Result<(usize, Endpoint, String), GraphError> {
             match ep {
                 Endpoint::Port(p) => {
-                    let i = usize::from(p.0);
-                    match (port_w.get(i), port_local.get(i)) {
-                        (Some(&w), Some(&id)) => Ok((w, Endpoint::Port(id), port_names[i].clone())),
-                        _ => Err(GraphError::NoSuchNode(ep)),
-                    }
+                    let qs = port_local
+                        .get(usize::from(p.0))
+                        .ok_or(GraphError::NoSuchNode(ep))?;
+                    let (w, id, n) = qs.iter().find(|q| q.0 == from).unwrap_or(&qs[0]);
+                    Ok((*w, Endpoint::Port(*id), n.clone()))
                 }
-                Endpoint::Gate(e, g) => {
-                    let i = usize::from(e.0);
-                    match (elem_w.get(i), elem_local.get(i)) {
-                        (Some(&w), Some(&id)) => {
-                            let (name, outs) = &gate_names[i];
-                            let gate = outs.get(usize::from(g)).cloned().unwrap_or(g.to_string());
-                            Ok((w, Endpoint::Gate(id, g), format!("{name}:{gate}")))
-                        }
-                        _ => Err(GraphError::NoSuchNode(ep)),
-                    }
-                }
+                Endpoint::Gate(e, g) => elem_end(e, g),
             }
         };
         let mut rings = Vec::new();
         for (from, to) in edges {
-            let (wf, lf, nf) = local(from)?;
-            let (wt, lt, nt) = local(to)?;
-            if wf == wt {
-                gbs[wf].connect(lf, lt)?;
-                continue;
+            for (wf, lf, nf) in sources(from)? {
+                let (wt, lt, nt) = dest(to, wf)?;
+                if wf == wt {
+                    gbs[wf].connect(lf, lt)?;
+                    continue;
+                }
+                let name = format!("{nf} -> {nt}");
+                let (tx, rx) =
+                    ring(name.clone(), ring_capacity, wf, wt).map_err(PipelineError::Ring)?;
+                let tx_id = gbs[wf].add_port(format!("ring {name}"), Box::new(tx))?;
+                gbs[wf].connect(lf, Endpoint::Port(tx_id))?;
+                let rx_id = gbs[wt].add_port(format!("ring {name}"), Box::new(rx))?;
+                gbs[wt].connect(Endpoint::Port(rx_id), lt)?;
+                rings.push(name);
             }
-            let name = format!("{nf} -> {nt}");
-            let (tx, rx) =
-                ring(name.clone(), ring_capacity, wf, wt).map_err(PipelineError::Ring)?;
-            let tx_id = gbs[wf].add_port(format!("ring {name}"), Box::new(tx))?;
-            gbs[wf].connect(lf, Endpoint::Port(tx_id))?;
-            let rx_id = gbs[wt].add_port(format!("ring {name}"), Box::new(rx))?;
-            gbs[wt].connect(Endpoint::Port(rx_id), lt)?;
-            rings.push(name);
         }
         Ok(Pipeline {
             graphs: gbs.into_iter().map(GraphBuilder::build).collect(),
@@ -492,6 +564,57 @@ mod tests {
         // One crossing, so one ring each way.
         assert_eq!(p.rings, ["fw:b -> nat:a", "nat:a -> fw:b"]);
         assert_eq!(p.graphs.len(), 2);
+    }
+
+    #[test]
+    fn a_multiqueue_port_spreads_its_queues_and_sends_on_the_local_queue() {
+        let pool = PacketPool::new(256, 64);
+        let (q0, q1, other) = (
+            QueuePort::new("a"),
+            QueuePort::new("a1"),
+            QueuePort::new("b"),
+        );
+        let mut b = PipelineBuilder::new(pool, 2);
+        let a = b
+            .add_port_queues("a", vec![Box::new(q0.clone()), Box::new(q1.clone())], None)
+            .unwrap();
+        let pb = b.add_port("b", Box::new(other.clone()), Some(0)).unwrap();
+        let x = b.add_element("x", Box::new(Relay), Some(0)).unwrap();
+        b.link(Endpoint::Port(a), Endpoint::Gate(x, 0));
+        b.link(Endpoint::Gate(x, 1), Endpoint::Port(pb));
+        let mut p = b.build().unwrap();
+        let got: Vec<_> = p
+            .placement
+            .iter()
+            .map(|p| (p.name.as_str(), p.worker))
+            .collect();
+        // b (pinned) loads worker 0, so queue 0 goes to worker 1 and queue 1 to worker 0.
+        assert_eq!(got, [("a", 1), ("a/q1", 0), ("b", 0), ("x", 0)]);
+        // Queue 0's rx crosses to x; x sends to a on its own worker's queue: one ring.
+        assert_eq!(p.rings, ["a -> x:a"]);
+        let now = crate::Instant::ZERO;
+        q0.push_rx(&frame(b'q', 1));
+        other.push_rx(&frame(b'b', 2));
+        for _ in 0..3 {
+            for g in &mut p.graphs {
+                g.poll(now);
+            }
+        }
+        assert_eq!(
+            other.take_tx().len(),
+            1,
+            "queue 0's frame reached b through the ring"
+        );
+        assert_eq!(
+            q1.take_tx().len(),
+            1,
+            "b's frame left on queue 1 (x's worker)"
+        );
+        assert!(q0.take_tx().is_empty());
+        assert_eq!(
+            Pipeline::conservation_errors(&p.graphs),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
