@@ -91,11 +91,12 @@ pub use topology::{
     DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_TCP_TRANSITORY_TIMEOUT, DEFAULT_UDP_TIMEOUT,
     DEFAULT_VLAN, Endpoint, FIREWALL_SIDES, FirewallSpec, ForwardSpec, FwAction, FwDirection,
     FwRuleSpec, FwState, FwTimeoutsSpec, HostSpec, KNOWN_KINDS, L4Proto, Link, MAX_AGEING,
-    MAX_ARP_TIMEOUT, MAX_FLOW_TIMEOUT, MAX_WORKERS, MTU_RANGE, MetricsSpec, NAT_ICMP_TIMEOUT_FLOOR,
-    NAT_SIDES, NAT_TCP_ESTABLISHED_TIMEOUT_FLOOR, NAT_TCP_TRANSITORY_TIMEOUT_FLOOR,
-    NAT_UDP_TIMEOUT_FLOOR, NatFiltering, NatSpec, NatTimeoutsSpec, Node, NodeKind, PCAP_IFNAME,
-    PROTO_ICMP, PROTO_TCP, PROTO_UDP, PcapSpec, PollSpec, RouteSpec, RouterInterface, RouterSpec,
-    SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    MAX_ARP_TIMEOUT, MAX_FLOW_TIMEOUT, MAX_TAP_QUEUES, MAX_WORKERS, MTU_RANGE, MetricsSpec,
+    NAT_ICMP_TIMEOUT_FLOOR, NAT_SIDES, NAT_TCP_ESTABLISHED_TIMEOUT_FLOOR,
+    NAT_TCP_TRANSITORY_TIMEOUT_FLOOR, NAT_UDP_TIMEOUT_FLOOR, NatFiltering, NatSpec,
+    NatTimeoutsSpec, Node, NodeKind, PCAP_IFNAME, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PcapSpec,
+    PollSpec, RouteSpec, RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec, Topology,
+    VLAN_RANGE, VlanMode,
 };
 pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
 

@@ -87,6 +87,7 @@ pub(crate) struct RawNode {
     // host
     pub address: Option<Spanned<Ipv4Cidr>>,
     pub gateway: Option<Spanned<RawIpv4>>,
+    pub queues: Option<Spanned<i64>>,
     // host, tap
     pub mac: Option<Spanned<MacAddr>>,
     pub mtu: Option<Spanned<i64>>,
@@ -157,6 +158,7 @@ impl RawNode {
         [
             field("address", self.address.as_ref()),
             field("gateway", self.gateway.as_ref()),
+            field("queues", self.queues.as_ref()),
             field("mac", self.mac.as_ref()),
             field("mtu", self.mtu.as_ref()),
             field("ifname", self.ifname.as_ref()),
@@ -195,7 +197,7 @@ impl RawNode {
 }
 
 /// Field names of [`RawNode`] as written in YAML, for the per-kind check.
-pub(crate) const HOST_FIELDS: &[&str] = &["address", "gateway", "mac", "mtu", "ifname"];
+pub(crate) const HOST_FIELDS: &[&str] = &["address", "gateway", "queues", "mac", "mtu", "ifname"];
 pub(crate) const TAP_FIELDS: &[&str] = &["ifname", "mtu", "mac"];
 pub(crate) const PCAP_FIELDS: &[&str] = &["read", "write", "rate-pps", "loop"];
 pub(crate) const SWITCH_FIELDS: &[&str] = &["mac-table-size", "ageing", "ports"];

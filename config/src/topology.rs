@@ -210,7 +210,13 @@ pub struct HostSpec {
     pub mac: Option<MacAddr>,
     /// 68..=9000, default 1500.
     pub mtu: u16,
+    /// TAP queues (`IFF_MULTI_QUEUE`), 1..=[`MAX_TAP_QUEUES`], default 1. Each queue is a
+    /// port of its own, on its own worker where there are enough.
+    pub queues: u16,
 }
+
+/// Most queues a host's TAP may have.
+pub const MAX_TAP_QUEUES: u16 = 16;
 
 /// `kind: tap`: a TAP device left in the host namespace for a VM.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,8 +27,9 @@ use crate::raw::{
 };
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
-    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MAX_WORKERS, MTU_RANGE, MetricsSpec, Node,
-    NodeKind, PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE, VlanMode,
+    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MAX_TAP_QUEUES, MAX_WORKERS, MTU_RANGE,
+    MetricsSpec, Node, NodeKind, PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE,
+    VlanMode,
 };
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
@@ -297,6 +298,20 @@ fn host(r: &mut Report<'_>, topo: &str, name: &str, n: &RawNode, path: &str) -> 
         gateway,
         mac: mac(r, n.mac.as_ref(), &format!("{path}.mac")),
         mtu: mtu(r, n.mtu.as_ref(), &format!("{path}.mtu")),
+        queues: n
+            .queues
+            .as_ref()
+            .map_or(1, |q| match u16::try_from(q.value) {
+                Ok(v) if (1..=MAX_TAP_QUEUES).contains(&v) => v,
+                _ => {
+                    r.bad(
+                        q,
+                        &format!("{path}.queues"),
+                        format!("expected a number of TAP queues from 1 to {MAX_TAP_QUEUES}"),
+                    );
+                    1
+                }
+            }),
     }
 }
 
