@@ -58,7 +58,7 @@
 //! file:line:column: path: "value": message
 //! examples/bad.yaml:7:25: nodes.h1.address: "10.0.0.300/24": invalid IPv4 CIDR (expected a.b.c.d/len)
 //! topo.yaml:14:20: links[1].endpoints[1]: "sw9:p1": no node named "sw9"
-//! topo.yaml:3:5: nodes.h1.adress: unknown field "adress", expected one of kind, address, gateway, mac, mtu, ifname
+//! topo.yaml:3:5: nodes.h1.adress: unknown field "adress", expected one of kind, address, gateway, queues, mac, mtu, ifname, worker
 //! ```
 //!
 //! Lines and columns are 1-based (columns count characters). The path uses `.` for mapping

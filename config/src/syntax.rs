@@ -382,6 +382,7 @@ fn node_fields_from_kind(index: &Index, key_path: &[Seg]) -> Option<Vec<&'static
     Some(
         std::iter::once("kind")
             .chain(fields.iter().copied())
+            .chain(std::iter::once("worker"))
             .collect(),
     )
 }
