@@ -47,6 +47,6 @@ pub use element::{
     TABLE_ROW_LIMIT, Table,
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
-pub use packet::{BURST, Batch, Meta, PacketBuf, PacketPool};
+pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool};
 pub use port::{Port, PortError, PortStats};
 pub use time::Instant;
