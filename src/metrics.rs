@@ -551,6 +551,7 @@ mod tests {
                         tx_errors: 3,
                         rx_no_buffer: 0,
                         drops,
+                        ..PortStats::default()
                     },
                 }],
                 elements: vec![ElementReport {

@@ -380,7 +380,7 @@ pub fn for_each_wire_frame(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::checksum::{fold, pseudo_header_v4, sum, verify};
 
@@ -388,7 +388,7 @@ mod tests {
 
     /// An Ethernet/IPv4/TCP GSO frame as Linux hands it over with TSO: IP total length of
     /// the whole super-frame, checksum field = the folded pseudo-header sum (NEEDS_CSUM).
-    fn tcp4_gso(payload_len: usize, flags: u8) -> (Vec<u8>, Offload) {
+    pub(crate) fn tcp4_gso(payload_len: usize, flags: u8) -> (Vec<u8>, Offload) {
         let mut f = vec![0u8; 14 + 20 + 32];
         f[12..14].copy_from_slice(&[0x08, 0x00]);
         let tot = (20 + 32 + payload_len) as u16;
