@@ -1121,6 +1121,17 @@ impl Ipv4Router {
         i: u16,
         out: &mut Outputs,
     ) {
+        // A partial (NEEDS_CSUM) transport checksum cannot be finished by the receiver over
+        // fragments: complete it first, as Linux `ip_do_fragment` does (`skb_checksum_help`).
+        if let Some(o) = pkt.offload() {
+            if o.flags & gso::F_NEEDS_CSUM != 0
+                && let Err(r) = gso::complete_csum(pkt.data_mut(), &o)
+            {
+                out.drop(pkt, r);
+                return;
+            }
+            pkt.set_offload(None);
+        }
         let f = pkt.data();
         // Header for the 2nd.. fragments: base header + copied options, padded to 4 bytes.
         let mut rest_hdr = [0u8; 60];

@@ -2261,3 +2261,24 @@ fn router_drops_a_gso_frame_with_invalid_offload_state() {
     assert_eq!(e.total(), 0);
     assert_eq!(e.drops.get(DropReason::OffloadInvalid), 1);
 }
+
+#[test]
+fn router_completes_a_partial_checksum_before_fragmenting_rfc791() {
+    let pool = PacketPool::new(64, 8192);
+    let mut r = router(&config(&[]));
+    learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+    // NEEDS_CSUM without GSO (gso_size 0), 3000 bytes of payload, no DF: fragmented.
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i * 5) as u8).collect();
+    let seg = tcp(H1_IP, H2_IP, 40000, 80, 1, 1, 0x18, &payload);
+    let ip = ipv4_with(H1_IP, H2_IP, TCP, &Ipv4Fields::default(), &seg);
+    let p = testing::to_gso(pool, &eth_ipv4(RA, H1, &ip), 0);
+    let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![p]);
+    assert_eq!(e.drops.total(), 0);
+    assert_eq!(e.gate(1).len(), 3);
+    assert!(e.offload_by_gate[1].iter().all(Option::is_none));
+    let l4: Vec<u8> = e.gate(1).iter().flat_map(|f| l4_of(f).to_vec()).collect();
+    assert!(
+        l4_checksum_ok(H1_IP, H2_IP, TCP, &l4),
+        "reassembled TCP checksum"
+    );
+}
