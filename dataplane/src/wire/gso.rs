@@ -262,8 +262,9 @@ impl Plan {
 
     /// Turn `seg` — the headers of the GSO frame followed by the payload of segment `i` —
     /// into a complete wire packet: lengths, IPv4 id and checksum, TCP sequence and flags,
-    /// transport checksum. Segment 0 can be made in place by cutting the GSO frame to
-    /// [`Plan::segment_len`]`(0)` (after the other segments were copied out of it).
+    /// transport checksum. A segment can also be made in place in the GSO frame's own
+    /// buffer, after the other segments were copied out of it: move its payload up behind
+    /// the headers and cut the frame to [`Plan::segment_len`] (for segment 0, just cut).
     pub fn fix_segment(&self, seg: &mut [u8], i: usize) {
         let (l3, l4) = (self.l3, self.l4);
         if seg.len() < self.hdr_len {

@@ -1039,12 +1039,15 @@ impl Ipv4Router {
     /// A GSO super-frame without DF whose segments do not fit the next hop's MTU: cut it
     /// into its segments in software ([`gso::Plan`]), then fragment each that is still too
     /// big (RFC 791), as Linux does for a GSO skb it may fragment (`ip_finish_output_gso`).
-    /// The original becomes the first segment; the others are new packets.
+    /// Segments are sent in order as they are made; the original becomes the last one (its
+    /// last payload chunk moves up behind the headers), so nothing is allocated but the
+    /// segments' buffers. If the pool runs dry half-way, the segments already sent stay
+    /// sent (for TCP, like a loss of the rest) and the original is a `no_buffer` drop.
     #[allow(clippy::too_many_arguments)]
     fn segment(
         &mut self,
         ctx: &mut Context,
-        pkt: PacketBuf,
+        mut pkt: PacketBuf,
         plan: &gso::Plan,
         mtu: usize,
         j: u16,
@@ -1052,39 +1055,30 @@ impl Ipv4Router {
         i: u16,
         out: &mut Outputs,
     ) {
-        // Copy segments 1.. out first: segment 0 is then made in place from the headers.
-        let mut segs: Vec<PacketBuf> = Vec::with_capacity(plan.count);
-        segs.push(pkt);
-        for k in 1..plan.count {
+        let last = plan.count - 1;
+        for k in 0..last {
             let Some(mut p) = ctx.alloc() else {
-                for p in segs {
-                    out.drop(p, DropReason::NoBuffer);
-                }
+                out.drop(pkt, DropReason::NoBuffer);
                 return;
             };
-            match plan.write_segment(segs[0].data(), k, p.buffer_mut()) {
+            match plan.write_segment(pkt.data(), k, p.buffer_mut()) {
                 Some(n) => p.set_len(n),
                 None => {
                     out.drop(p, DropReason::NoBuffer);
-                    for p in segs {
-                        out.drop(p, DropReason::NoBuffer);
-                    }
+                    out.drop(pkt, DropReason::NoBuffer);
                     return;
                 }
             }
-            segs.push(p);
-        }
-        let mut segs = segs.into_iter();
-        let Some(mut first) = segs.next() else {
-            return;
-        };
-        first.truncate(plan.segment_len(0));
-        plan.fix_segment(first.data_mut(), 0);
-        first.set_offload(None);
-        self.c.gso_segments_created += plan.count as u64;
-        for p in std::iter::once(first).chain(segs) {
+            self.c.gso_segments_created += 1;
             self.send_segment(ctx, p, mtu, j, nh, i, out);
         }
+        let start = plan.hdr_len + last * plan.mss;
+        pkt.data_mut().copy_within(start.., plan.hdr_len);
+        pkt.truncate(plan.segment_len(last));
+        plan.fix_segment(pkt.data_mut(), last);
+        pkt.set_offload(None);
+        self.c.gso_segments_created += 1;
+        self.send_segment(ctx, pkt, mtu, j, nh, i, out);
     }
 
     /// Send one software-made segment, fragmenting it if it is still over `mtu`.
