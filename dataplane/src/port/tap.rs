@@ -24,8 +24,10 @@ use crate::wire::gso::{self, VNET_HDR_LEN, VirtioNetHdr};
 
 pub use crate::sys::tap::TapError;
 
-/// Largest GSO frame a TAP hands over: 64 KB of IP (`GSO_MAX_SIZE`) + Ethernet + 2 tags.
-pub const GSO_FRAME_MAX: usize = 65536 + 14 + 8;
+/// Buffer size for the largest GSO frame a TAP hands over: 64 KB (`GSO_MAX_SIZE`, which
+/// bounds the skb from the network header on) plus the link header, tags and margin. A
+/// larger frame would be counted `rx_truncated`, never cut silently.
+pub const GSO_FRAME_MAX: usize = 65536 + 256;
 
 /// An open TAP device (user side).
 #[derive(Debug)]
