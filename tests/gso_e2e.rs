@@ -40,6 +40,8 @@ struct CaptureCheck {
     bad: Vec<String>,
     /// (src, dst) of the TCP frames seen.
     pairs: std::collections::BTreeSet<([u8; 4], [u8; 4])>,
+    /// (src, source port) of the TCP frames seen.
+    sources: std::collections::BTreeSet<([u8; 4], u16)>,
 }
 
 fn check_capture(path: &std::path::Path) -> CaptureCheck {
@@ -68,6 +70,7 @@ fn check_capture(path: &std::path::Path) -> CaptureCheck {
             continue;
         }
         let l4 = &f[14 + ihl..14 + total];
+        c.sources.insert((src, u16::from_be_bytes([l4[0], l4[1]])));
         let ps = pseudo_header_v4(
             u32::from_be_bytes(src),
             u32::from_be_bytes(dst),
@@ -235,7 +238,7 @@ nodes:
     interfaces:
       lan: { address: 10.82.0.1/24 }
       wan: { address: 198.18.82.1/24 }
-  nat1: { kind: nat, external: [198.18.82.2] }
+  nat1: { kind: nat, external: [198.18.82.2], port-range: 20000-29999 }
 links:
   - endpoints: [a, r1:lan]
 chains:
@@ -252,7 +255,9 @@ fn gso_router_and_nat_translate_super_frames_and_partial_checksums_both_ways() {
     let (fa, fb) = (dir.0.join("a.pcap"), dir.0.join("b.pcap"));
     let (cap_a, cap_b) = (capture("t-gnat-a", &fa), capture("t-gnat-b", &fb));
     // Upload: a's super-frames are source-translated (in2out); download (-R): b's are
-    // destination-translated (out2in).
+    // destination-translated (out2in). a's ephemeral ports (32768-60999) are outside the
+    // NAT's port range, so ports are translated too: on a partial checksum they must not
+    // be folded into the pseudo-header sum.
     let up = iperf("t-gnat-a", "t-gnat-b", "198.18.82.80", 5201, &["-n", "64M"]);
     let down = iperf(
         "t-gnat-a",
@@ -297,6 +302,17 @@ fn gso_router_and_nat_translate_super_frames_and_partial_checksums_both_ways() {
             c.pairs
         );
     }
+    let at_b = check_capture(&fb);
+    let nat_ports: Vec<u16> = at_b
+        .sources
+        .iter()
+        .filter(|(a, _)| *a == [198, 18, 82, 2])
+        .map(|(_, p)| *p)
+        .collect();
+    assert!(
+        !nat_ports.is_empty() && nat_ports.iter().all(|p| (20000..=29999).contains(p)),
+        "source ports translated into the NAT's range: {nat_ports:?}"
+    );
 }
 
 const SMALL_LINK: &str = "\
