@@ -16,6 +16,11 @@
 //! buffer to its pool. No heap allocation, lock or syscall happens per packet except the
 //! port's own read/write; per-gate queues keep their capacity between batches.
 //!
+//! # Offload
+//! A packet may carry [`packet::Offload`] state (a partial transport checksum, a GSO
+//! super-frame) from a namespace host's offloading TAP. Elements that rewrite headers keep
+//! it valid; ports that cannot pass it on finish the work in software ([`wire::gso`]).
+//!
 //! # Accounting
 //! Every node satisfies `in + generated == out + drops` and every port
 //! `rx == delivered + rx drops`, `offered == tx + tx drops`
