@@ -11,7 +11,7 @@
 //! on the first; UDP length per segment; full transport checksums (RFC 793 §3.1, RFC 768,
 //! RFC 8200 §8.1 pseudo headers).
 //!
-//! Contract (as the rest of `wire`): nothing here panics on packet bytes. [`plan`] checks
+//! Contract (as the rest of `wire`): nothing here panics on packet bytes. [`check`] checks
 //! every offset before anything is written, and a frame it refuses is an
 //! [`DropReason::OffloadInvalid`] drop for the caller to count.
 
