@@ -167,7 +167,12 @@ pub fn check(frame: &[u8], o: &Offload) -> Result<Option<Plan>, DropReason> {
             let ip = frame.get(l3..l3 + 20).ok_or(BAD)?;
             let ihl = usize::from(ip[0] & 0x0f) * 4;
             // An IPv4 fragment cannot be segmented; the header must end where L4 starts.
-            if ip[0] >> 4 != 4 || l3 + ihl != cs || ip[9] != proto || be16(ip, 6) & 0x3fff != 0 {
+            if ip[0] >> 4 != 4
+                || ihl < 20
+                || l3 + ihl != cs
+                || ip[9] != proto
+                || be16(ip, 6) & 0x3fff != 0
+            {
                 return Err(BAD);
             }
             false
