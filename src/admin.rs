@@ -145,6 +145,8 @@ pub fn counters_json(snaps: &[Snapshot]) -> Value {
                 "rx_errors": st.rx_errors,
                 "tx_errors": st.tx_errors,
                 "rx_no_buffer": st.rx_no_buffer,
+                "rx_gso_packets": st.rx_gso_packets,
+                "tx_gso_segments": st.tx_gso_segments,
                 "drops_total": st.drops.total(),
                 "drops": drops_json(&st.drops),
             })

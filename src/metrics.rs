@@ -608,6 +608,7 @@ mod tests {
                         tx_errors: 3,
                         rx_no_buffer: 0,
                         drops,
+                        ..PortStats::default()
                     },
                 }],
                 elements: vec![ElementReport {
@@ -667,7 +668,7 @@ mod tests {
         assert!(!render(&[small()]).contains("nfv_ring_"));
     }
 
-    /// The exact text, with the 51-reason drop families reduced to their non-zero lines.
+    /// The exact text, with the per-reason drop families reduced to their non-zero lines.
     #[test]
     fn renders_a_small_snapshot_exactly() {
         let text = render(&[small()]);

@@ -16,7 +16,7 @@ use nfv_config::{
     NatFiltering, NatSpec, NodeKind, RouterSpec, SwitchSpec, TapSpec, Topology,
 };
 use nfv_dataplane::pipeline::{Pipeline, PipelineBuilder};
-use nfv_dataplane::port::{PacketSocketPort, TapDevice, TapPort};
+use nfv_dataplane::port::{GSO_FRAME_MAX, PacketSocketPort, TapDevice, TapPort};
 use nfv_dataplane::sys::cpu;
 use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
 use nfv_dataplane::sys::netns::NetNs;
@@ -29,6 +29,14 @@ use nfv_functions::{
 /// Buffers in the packet pool. Each is sized for the largest MTU in the topology; at the
 /// default 1500 this is ~7 MiB.
 const POOL_BUFFERS: usize = 4096;
+
+/// Buffers of the large-buffer pool ([`GSO_FRAME_MAX`] bytes each) that the namespace
+/// hosts' offloading TAPs read GSO super-frames into. Created only when the topology has a
+/// host. The slab is ~17 MiB of address space; only buffers that ever held a large frame
+/// are touched, so resident memory follows actual use. Each host port keeps one spare, a
+/// burst holds at most 32 per port, and when the pool is empty a port stops reading (the
+/// frame waits in the TAP's queue) and counts `rx_no_buffer`.
+const GSO_POOL_BUFFERS: usize = 256;
 
 /// Ethernet header + one 802.1Q tag + one spare byte, so a read that fills the buffer
 /// completely can be recognised as truncated.
@@ -177,8 +185,9 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
         .run_in(move || -> Result<(TapDevice, [u8; 6])> {
             let ifname = h2.ifname.as_str();
             // Created inside the namespace: the kernel side is born there, so no name can
-            // clash with the host's interfaces and nothing needs moving.
-            let dev = TapDevice::create(ifname)?;
+            // clash with the host's interfaces and nothing needs moving. With offload the
+            // host's stack sends 64 KB TSO/USO super-frames with partial checksums.
+            let dev = TapDevice::create_with_offload(ifname)?;
             let mut nl = Netlink::new()?;
             let lo = nl.link_index("lo")?;
             nl.set_up(lo)?;
@@ -206,13 +215,35 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
         .map_or_else(|| "no address".to_string(), |a| a.to_string());
     let gw = h.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
     let line = format!(
-        "host {name}: namespace {} with {} {addr}{gw} mac {} mtu {}",
+        "host {name}: namespace {} with {} {addr}{gw} mac {} mtu {} offload {}",
         h.netns,
         h.ifname,
         mac_str(mac),
-        h.mtu
+        h.mtu,
+        offload_names(dev.offloads())
     );
     Ok((dev, line))
+}
+
+/// `TUN_F_*` flags as words for the start-up log.
+fn offload_names(flags: u32) -> String {
+    let names = [
+        (libc::TUN_F_CSUM, "csum"),
+        (libc::TUN_F_TSO4, "tso4"),
+        (libc::TUN_F_TSO6, "tso6"),
+        (libc::TUN_F_USO4, "uso4"),
+        (libc::TUN_F_USO6, "uso6"),
+    ];
+    let on: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if on.is_empty() {
+        "none".into()
+    } else {
+        on.join(",")
+    }
 }
 
 /// Create a persistent TAP for a VM and open an `AF_PACKET` port on its kernel side.
@@ -510,6 +541,11 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
             .unwrap_or_else(|| cpu::allowed_cpus().map_or(1, |c| cpu::default_workers(&c) as u16)),
     );
     let pool = PacketPool::new(POOL_BUFFERS * workers, max_frame(topo));
+    let has_hosts = topo
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind, NodeKind::Host(_)));
+    let large_pool = has_hosts.then(|| PacketPool::new(GSO_POOL_BUFFERS * workers, GSO_FRAME_MAX));
     let mut gb = PipelineBuilder::new(pool, workers);
     // (node, iface) → graph endpoint
     let mut ends: HashMap<(String, String), Endpoint> = HashMap::new();
@@ -523,9 +559,13 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
                 let (dev, line) = create_host(&node.name, h, &mut res)?;
                 tracing::info!("{line}");
                 summary.push(line);
+                let port = match large_pool {
+                    Some(large) => TapPort::with_large_pool(dev, h.mtu, large),
+                    None => TapPort::new(dev, h.mtu),
+                };
                 let id = gb.add_port(
                     format!("{}:{}", node.name, h.ifname),
-                    Box::new(TapPort::new(dev, h.mtu)),
+                    Box::new(port),
                     worker,
                 )?;
                 ends.insert(

@@ -25,8 +25,10 @@ use crate::packet::Batch;
 pub const LINKTYPE_ETHERNET: u32 = 1;
 /// Magic of a microsecond-resolution classic pcap file.
 pub const PCAP_MAGIC: u32 = 0xa1b2_c3d4;
-/// Snapshot length written in headers (frames are never truncated).
-pub const SNAPLEN: u32 = 65_535;
+/// Snapshot length written in headers (frames are never truncated). libpcap's maximum and
+/// tcpdump's default: GSO super-frames from offloading TAPs are up to ~64 KB + headers,
+/// over the classic 65 535.
+pub const SNAPLEN: u32 = 262_144;
 
 /// Writes a classic pcap stream (little-endian, microseconds, Ethernet).
 #[derive(Debug)]

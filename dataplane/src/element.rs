@@ -138,11 +138,15 @@ pub enum DropReason {
     NatFragmentTimeout,
     /// NAT: a non-first fragment that could not be held (16 per datagram, 256 in all).
     NatFragmentLimit,
+    /// A checksum/segmentation offload header (`virtio_net_hdr`) that does not fit the frame:
+    /// checksum start or field beyond the frame, GSO without a segment size or without
+    /// NEEDS_CSUM, an unknown GSO type, or headers GSO cannot segment.
+    OffloadInvalid,
 }
 
 impl DropReason {
     /// Number of reasons (size of counter arrays).
-    pub const COUNT: usize = 52;
+    pub const COUNT: usize = 53;
 
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -198,6 +202,7 @@ impl DropReason {
         DropReason::NatSynSuperseded,
         DropReason::NatFragmentTimeout,
         DropReason::NatFragmentLimit,
+        DropReason::OffloadInvalid,
     ];
 
     /// Stable snake_case name.
@@ -255,6 +260,7 @@ impl DropReason {
             DropReason::NatSynSuperseded => "nat_syn_superseded",
             DropReason::NatFragmentTimeout => "nat_fragment_timeout",
             DropReason::NatFragmentLimit => "nat_fragment_limit",
+            DropReason::OffloadInvalid => "offload_invalid",
         }
     }
 

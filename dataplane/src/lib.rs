@@ -16,6 +16,11 @@
 //! buffer to its pool. No heap allocation, lock or syscall happens per packet except the
 //! port's own read/write; per-gate queues keep their capacity between batches.
 //!
+//! # Offload
+//! A packet may carry [`packet::Offload`] state (a partial transport checksum, a GSO
+//! super-frame) from a namespace host's offloading TAP. Elements that rewrite headers keep
+//! it valid; ports that cannot pass it on finish the work in software ([`wire::gso`]).
+//!
 //! # Accounting
 //! Every node satisfies `in + generated == out + drops` and every port
 //! `rx == delivered + rx drops`, `offered == tx + tx drops`
@@ -61,6 +66,6 @@ pub use element::{
     TABLE_ROW_LIMIT, Table,
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
-pub use packet::{BURST, Batch, Meta, PacketBuf, PacketPool};
+pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool};
 pub use port::{Port, PortError, PortStats};
 pub use time::Instant;

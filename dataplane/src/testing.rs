@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::element::{Context, DropCounters, Element, InputGate, Outputs};
-use crate::packet::{Batch, PacketPool};
+use crate::packet::{Batch, PacketBuf, PacketPool};
 use crate::port::{Port, PortError, PortStats};
 use crate::time::Instant;
 
@@ -101,6 +101,8 @@ impl Port for QueuePort {
 pub struct Emitted {
     /// Frames per output gate, in order.
     pub by_gate: Vec<Vec<Vec<u8>>>,
+    /// The offload metadata of each of those frames (same shape as `by_gate`).
+    pub offload_by_gate: Vec<Vec<Option<crate::Offload>>>,
     /// Drops by reason.
     pub drops: DropCounters,
     /// Packets the element generated.
@@ -124,16 +126,23 @@ impl Emitted {
 fn collect(out: &mut Outputs, generated: u64) -> Emitted {
     let consumed = out.consumed();
     let mut by_gate = Vec::new();
+    let mut offload_by_gate = Vec::new();
     for g in 0..out.gate_count() as usize {
-        let frames = out
+        let (frames, offloads) = out
             .queue_mut(g)
-            .map(|q| q.drain(..).map(|p| p.data().to_vec()).collect())
+            .map(|q| {
+                q.drain(..)
+                    .map(|p| (p.data().to_vec(), p.offload()))
+                    .unzip()
+            })
             .unwrap_or_default();
         by_gate.push(frames);
+        offload_by_gate.push(offloads);
     }
     let drops = *out.drops();
     Emitted {
         by_gate,
+        offload_by_gate,
         drops,
         generated,
         consumed,
@@ -153,14 +162,37 @@ pub fn run(
     input: u16,
     frames: &[&[u8]],
 ) -> Emitted {
+    let pkts = frames
+        .iter()
+        .map(|f| {
+            let mut p = pool.alloc().expect("test pool has room");
+            assert!(p.extend_from_slice(f), "test frame fits the pool's buffers");
+            p
+        })
+        .collect();
+    run_packets(elem, pool, now, input, pkts)
+}
+
+/// As [`run`] with packets already in buffers (e.g. with [`crate::Offload`] metadata, see
+/// [`to_gso`]).
+///
+/// # Panics
+/// As [`run`].
+pub fn run_packets(
+    elem: &mut dyn Element,
+    pool: PacketPool,
+    now: Instant,
+    input: u16,
+    pkts: Vec<PacketBuf>,
+) -> Emitted {
     let mut out = Outputs::new(elem.gates().outputs);
     let mut ctx = Context::new(now, pool);
     let held_before = elem.held();
-    for chunk in frames.chunks(crate::BURST) {
+    let n = pkts.len();
+    let mut it = pkts.into_iter().peekable();
+    while it.peek().is_some() {
         let mut batch = Batch::new();
-        for f in chunk {
-            let mut p = pool.alloc().expect("test pool has room");
-            assert!(p.extend_from_slice(f), "test frame fits the pool's buffers");
+        for p in it.by_ref().take(crate::BURST) {
             batch.push(p).expect("chunk fits a batch");
         }
         elem.process(&mut ctx, InputGate(input), batch, &mut out);
@@ -168,7 +200,7 @@ pub fn run(
     let generated = ctx.take_generated();
     let e = collect(&mut out, generated);
     assert_eq!(
-        frames.len() as u64 + generated + held_before,
+        n as u64 + generated + held_before,
         e.total() as u64 + e.drops.total() + e.consumed + elem.held(),
         "conservation: in + generated == out + dropped + consumed + change in held"
     );
@@ -397,6 +429,51 @@ pub fn tcp(
     let c = l4_checksum(src, dst, 6, &s);
     s[16..18].copy_from_slice(&c.to_be_bytes());
     s
+}
+
+/// Turn Ethernet/IPv4/TCP-or-UDP `frame` (complete checksums) into what an offloading TAP
+/// hands over: the transport checksum field holds the folded pseudo-header sum
+/// (NEEDS_CSUM) and, with `gso_size` > 0, the frame is a GSO super-frame of that segment
+/// size. Returns the packet in a buffer of `pool` with its offload metadata.
+///
+/// # Panics
+/// If the frame is not untagged IPv4 TCP/UDP or does not fit the pool.
+pub fn to_gso(pool: PacketPool, frame: &[u8], gso_size: u16) -> PacketBuf {
+    use crate::wire::checksum::{fold, pseudo_header_v4};
+    use crate::wire::gso;
+    let mut f = frame.to_vec();
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([f[16], f[17]]));
+    f.truncate(14 + total);
+    let l4 = 14 + ihl;
+    let proto = f[23];
+    let (co, gso_type) = match proto {
+        6 => (16, gso::GSO_TCPV4),
+        17 => (6, gso::GSO_UDP_L4),
+        _ => panic!("to_gso: TCP or UDP only"),
+    };
+    let src = u32::from_be_bytes([f[26], f[27], f[28], f[29]]);
+    let dst = u32::from_be_bytes([f[30], f[31], f[32], f[33]]);
+    let ps = fold(pseudo_header_v4(src, dst, proto, (f.len() - l4) as u16));
+    f[l4 + co..l4 + co + 2].copy_from_slice(&ps.to_be_bytes());
+    let o = crate::Offload {
+        flags: gso::F_NEEDS_CSUM,
+        gso_type: if gso_size > 0 {
+            gso_type
+        } else {
+            gso::GSO_NONE
+        },
+        gso_size,
+        csum_start: l4 as u16,
+        csum_offset: co as u16,
+    };
+    let mut p = pool.alloc().expect("test pool has room");
+    assert!(
+        p.extend_from_slice(&f),
+        "test frame fits the pool's buffers"
+    );
+    assert!(p.set_offload(Some(o)));
+    p
 }
 
 /// A TCP SYN (no payload, ack 0) with a correct checksum.

@@ -9,4 +9,6 @@ mod batch;
 mod pool;
 
 pub use batch::{BURST, Batch};
-pub use pool::{DEFAULT_HEADROOM, Meta, NoHeadroom, PacketBuf, PacketPool};
+pub use pool::{
+    DEFAULT_HEADROOM, Meta, NoHeadroom, OFFLOAD_META_LEN, Offload, PacketBuf, PacketPool,
+};

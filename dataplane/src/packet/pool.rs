@@ -19,6 +19,38 @@ use crossbeam_queue::ArrayQueue;
 /// header) can be prepended without moving the payload.
 pub const DEFAULT_HEADROOM: usize = 128;
 
+/// Bytes at the very start of a slot that hold the [`Offload`] metadata of a packet that has
+/// some. They are part of the headroom: [`PacketBuf::prepend`] never reaches into them while
+/// the packet carries offload metadata.
+pub const OFFLOAD_META_LEN: usize = 16;
+
+/// Top bit of `PacketBuf::idx`: the packet carries [`Offload`] metadata in its slot.
+const OFFLOAD_FLAG: u32 = 1 << 31;
+
+/// Checksum/segmentation offload state of a packet, as a `virtio_net_hdr` describes it
+/// (virtio 1.x §5.1.6.2; Linux `include/uapi/linux/virtio_net.h`). Positions are relative to
+/// the start of the frame (`data()`), like the virtio header's.
+///
+/// Stored in the slot's first [`OFFLOAD_META_LEN`] bytes (with the checksum start kept as a
+/// slot offset, so inserting or removing an 802.1Q tag in front of the IP header, which moves
+/// the frame start but not the IP header, keeps it right) plus one bit of the slot index:
+/// `PacketBuf` stays 24 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// `VIRTIO_NET_HDR_F_*` flags: bit 0 NEEDS_CSUM (the L4 checksum field holds the
+    /// pseudo-header sum; sum from `csum_start` to the end and store at
+    /// `csum_start + csum_offset`), bit 1 DATA_VALID (checksums already verified).
+    pub flags: u8,
+    /// `VIRTIO_NET_HDR_GSO_*`: 0 none, 1 TCPv4, 4 TCPv6, 5 UDP (L4, "USO"), | 0x80 ECN.
+    pub gso_type: u8,
+    /// Payload bytes per segment (the MSS for TCP).
+    pub gso_size: u16,
+    /// Where the checksummed (transport) part starts, from the frame start.
+    pub csum_start: u16,
+    /// Where the checksum field is, from `csum_start`.
+    pub csum_offset: u16,
+}
+
 /// Per-packet metadata carried beside the bytes. Kept to 4 bytes so a `PacketBuf` is 24
 /// bytes and a batch of 32 moves as 768 (the element gets its input gate as an argument).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,6 +111,10 @@ impl PacketPool {
     pub fn with_headroom(count: usize, capacity: usize, headroom: usize) -> PacketPool {
         assert!(count > 0, "a packet pool needs at least one buffer");
         let count32 = u32::try_from(count).expect("pool count fits in u32");
+        assert!(
+            count32 < OFFLOAD_FLAG,
+            "pool count leaves the offload bit free"
+        );
         // Round slots to a cache line so neighbouring buffers don't share lines.
         let slot_size = (headroom + capacity).div_ceil(64) * 64;
         assert!(u32::try_from(slot_size).is_ok(), "slot size fits in u32");
@@ -115,17 +151,31 @@ impl PacketPool {
 
     /// A copy of `pkt` (bytes and metadata) in a buffer of this pool, or `None` if the pool
     /// is empty or `pkt` does not fit in this pool's buffers.
+    ///
+    /// A frame too large for this pool's buffers (a 64 KB GSO frame from the large-buffer
+    /// pool of an offloading port, cloned by a flooding switch) is copied into a buffer of
+    /// the pool it came from instead.
     pub fn try_clone(&self, pkt: &PacketBuf) -> Option<PacketBuf> {
-        let mut copy = self.alloc()?;
         let data = pkt.data();
         let head = pkt.headroom().min(self.inner.headroom);
         if head + data.len() > self.inner.slot_size {
-            return None;
+            if std::ptr::eq(self.inner, pkt.pool) {
+                return None;
+            }
+            return PacketPool { inner: pkt.pool }.try_clone(pkt);
         }
+        let mut copy = self.alloc()?;
         copy.head = head as u32;
         copy.buffer_mut()[..data.len()].copy_from_slice(data);
         copy.len = data.len() as u32;
         copy.meta = pkt.meta;
+        if let Some(o) = pkt.offload() {
+            // Cannot fail unless this pool's headroom is under OFFLOAD_META_LEN; then the
+            // copy is useless (its checksum would be left incomplete).
+            if !copy.set_offload(Some(o)) {
+                return None;
+            }
+        }
         Some(copy)
     }
 
@@ -177,13 +227,19 @@ impl fmt::Debug for PacketBuf {
 }
 
 impl PacketBuf {
+    /// The slot index without the offload bit.
+    #[inline]
+    fn slot_index(&self) -> usize {
+        (self.idx & !OFFLOAD_FLAG) as usize
+    }
+
     #[inline]
     fn slot(&self) -> &[u8] {
         let size = self.pool.slot_size;
-        // SAFETY: idx < count, so the range lies inside the leaked slab; this handle owns the
+        // SAFETY: slot_index() < count, so the range lies inside the leaked slab; this handle owns the
         // slot exclusively, so no mutable alias exists while `&self` is borrowed.
         unsafe {
-            std::slice::from_raw_parts(self.pool.base.as_ptr().add(self.idx as usize * size), size)
+            std::slice::from_raw_parts(self.pool.base.as_ptr().add(self.slot_index() * size), size)
         }
     }
 
@@ -193,10 +249,61 @@ impl PacketBuf {
         // SAFETY: as in `slot`, and `&mut self` guarantees this is the only live access.
         unsafe {
             std::slice::from_raw_parts_mut(
-                self.pool.base.as_ptr().add(self.idx as usize * size),
+                self.pool.base.as_ptr().add(self.slot_index() * size),
                 size,
             )
         }
+    }
+
+    /// The packet's offload metadata, if it has any (a frame from an offloading TAP with
+    /// NEEDS_CSUM or GSO). A checksum start that an element moved the frame start past is
+    /// reported as `u16::MAX`, which every validation rejects.
+    #[inline]
+    pub fn offload(&self) -> Option<Offload> {
+        if self.idx & OFFLOAD_FLAG == 0 {
+            return None;
+        }
+        let m = &self.slot()[..OFFLOAD_META_LEN];
+        let abs = u32::from_ne_bytes([m[6], m[7], m[8], m[9]]);
+        let csum_start = abs
+            .checked_sub(self.head)
+            .and_then(|r| u16::try_from(r).ok())
+            .unwrap_or(u16::MAX);
+        Some(Offload {
+            flags: m[0],
+            gso_type: m[1],
+            gso_size: u16::from_ne_bytes([m[2], m[3]]),
+            csum_start,
+            csum_offset: u16::from_ne_bytes([m[4], m[5]]),
+        })
+    }
+
+    /// True when the packet is a GSO super-frame (a segmentation type other than none).
+    #[inline]
+    pub fn is_gso(&self) -> bool {
+        self.offload().is_some_and(|o| o.gso_type & 0x7f != 0)
+    }
+
+    /// Attach (or with `None`, remove) offload metadata. Returns false, changing nothing,
+    /// when the frame start is within [`OFFLOAD_META_LEN`] bytes of the slot start (no room
+    /// for the metadata).
+    pub fn set_offload(&mut self, o: Option<Offload>) -> bool {
+        let Some(o) = o else {
+            self.idx &= !OFFLOAD_FLAG;
+            return true;
+        };
+        if (self.head as usize) < OFFLOAD_META_LEN {
+            return false;
+        }
+        let abs = self.head + u32::from(o.csum_start);
+        let m = &mut self.slot_mut()[..OFFLOAD_META_LEN];
+        m[0] = o.flags;
+        m[1] = o.gso_type;
+        m[2..4].copy_from_slice(&o.gso_size.to_ne_bytes());
+        m[4..6].copy_from_slice(&o.csum_offset.to_ne_bytes());
+        m[6..10].copy_from_slice(&abs.to_ne_bytes());
+        self.idx |= OFFLOAD_FLAG;
+        true
     }
 
     /// The frame bytes.
@@ -259,7 +366,12 @@ impl PacketBuf {
     /// [`NoHeadroom`] when fewer than `n` bytes of headroom are left.
     #[inline]
     pub fn prepend(&mut self, n: usize) -> Result<&mut [u8], NoHeadroom> {
-        if n > self.head as usize {
+        let reserved = if self.idx & OFFLOAD_FLAG != 0 {
+            OFFLOAD_META_LEN
+        } else {
+            0
+        };
+        if n + reserved > self.head as usize {
             return Err(NoHeadroom);
         }
         self.head -= n as u32;
@@ -304,7 +416,7 @@ impl Drop for PacketBuf {
     #[inline]
     fn drop(&mut self) {
         // Cannot fail: the queue has room for every index and each index is owned once.
-        let pushed = self.pool.free.push(self.idx);
+        let pushed = self.pool.free.push(self.idx & !OFFLOAD_FLAG);
         debug_assert!(pushed.is_ok(), "packet pool free list overflow");
     }
 }
@@ -362,6 +474,77 @@ mod tests {
         let h = std::thread::spawn(move || p.data().to_vec());
         assert_eq!(h.join().expect("join"), b"x");
         assert_eq!(pool.available(), 8);
+    }
+}
+
+#[cfg(test)]
+mod offload_tests {
+    use super::*;
+
+    fn meta() -> Offload {
+        Offload {
+            flags: 1,
+            gso_type: 1,
+            gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 16,
+        }
+    }
+
+    #[test]
+    fn offload_metadata_round_trips_and_follows_the_ip_header_through_a_tag_insert() {
+        let pool = PacketPool::new(2, 256);
+        let mut p = pool.alloc().expect("buffer");
+        assert!(p.extend_from_slice(&[0u8; 100]));
+        assert_eq!(p.offload(), None);
+        assert!(p.set_offload(Some(meta())));
+        assert_eq!(p.offload(), Some(meta()));
+        assert!(p.is_gso());
+        // An 802.1Q tag pushed in front: the transport header moved 4 bytes from the start.
+        p.prepend(4).expect("headroom");
+        assert_eq!(p.offload().map(|o| o.csum_start), Some(38));
+        assert!(p.trim_front(4));
+        // Trimmed past the checksum start: reported as invalid, not wrapped.
+        assert!(p.trim_front(40));
+        assert_eq!(p.offload().map(|o| o.csum_start), Some(u16::MAX));
+        assert!(p.set_offload(None));
+        assert_eq!(p.offload(), None);
+    }
+
+    #[test]
+    fn prepend_never_overwrites_the_offload_metadata_and_drop_returns_the_slot() {
+        let pool = PacketPool::with_headroom(1, 64, 20);
+        let mut p = pool.alloc().expect("buffer");
+        assert!(p.set_offload(Some(meta())));
+        assert_eq!(
+            p.prepend(5),
+            Err(NoHeadroom),
+            "only 4 bytes above the metadata"
+        );
+        assert!(p.prepend(4).is_ok());
+        assert_eq!(p.offload().map(|o| o.gso_size), Some(1448));
+        drop(p);
+        let q = pool.alloc().expect("the slot came back");
+        assert_eq!(q.offload(), None, "a fresh buffer has no offload metadata");
+        let small = PacketPool::with_headroom(1, 64, 8);
+        let mut s = small.alloc().expect("buffer");
+        assert!(!s.set_offload(Some(meta())), "no room for the metadata");
+        assert_eq!(s.offload(), None);
+    }
+
+    #[test]
+    fn clone_of_a_frame_too_big_for_the_pool_uses_the_frames_own_pool() {
+        let small = PacketPool::new(4, 128);
+        let big = PacketPool::new(2, 4096);
+        let mut p = big.alloc().expect("buffer");
+        assert!(p.extend_from_slice(&[7u8; 3000]));
+        assert!(p.set_offload(Some(meta())));
+        let c = small.try_clone(&p).expect("cloned into the large pool");
+        assert_eq!(c.data(), p.data());
+        assert_eq!(c.offload(), Some(meta()));
+        assert_eq!(big.available(), 0);
+        assert_eq!(small.available(), 4);
+        assert!(small.try_clone(&p).is_none(), "large pool empty: no clone");
     }
 }
 

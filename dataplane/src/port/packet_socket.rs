@@ -4,10 +4,13 @@
 //! side, so nfv reaches the VM through the TAP's *kernel* side with this port. The kernel
 //! strips 802.1Q tags on receive into metadata; they are put back here so trunk ports to
 //! VMs see the frame exactly as the VM sent it.
+//!
+//! No offload: GSO frames from an offloading namespace host are segmented, and NEEDS_CSUM
+//! checksums completed, in software before they are sent (`port::tx_without_offload`).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Port, PortError, PortStats, count_tx_result};
+use super::{Port, PortError, PortStats, tx_without_offload};
 use crate::element::DropReason;
 use crate::packet::{Batch, PacketPool};
 use crate::sys::packet_socket;
@@ -19,6 +22,8 @@ pub struct PacketSocketPort {
     name: String,
     max_frame: usize,
     stats: PortStats,
+    /// Where GSO frames are cut into segments (this port takes no offload state).
+    scratch: Vec<u8>,
 }
 
 impl PacketSocketPort {
@@ -33,6 +38,7 @@ impl PacketSocketPort {
             name: name.to_string(),
             max_frame: super::max_frame(mtu),
             stats: PortStats::default(),
+            scratch: vec![0; super::max_frame(mtu)],
         })
     }
 }
@@ -88,12 +94,14 @@ impl Port for PacketSocketPort {
     fn tx_burst(&mut self, batch: &mut Batch) {
         let fd = self.fd.as_raw_fd();
         for pkt in batch.drain() {
-            if pkt.len() > self.max_frame {
-                self.stats.drops.add(DropReason::TooBig, 1);
-                continue;
-            }
-            let res = packet_socket::send(fd, pkt.data());
-            count_tx_result(&mut self.stats, res, pkt.len());
+            // The VM's TAP is a device without offload from here: wire frames only.
+            tx_without_offload(
+                &mut self.stats,
+                &mut self.scratch,
+                self.max_frame,
+                pkt,
+                |f| packet_socket::send(fd, f),
+            );
         }
     }
 

@@ -34,6 +34,8 @@ pub struct PcapPort {
     /// Readable while frames remain to replay.
     bell: EventFd,
     stats: PortStats,
+    /// Where GSO frames are cut into segments.
+    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for PcapPort {
@@ -75,6 +77,7 @@ impl PcapPort {
             sink,
             bell,
             stats: PortStats::default(),
+            scratch: vec![0; super::GSO_FRAME_MAX],
         })
     }
 
@@ -131,20 +134,14 @@ impl Port for PcapPort {
     fn tx_burst(&mut self, batch: &mut Batch) {
         let ts = SystemTime::now();
         for pkt in batch.drain() {
-            let res = match &mut self.sink {
-                Some(w) => w.write(ts, pkt.data()),
-                None => Ok(()),
-            };
-            match res {
-                Ok(()) => {
-                    self.stats.tx_packets += 1;
-                    self.stats.tx_bytes += pkt.len() as u64;
+            // A pcap holds wire frames: GSO frames are segmented, checksums completed.
+            let sink = &mut self.sink;
+            super::tx_without_offload(&mut self.stats, &mut self.scratch, usize::MAX, pkt, |f| {
+                match sink {
+                    Some(w) => w.write(ts, f).map(|()| f.len()),
+                    None => Ok(f.len()),
                 }
-                Err(_) => {
-                    self.stats.tx_errors += 1;
-                    self.stats.drops.add(DropReason::TxError, 1);
-                }
-            }
+            });
         }
         if let Some(w) = &mut self.sink
             && w.flush().is_err()

@@ -39,6 +39,17 @@ pub enum TapError {
         #[source]
         source: io::Error,
     },
+    /// Setting up the virtio header or offloads failed.
+    #[error("couldn't enable offloads on TAP device {name:?} ({what})")]
+    Offload {
+        /// Device name.
+        name: String,
+        /// The ioctl that failed.
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// TUNSETPERSIST failed.
     #[error("couldn't set TAP device {name:?} persistent={persist}")]
     Persist {
@@ -59,6 +70,69 @@ pub enum TapError {
 /// # Errors
 /// See [`TapError`].
 pub fn open_tap(name: &str) -> Result<(OwnedFd, String), TapError> {
+    open_tap_flags(name, 0)
+}
+
+/// As [`open_tap`], with `IFF_VNET_HDR`: every read and write carries a `virtio_net_hdr`
+/// in front of the frame, sized [`crate::wire::gso::VNET_HDR_LEN`] with `TUNSETVNETHDRSZ`.
+/// Offloads are then switched on with [`set_offload`].
+///
+/// # Errors
+/// See [`TapError`].
+pub fn open_tap_vnet_hdr(name: &str) -> Result<(OwnedFd, String), TapError> {
+    let (fd, kernel_name) = open_tap_flags(name, libc::IFF_VNET_HDR)?;
+    let sz = crate::wire::gso::VNET_HDR_LEN as libc::c_int;
+    // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer; `sz` lives for the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETVNETHDRSZ, &sz) };
+    if rc < 0 {
+        return Err(TapError::Offload {
+            name: kernel_name,
+            what: "TUNSETVNETHDRSZ",
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok((fd, kernel_name))
+}
+
+/// Offloads nfv asks for, most first: checksum, TSO for IPv4/IPv6 and UDP segmentation
+/// (USO, Linux 6.2+); a kernel without USO refuses the whole set with EINVAL, so the second
+/// set leaves USO out.
+pub const OFFLOAD_SETS: [libc::c_uint; 2] = [
+    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_USO4 | libc::TUN_F_USO6,
+    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6,
+];
+
+/// `TUNSETOFFLOAD`: tell the kernel which offloads the user side handles. The kernel then
+/// turns the matching features (tx checksumming, TSO, USO) on for the interface, so its
+/// stack hands over CHECKSUM_PARTIAL frames and GSO super-frames. Tries each of
+/// [`OFFLOAD_SETS`] and returns the one accepted.
+///
+/// # Errors
+/// [`TapError::Offload`] when even the smallest set is refused.
+pub fn set_offload(fd: &OwnedFd, name: &str) -> Result<libc::c_uint, TapError> {
+    let mut last = None;
+    for flags in OFFLOAD_SETS {
+        // SAFETY: TUNSETOFFLOAD takes an unsigned long by value; the fd is a tun fd.
+        let rc = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                libc::TUNSETOFFLOAD,
+                libc::c_ulong::from(flags),
+            )
+        };
+        if rc == 0 {
+            return Ok(flags);
+        }
+        last = Some(io::Error::last_os_error());
+    }
+    Err(TapError::Offload {
+        name: name.to_string(),
+        what: "TUNSETOFFLOAD",
+        source: last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)),
+    })
+}
+
+fn open_tap_flags(name: &str, extra: libc::c_int) -> Result<(OwnedFd, String), TapError> {
     if name.is_empty() || name.len() > IFNAME_MAX || name.as_bytes().contains(&0) {
         return Err(TapError::InvalidName {
             name: name.to_string(),
@@ -78,7 +152,7 @@ pub fn open_tap(name: &str) -> Result<(OwnedFd, String), TapError> {
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut req = IfReqFlags {
         name: [0; 16],
-        flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
+        flags: (libc::IFF_TAP | libc::IFF_NO_PI | extra) as libc::c_short,
         _pad: [0; 22],
     };
     req.name[..name.len()].copy_from_slice(name.as_bytes());

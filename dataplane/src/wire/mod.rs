@@ -8,6 +8,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod gso;
 pub mod icmp;
 pub mod ipv4;
 

@@ -1471,3 +1471,48 @@ fn firewall_tables_list_flows_and_rules_with_hits() {
         ]
     );
 }
+
+#[test]
+fn firewall_passes_gso_super_frames_of_an_established_flow_untouched() {
+    let pool = PacketPool::new(16, 70_000);
+    let mut f = example_policy();
+    let syn = frame_from(
+        IN,
+        &ipv4(
+            IN_HOST,
+            OUT_HOST,
+            TCP,
+            64,
+            &tcp_syn(IN_HOST, OUT_HOST, 40000, 80, 1),
+        ),
+    );
+    assert_eq!(send(&mut f, T0, IN, &syn).gate(1).len(), 1);
+    let synack = tcp(
+        OUT_HOST,
+        IN_HOST,
+        80,
+        40000,
+        9,
+        2,
+        tcp_flags::SYN | tcp_flags::ACK,
+        &[],
+    );
+    let e = send(
+        &mut f,
+        T0,
+        OUT,
+        &frame_from(OUT, &ipv4(OUT_HOST, IN_HOST, TCP, 64, &synack)),
+    );
+    assert_eq!(e.gate(0).len(), 1);
+    // A 60 000-byte TSO super-frame: IP total length 60 040, far over any MTU.
+    let data = vec![0x5a; 60_000];
+    let seg = tcp(IN_HOST, OUT_HOST, 40000, 80, 2, 10, tcp_flags::ACK, &data);
+    let frame = frame_from(IN, &ipv4(IN_HOST, OUT_HOST, TCP, 64, &seg));
+    let p = testing::to_gso(pool, &frame, 1448);
+    let before = p.data().to_vec();
+    let o = p.offload();
+    let e = testing::run_packets(&mut f, pool, T0, IN, vec![p]);
+    assert_eq!(e.drops.total(), 0);
+    assert_eq!(e.gate(1), &[before][..], "bytes untouched");
+    assert_eq!(e.offload_by_gate[1], vec![o], "offload state kept");
+}

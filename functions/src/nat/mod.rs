@@ -659,7 +659,19 @@ impl Nat44 {
         }
         // Packet trace only: the endpoints before translation.
         let before = (pkt.meta.trace != 0).then(|| trace_endpoints(pkt.data(), &ip));
-        match self.translate(now, gate, pkt.data_mut(), &ip) {
+        let offload = pkt.offload();
+        let partial = match rewrite::partial_begin(pkt.data_mut(), &ip, offload) {
+            Ok(p) => p,
+            Err(r) => {
+                out.drop(pkt, r);
+                return;
+            }
+        };
+        let action = self.translate(now, gate, pkt.data_mut(), &ip);
+        if let Some(p) = &partial {
+            rewrite::partial_end(pkt.data_mut(), p);
+        }
+        match action {
             Action::Emit(v) => {
                 if let Some(b) = &before {
                     let what = match (gate, v.gate) {

@@ -2,12 +2,18 @@
 //! router's shared `wire::ipv4`), the transport "ports" of TCP, UDP and ICMP queries, the packet quoted
 //! in an ICMP error, and address/port rewrites with RFC 1624 incremental checksums.
 //!
+//! Frames with a partial checksum (NEEDS_CSUM, Linux CHECKSUM_PARTIAL — every TCP/UDP
+//! frame from an offloading TAP, GSO super-frames included) are bracketed by
+//! [`partial_begin`] / [`partial_end`], so [`rewrite`] updates them the way Linux
+//! `inet_proto_csum_replace4(.., pseudohdr = true)` does; see there.
+//!
 //! Offsets are into the whole Ethernet frame. Nothing here panics on packet bytes: every
 //! parser checks lengths first, and [`rewrite`] only touches fields that lie before `end`.
 
-use nfv_dataplane::DropReason;
 use nfv_dataplane::wire::checksum;
+use nfv_dataplane::wire::gso::F_NEEDS_CSUM;
 use nfv_dataplane::wire::{be16, be32, ip_proto};
+use nfv_dataplane::{DropReason, Offload};
 
 use super::NatProto;
 use super::table::tcp_flag;
@@ -287,4 +293,200 @@ pub(super) fn fix_icmp_checksum(f: &mut [u8], off: usize, end: usize) {
     f[off + 2..off + 4].copy_from_slice(&[0, 0]);
     let c = checksum::checksum(&f[off..end]);
     f[off + 2..off + 4].copy_from_slice(&c.to_be_bytes());
+}
+
+/// The transport checksum of a NEEDS_CSUM packet between [`partial_begin`] and
+/// [`partial_end`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Partial {
+    /// Frame offset of the checksum field.
+    co: usize,
+    /// Frame offset of the transport header (the ports).
+    l4o: usize,
+    /// Source and destination port before translation.
+    ports: [u16; 2],
+}
+
+/// Prepare a packet with offload state `o` for [`rewrite`]. `Ok(None)`: the transport
+/// checksum is complete (nothing to do). `Ok(Some(_))`: it is partial; call
+/// [`partial_end`] after every rewrite of this packet, whatever the verdict.
+///
+/// With NEEDS_CSUM the field holds the folded, *uncomplemented* pseudo-header sum `P` and
+/// the receiver adds the data (ports included) later. Linux updates it for an address
+/// change as `P' = P + ~old + new` (`inet_proto_csum_replace4` with `pseudohdr`,
+/// CHECKSUM_PARTIAL branch) and leaves it alone for a port change
+/// (`inet_proto_csum_replace2` without `pseudohdr`). [`rewrite`]'s RFC 1624 update of a
+/// complemented field `C` is `C' = ~(~C + ~old + new)`, so storing `C = ~P` here makes its
+/// address update exactly the kernel's; [`partial_end`] complements back and takes out the
+/// port updates. `P = 0xffff` is stored as `~0` (0 and 0xffff are the same one's-complement
+/// value) so that a UDP field never reads as 0 ("no checksum") in between.
+///
+/// # Errors
+/// [`DropReason::OffloadInvalid`]: NEEDS_CSUM on something other than the TCP/UDP checksum
+/// of this packet (the NAT could not keep it correct).
+pub(super) fn partial_begin(
+    f: &mut [u8],
+    ip: &Ip,
+    o: Option<Offload>,
+) -> Result<Option<Partial>, DropReason> {
+    let Some(o) = o.filter(|o| o.flags & F_NEEDS_CSUM != 0) else {
+        return Ok(None);
+    };
+    let l4o = IP + ip.ihl;
+    let want = match ip.proto {
+        ip_proto::TCP => 16,
+        ip_proto::UDP => 6,
+        _ => return Err(DropReason::OffloadInvalid),
+    };
+    let co = l4o + want;
+    if usize::from(o.csum_start) != l4o || usize::from(o.csum_offset) != want || co + 2 > ip.end() {
+        return Err(DropReason::OffloadInvalid);
+    }
+    let p = be16(f, co);
+    let c = if p == 0xffff { 0xffff } else { !p };
+    f[co..co + 2].copy_from_slice(&c.to_be_bytes());
+    Ok(Some(Partial {
+        co,
+        l4o,
+        ports: [be16(f, l4o), be16(f, l4o + 2)],
+    }))
+}
+
+/// Undo [`partial_begin`]'s encoding: remove the port deltas [`rewrite`] folded in and store
+/// the new pseudo-header sum, uncomplemented, for the receiver to finish.
+pub(super) fn partial_end(f: &mut [u8], p: &Partial) {
+    let mut c = be16(f, p.co);
+    for (i, old) in p.ports.iter().enumerate() {
+        let new = be16(f, p.l4o + 2 * i);
+        if new != *old {
+            c = checksum::update16(c, new, *old);
+        }
+    }
+    f[p.co..p.co + 2].copy_from_slice(&(!c).to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nfv_dataplane::testing::{eth_ipv4, ipv4, l4_checksum_ok, l4_of, tcp, udp};
+    use nfv_dataplane::wire::checksum::{fold, pseudo_header_v4};
+    use nfv_dataplane::wire::gso::{self, GSO_NONE};
+
+    const IN: [u8; 4] = [10, 0, 0, 5];
+    const OUT: [u8; 4] = [198, 51, 100, 9];
+    const EXT: [u8; 4] = [203, 0, 113, 2];
+
+    /// A frame with a partial checksum as a TAP hands it over, and its offload state.
+    fn partial_frame(proto: u8, src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> (Vec<u8>, Offload) {
+        let l4 = if proto == ip_proto::TCP {
+            tcp(src, dst, 40000, 443, 7, 9, 0x18, payload)
+        } else {
+            udp(src, dst, 40000, 53, payload)
+        };
+        let mut f = eth_ipv4([2; 6], [4; 6], &ipv4(src, dst, proto, 64, &l4));
+        f.truncate(14 + 20 + l4.len());
+        let co = if proto == ip_proto::TCP { 16 } else { 6 };
+        let ps = fold(pseudo_header_v4(
+            u32::from_be_bytes(src),
+            u32::from_be_bytes(dst),
+            proto,
+            l4.len() as u16,
+        ));
+        f[34 + co..34 + co + 2].copy_from_slice(&ps.to_be_bytes());
+        let o = Offload {
+            flags: gso::F_NEEDS_CSUM,
+            gso_type: GSO_NONE,
+            gso_size: 0,
+            csum_start: 34,
+            csum_offset: co as u16,
+        };
+        (f, o)
+    }
+
+    fn translate(f: &mut [u8], o: Offload, side: Side, ip_to: [u8; 4], port: Option<u16>) {
+        let ip = parse_ipv4(f).expect("valid");
+        let p = partial_begin(f, &ip, Some(o))
+            .expect("valid")
+            .expect("partial");
+        rewrite(
+            f,
+            IP,
+            Some(IP + 20),
+            ip.end(),
+            ip.proto,
+            side,
+            u32::from_be_bytes(ip_to),
+            port,
+        );
+        partial_end(f, &p);
+    }
+
+    #[test]
+    fn nat_partial_checksum_follows_the_addresses_and_ignores_the_ports() {
+        for proto in [ip_proto::TCP, ip_proto::UDP] {
+            for payload in [&b""[..], b"x", b"hello world, 23 bytes!!"] {
+                // Outbound: source address and port change.
+                let (mut f, o) = partial_frame(proto, IN, OUT, payload);
+                translate(&mut f, o, Side::Src, EXT, Some(61000));
+                assert!(verify_ip(&f));
+                gso::complete_csum(&mut f, &o).expect("in range");
+                assert!(l4_checksum_ok(EXT, OUT, proto, l4_of(&f)), "{proto} out");
+                assert_eq!(be16(&f, 34), 61000);
+                // Inbound: destination address and port change.
+                let (mut f, o) = partial_frame(proto, OUT, EXT, payload);
+                translate(&mut f, o, Side::Dst, IN, Some(40001));
+                gso::complete_csum(&mut f, &o).expect("in range");
+                assert!(l4_checksum_ok(OUT, IN, proto, l4_of(&f)), "{proto} in");
+                assert_eq!(be16(&f, 36), 40001);
+            }
+        }
+    }
+
+    #[test]
+    fn nat_partial_checksum_of_all_ones_survives_a_udp_rewrite() {
+        // Find source ports whose pseudo-header sum folds to 0xffff, then translate.
+        let (mut f, o) = partial_frame(ip_proto::UDP, IN, OUT, b"abc");
+        let ps = be16(&f, 40);
+        // Change the source address so that the partial sum becomes 0xffff exactly.
+        let src = u32::from_be_bytes(IN);
+        let want = !ps; // adding `want` to the low address word turns ps into 0xffff
+        let new_src =
+            (src & 0xffff_0000) | u32::from(fold(u32::from(src as u16) + u32::from(want)));
+        f[26..30].copy_from_slice(&new_src.to_be_bytes());
+        nfv_dataplane::wire::ipv4::fix_checksum(&mut f, 20);
+        let new_ps = fold(pseudo_header_v4(new_src, u32::from_be_bytes(OUT), 17, 11));
+        f[40..42].copy_from_slice(&new_ps.to_be_bytes());
+        assert_eq!(new_ps, 0xffff);
+        translate(&mut f, o, Side::Src, EXT, Some(1234));
+        gso::complete_csum(&mut f, &o).expect("in range");
+        assert!(l4_checksum_ok(EXT, OUT, 17, l4_of(&f)));
+    }
+
+    #[test]
+    fn nat_refuses_needs_csum_that_is_not_the_transport_checksum() {
+        let (mut f, o) = partial_frame(ip_proto::TCP, IN, OUT, b"data");
+        let ip = parse_ipv4(&f).expect("valid");
+        for bad in [
+            Offload {
+                csum_offset: 6,
+                ..o
+            },
+            Offload {
+                csum_start: 30,
+                ..o
+            },
+        ] {
+            assert_eq!(
+                partial_begin(&mut f, &ip, Some(bad)).map(|p| p.is_some()),
+                Err(DropReason::OffloadInvalid)
+            );
+        }
+        let no = Offload { flags: 0, ..o };
+        assert!(partial_begin(&mut f, &ip, Some(no)).expect("ok").is_none());
+        assert!(partial_begin(&mut f, &ip, None).expect("ok").is_none());
+    }
+
+    fn verify_ip(f: &[u8]) -> bool {
+        checksum::verify(&f[IP..IP + 20])
+    }
 }

@@ -25,6 +25,11 @@
 //!   no route → ICMP Net Unreachable; ARP failure → ICMP Host Unreachable (§5.2.7.1);
 //!   ICMP Redirect when a packet leaves the interface it came in on towards a next hop on
 //!   the sender's subnet (§5.2.7.2, can be disabled).
+//! * GSO super-frames (from an offloading TAP): forwarded whole when each segment (IP and
+//!   transport headers + `gso_size`) fits the next hop's MTU; otherwise with DF → ICMP
+//!   Fragmentation Needed (RFC 1191 PMTU discovery works for TSO senders), without DF →
+//!   segmented in software, then fragmented if still too big (Linux `ip_forward` +
+//!   `skb_gso_validate_network_len`). Invalid offload state → `offload_invalid`.
 //! * Not forwarded: link-layer broadcasts (§5.3.4), limited and directed broadcasts (§5.3.5),
 //!   multicast (no multicast routing), martian sources and destinations (§5.3.7), and
 //!   169.254/16 (RFC 3927 §7).
@@ -42,7 +47,7 @@
 //! # Counters
 //! `forwarded`, `local_delivered`, `echo_replies`, `icmp_errors_sent`,
 //! `icmp_errors_rate_limited`, `icmp_errors_suppressed` (§4.3.2.7 cases), `redirects_sent`,
-//! `tcp_resets_sent`, `fragments_created`, `arp_requests_sent`, `arp_replies_sent`,
+//! `tcp_resets_sent`, `fragments_created`, `gso_segments_created`, `arp_requests_sent`, `arp_replies_sent`,
 //! `arp_resolved`, `arp_failed`, `arp_entries` (gauge), `held` packets waiting for ARP.
 //!
 //! # See also
@@ -61,7 +66,7 @@ use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, be16, be32, eth_dst, eth_src, eth_type,
     ip_proto, write_eth,
 };
-use nfv_dataplane::wire::{arp, checksum, icmp as icmp_wire};
+use nfv_dataplane::wire::{arp, checksum, gso, icmp as icmp_wire};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
     PacketBuf, Table,
@@ -221,6 +226,7 @@ struct Counters {
     redirects_sent: u64,
     tcp_resets_sent: u64,
     fragments_created: u64,
+    gso_segments_created: u64,
     arp_requests_sent: u64,
     arp_replies_sent: u64,
     arp_resolved: u64,
@@ -963,7 +969,22 @@ impl Ipv4Router {
             return;
         }
         let mtu = usize::from(self.ifaces[j as usize].mtu);
-        if ip.total > mtu && ip.dont_frag {
+        // A GSO super-frame's IP total length is the whole super-frame's (up to 64 KB): what
+        // must fit the next hop is each segment (Linux `ip_forward` checks GSO skbs with
+        // `skb_gso_validate_network_len` the same way).
+        let gso = match pkt.offload().map(|o| gso::check(pkt.data(), &o)) {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(plan))) => Some(plan),
+            Some(Err(r)) => {
+                out.drop(pkt, r);
+                return;
+            }
+        };
+        let too_big = match &gso {
+            Some(plan) => plan.ip_segment_len() > mtu,
+            None => ip.total > mtu,
+        };
+        if too_big && ip.dont_frag {
             // RFC 1812 §5.2.6 / RFC 1191: Fragmentation Needed with the next-hop MTU.
             self.icmp_error(
                 ctx,
@@ -1006,10 +1027,76 @@ impl Ipv4Router {
         f[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
         out.note(&pkt, || format!("ttl {} -> {}", ip.ttl, ip.ttl - 1));
         self.c.forwarded += 1;
-        if ip.total > mtu {
+        if let (true, Some(plan)) = (too_big, gso) {
+            self.segment(ctx, pkt, &plan, mtu, j, nh, i, out);
+        } else if too_big {
             self.fragment(ctx, pkt, ip, mtu, j, nh, i, out);
         } else {
             self.send_ip(ctx, pkt, j, nh, Some(i), out);
+        }
+    }
+
+    /// A GSO super-frame without DF whose segments do not fit the next hop's MTU: cut it
+    /// into its segments in software ([`gso::Plan`]), then fragment each that is still too
+    /// big (RFC 791), as Linux does for a GSO skb it may fragment (`ip_finish_output_gso`).
+    /// Segments are sent in order as they are made; the original becomes the last one (its
+    /// last payload chunk moves up behind the headers), so nothing is allocated but the
+    /// segments' buffers. If the pool runs dry half-way, the segments already sent stay
+    /// sent (for TCP, like a loss of the rest) and the original is a `no_buffer` drop.
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
+        &mut self,
+        ctx: &mut Context,
+        mut pkt: PacketBuf,
+        plan: &gso::Plan,
+        mtu: usize,
+        j: u16,
+        nh: u32,
+        i: u16,
+        out: &mut Outputs,
+    ) {
+        let last = plan.count - 1;
+        for k in 0..last {
+            let Some(mut p) = ctx.alloc() else {
+                out.drop(pkt, DropReason::NoBuffer);
+                return;
+            };
+            match plan.write_segment(pkt.data(), k, p.buffer_mut()) {
+                Some(n) => p.set_len(n),
+                None => {
+                    out.drop(p, DropReason::NoBuffer);
+                    out.drop(pkt, DropReason::NoBuffer);
+                    return;
+                }
+            }
+            self.c.gso_segments_created += 1;
+            self.send_segment(ctx, p, mtu, j, nh, i, out);
+        }
+        let start = plan.hdr_len + last * plan.mss;
+        pkt.data_mut().copy_within(start.., plan.hdr_len);
+        pkt.truncate(plan.segment_len(last));
+        plan.fix_segment(pkt.data_mut(), last);
+        pkt.set_offload(None);
+        self.c.gso_segments_created += 1;
+        self.send_segment(ctx, pkt, mtu, j, nh, i, out);
+    }
+
+    /// Send one software-made segment, fragmenting it if it is still over `mtu`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_segment(
+        &mut self,
+        ctx: &mut Context,
+        p: PacketBuf,
+        mtu: usize,
+        j: u16,
+        nh: u32,
+        i: u16,
+        out: &mut Outputs,
+    ) {
+        match parse_ipv4(p.data()) {
+            Ok(sip) if sip.total > mtu => self.fragment(ctx, p, sip, mtu, j, nh, i, out),
+            Ok(_) => self.send_ip(ctx, p, j, nh, Some(i), out),
+            Err(r) => out.drop(p, r),
         }
     }
 
@@ -1028,6 +1115,17 @@ impl Ipv4Router {
         i: u16,
         out: &mut Outputs,
     ) {
+        // A partial (NEEDS_CSUM) transport checksum cannot be finished by the receiver over
+        // fragments: complete it first, as Linux `ip_do_fragment` does (`skb_checksum_help`).
+        if let Some(o) = pkt.offload() {
+            if o.flags & gso::F_NEEDS_CSUM != 0
+                && let Err(r) = gso::complete_csum(pkt.data_mut(), &o)
+            {
+                out.drop(pkt, r);
+                return;
+            }
+            pkt.set_offload(None);
+        }
         let f = pkt.data();
         // Header for the 2nd.. fragments: base header + copied options, padded to 4 bytes.
         let mut rest_hdr = [0u8; 60];
@@ -1316,6 +1414,7 @@ impl Element for Ipv4Router {
         f("redirects_sent", c.redirects_sent);
         f("tcp_resets_sent", c.tcp_resets_sent);
         f("fragments_created", c.fragments_created);
+        f("gso_segments_created", c.gso_segments_created);
         f("arp_requests_sent", c.arp_requests_sent);
         f("arp_replies_sent", c.arp_replies_sent);
         f("arp_resolved", c.arp_resolved);

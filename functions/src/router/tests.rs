@@ -2109,3 +2109,176 @@ fn router_routes_table_is_capped_but_counts_every_route() {
     assert_eq!(t[1].rows.len(), nfv_dataplane::TABLE_ROW_LIMIT);
     assert_eq!(t[1].total, 4 + 3000);
 }
+
+// ------------------------------------------------------------------ GSO super-frames
+
+/// A TCP GSO super-frame (NEEDS_CSUM, segment size 1448) from `src` to `dst`: 4000 bytes
+/// of payload = segments of 1448 + 1448 + 1104.
+fn gso_tcp(
+    pool: PacketPool,
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    df: bool,
+) -> nfv_dataplane::PacketBuf {
+    let payload: Vec<u8> = (0..4000u32).map(|i| (i * 13) as u8).collect();
+    let seg = tcp(H1_IP, H2_IP, 40000, 80, 1000, 1, 0x18, &payload);
+    let h = Ipv4Fields {
+        df,
+        id: 0x100,
+        ..Ipv4Fields::default()
+    };
+    let ip = ipv4_with(H1_IP, H2_IP, TCP, &h, &seg);
+    testing::to_gso(pool, &eth_ipv4(dst_mac, src_mac, &ip), 1448)
+}
+
+/// Segments of an emitted GSO frame as the receiving kernel would deliver them.
+fn wire_segments(frame: &[u8], o: &nfv_dataplane::Offload) -> Vec<Vec<u8>> {
+    let mut f = frame.to_vec();
+    let mut out = Vec::new();
+    let mut scratch = vec![0u8; 2048];
+    nfv_dataplane::wire::gso::for_each_wire_frame(&mut f, o, &mut scratch, 1518, |s| {
+        out.push(s.to_vec())
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn router_forwards_a_gso_frame_whole_when_its_segments_fit_the_egress_mtu() {
+    let pool = PacketPool::new(64, 8192);
+    let mut r = router(&config(&[]));
+    learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
+    // lan-b (1400) → lan-a (1500): 20 + 20 + 1448 = 1488 fits; the super-frame is 4040.
+    let mut p = gso_tcp(pool, RB, H2, true);
+    let o = p.offload().unwrap();
+    // Swap the addresses' roles: H2 sends to H1 (the frame's IPs are only checked by routing).
+    let f = p.data_mut();
+    f[26..30].copy_from_slice(&H2_IP);
+    f[30..34].copy_from_slice(&H1_IP);
+    ipv4_fix_checksum(&mut f[14..34]);
+    // The pseudo-header sum covers the addresses: recompute for the new ones.
+    let l4_len = (f.len() - 34) as u16;
+    let ps = nfv_dataplane::wire::checksum::fold(nfv_dataplane::wire::checksum::pseudo_header_v4(
+        u32::from_be_bytes(H2_IP),
+        u32::from_be_bytes(H1_IP),
+        6,
+        l4_len,
+    ));
+    f[50..52].copy_from_slice(&ps.to_be_bytes());
+    let e = testing::run_packets(&mut r, pool, T0, LAN_B, vec![p]);
+    assert_eq!(e.drops.total(), 0);
+    assert_eq!(e.gate(0).len(), 1, "one super-frame out");
+    let out = &e.gate(0)[0];
+    assert_eq!(out.len(), 14 + 40 + 4000);
+    assert_eq!(ip_ttl(out), 63);
+    assert!(ip_checksum_ok(out));
+    let oo = e.offload_by_gate[0][0].expect("offload metadata kept");
+    assert_eq!(oo, o);
+    let segs = wire_segments(out, &oo);
+    assert_eq!(segs.len(), 3);
+    for s in &segs {
+        assert!(ip_checksum_ok(s));
+        assert!(l4_checksum_ok(H2_IP, H1_IP, TCP, l4_of(s)));
+        assert_eq!(ip_ttl(s), 63);
+    }
+    assert_eq!(counter(&r, "gso_segments_created"), 0);
+}
+
+#[test]
+fn router_sends_frag_needed_for_a_df_gso_frame_whose_segments_exceed_the_mtu_rfc1191() {
+    let pool = PacketPool::new(64, 8192);
+    let mut r = router(&config(&[]));
+    learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
+    learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+    // lan-a → lan-b (1400): 1488-byte segments do not fit.
+    let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![gso_tcp(pool, RA, H1, true)]);
+    assert!(e.gate(1).is_empty());
+    assert_eq!(e.drops.get(DropReason::FragmentationNeeded), 1);
+    assert_eq!(e.gate(0).len(), 1);
+    let icmp_msg = l4_of(&e.gate(0)[0]);
+    assert_eq!((icmp_msg[0], icmp_msg[1]), (3, 4));
+    assert_eq!(&icmp_msg[6..8], &1400u16.to_be_bytes(), "next-hop MTU");
+    // A smaller segment size fits: forwarded as one GSO frame.
+    let mut p = gso_tcp(pool, RA, H1, true);
+    let mut o = p.offload().unwrap();
+    o.gso_size = 1360;
+    assert!(p.set_offload(Some(o)));
+    let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![p]);
+    assert_eq!((e.gate(1).len(), e.drops.total()), (1, 0));
+}
+
+#[test]
+fn router_segments_then_fragments_a_gso_frame_without_df_over_the_mtu_rfc791() {
+    let pool = PacketPool::new(64, 8192);
+    let mut r = router(&config(&[]));
+    learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+    let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![gso_tcp(pool, RA, H1, false)]);
+    assert_eq!(e.drops.total(), 0);
+    let out = e.gate(1);
+    // Segments of 1488, 1488 and 1144 IP bytes: the first two become 2 fragments each.
+    assert_eq!(out.len(), 5);
+    assert!(
+        e.offload_by_gate[1].iter().all(Option::is_none),
+        "wire frames"
+    );
+    for f in out {
+        assert!(ip_checksum_ok(f));
+        assert!(ip_of(f).len() <= 1400);
+        assert_eq!(ip_ttl(f), 63);
+    }
+    // Reassemble each segment from its fragments and check its TCP checksum and data.
+    let mut data = Vec::new();
+    let mut i = 0;
+    let mut ids = Vec::new();
+    while i < out.len() {
+        let id = ip_id(&out[i]);
+        ids.push(id);
+        let mut l4 = Vec::new();
+        while i < out.len() && ip_id(&out[i]) == id {
+            l4.extend_from_slice(l4_of(&out[i]));
+            i += 1;
+        }
+        assert!(l4_checksum_ok(H1_IP, H2_IP, TCP, &l4), "segment {id:#x}");
+        data.extend_from_slice(&l4[20..]);
+    }
+    assert_eq!(ids, vec![0x100, 0x101, 0x102], "one IP id per segment");
+    let want: Vec<u8> = (0..4000u32).map(|i| (i * 13) as u8).collect();
+    assert_eq!(data, want);
+    assert_eq!(counter(&r, "gso_segments_created"), 3);
+    assert_eq!(counter(&r, "fragments_created"), 4);
+}
+
+#[test]
+fn router_drops_a_gso_frame_with_invalid_offload_state() {
+    let pool = PacketPool::new(64, 8192);
+    let mut r = router(&config(&[]));
+    learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+    let mut p = gso_tcp(pool, RA, H1, false);
+    let mut o = p.offload().unwrap();
+    o.gso_size = 0;
+    assert!(p.set_offload(Some(o)));
+    let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![p]);
+    assert_eq!(e.total(), 0);
+    assert_eq!(e.drops.get(DropReason::OffloadInvalid), 1);
+}
+
+#[test]
+fn router_completes_a_partial_checksum_before_fragmenting_rfc791() {
+    let pool = PacketPool::new(64, 8192);
+    let mut r = router(&config(&[]));
+    learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+    // NEEDS_CSUM without GSO (gso_size 0), 3000 bytes of payload, no DF: fragmented.
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i * 5) as u8).collect();
+    let seg = tcp(H1_IP, H2_IP, 40000, 80, 1, 1, 0x18, &payload);
+    let ip = ipv4_with(H1_IP, H2_IP, TCP, &Ipv4Fields::default(), &seg);
+    let p = testing::to_gso(pool, &eth_ipv4(RA, H1, &ip), 0);
+    let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![p]);
+    assert_eq!(e.drops.total(), 0);
+    assert_eq!(e.gate(1).len(), 3);
+    assert!(e.offload_by_gate[1].iter().all(Option::is_none));
+    let l4: Vec<u8> = e.gate(1).iter().flat_map(|f| l4_of(f).to_vec()).collect();
+    assert!(
+        l4_checksum_ok(H1_IP, H2_IP, TCP, &l4),
+        "reassembled TCP checksum"
+    );
+}
