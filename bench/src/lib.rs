@@ -49,6 +49,8 @@
 //!
 //! [`L2Switch::process`]: nfv_dataplane::Element::process
 
+pub mod scenario;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
