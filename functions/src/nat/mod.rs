@@ -114,7 +114,7 @@
 //! | item | bytes |
 //! |---|---|
 //! | `Session` slab entry | 40 |
-//! | `by_remote` entry `((u32, u32, u16), u32)` 16 + 1 control, ÷ 7/8 | ~19.5 |
+//! | `flows` entry `(FlowKey, u32)` (inside ip, remote ip, inside port, remote port; one map per protocol) 16 + 1 control, ÷ 7/8 | ~19.5 |
 //! | `by_addr` entry `((u32, u32), AddrRef)` 24 + 1 control, ÷ 7/8 (≤ one per session) | ~28.6 |
 //! | **per session** | **~88** |
 //! | per mapping: `Mapping` 40 + `in2out` and `out2in` entries 2 × (16 + 1) ÷ 7/8 | ~70 |
