@@ -18,7 +18,7 @@ use nfv_dataplane::{BURST, Context, DropReason, Element, InputGate, Outputs, Pac
 use nfv_functions::L2Switch;
 use nfv_functions::l2_switch::DEFAULT_MAC_TABLE_SIZE;
 
-/// Room for the 100k case (the table is sized to this up front, as in production).
+/// Room for the 100k case (the FDB grows to it as the stations are learned).
 const BIG_MAC_TABLE: u32 = 1 << 17;
 
 /// One timed case: a learned switch fed `sets`, checked once before timing.
