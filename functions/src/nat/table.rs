@@ -843,7 +843,8 @@ impl SessionTable {
                 *st |= SYN_OUT | SYN_IN;
             }
         }
-        let moved = self.reclass(s);
+        // Only TCP sessions change class (UDP and ICMP have one each).
+        let moved = proto == NatProto::Tcp && self.reclass(s);
         self.touch(s, now, moved || fresh);
         self.maps[m as usize].neighbour = Some(mac);
         Ok(m)
