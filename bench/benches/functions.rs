@@ -4,6 +4,11 @@
 //! inside it. Every case checks once, before timing, that all 32 frames come out. The
 //! set-ups are [`nfv_bench::scenario`], shared with the instruction counter
 //! (`bench/instructions.sh`).
+//!
+//! Costs on a 2-vCPU AMD EPYC KVM guest, 2026-11-26 (median of 5 runs, shared machine;
+//! instructions per packet in brackets): router 10 routes ~47 ns/pkt (692), NAT 1k sessions
+//! ~74 ns (862), NAT 1M sessions ~1 µs (879: memory-bound), firewall ~64 ns (521), chain
+//! ~197 ns (2 200).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use nfv_bench::scenario::Scenario;

@@ -184,7 +184,7 @@ impl std::fmt::Debug for Sut {
 
 impl Sut {
     /// Process one burst; returns the packets emitted (for an element) or 0 (for a graph,
-    /// whose sinks count them: see [`Sut::tx_packets`]).
+    /// whose sink ports count them).
     ///
     /// # Panics
     /// If the graph rejects the injection (a scenario bug).
