@@ -115,7 +115,7 @@
 //! |---|---|
 //! | `Session` slab entry | 40 |
 //! | `flows` entry `(FlowKey, u32)` (inside ip, remote ip, inside port, remote port; one map per protocol) 16 + 1 control, ÷ 7/8 | ~19.5 |
-//! | `by_addr` entry `((u32, u32), AddrRef)` 24 + 1 control, ÷ 7/8 (≤ one per session) | ~28.6 |
+//! | `by_addr` entry `(u64, AddrRef)` (mapping and remote address in one word) 24 + 1 control, ÷ 7/8 (≤ one per session) | ~28.6 |
 //! | **per session** | **~88** |
 //! | per mapping: `Mapping` 40 + `in2out` and `out2in` entries 2 × (16 + 1) ÷ 7/8 | ~70 |
 //! | per inside host: `hosts` entry (16 + 1) ÷ 7/8 | ~19.5 |

@@ -46,6 +46,10 @@ use nfv_dataplane::Instant;
 
 use super::{Filtering, NatProto, NatTimeouts, SessionState, SessionView};
 
+/// Largest span (highest − lowest + 1) of external addresses indexed by a direct table
+/// (8 KiB at most) rather than a binary search.
+const EXT_DENSE_SPAN: u32 = 4096;
+
 /// "No entry" in the intrusive lists.
 pub(super) const NIL: u32 = u32::MAX;
 
@@ -253,7 +257,34 @@ pub(super) struct TableCounters {
     pub table_full: u64,
 }
 
-type EpKey = (NatProto, u32, u16);
+/// An endpoint `(proto, ip, port)`: the key of `in2out` and `out2in`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct EpKey {
+    ip: u32,
+    port: u16,
+    proto: NatProto,
+}
+
+impl Hash for EpKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // One word instead of three fields.
+        h.write_u64(
+            u64::from(self.ip) << 32 | u64::from(self.port) << 8 | proto_idx(self.proto) as u64,
+        );
+    }
+}
+
+#[inline]
+fn ep(proto: NatProto, ip: u32, port: u16) -> EpKey {
+    EpKey { ip, port, proto }
+}
+
+/// Key of `by_addr`: mapping and remote address in one word (one hashing round).
+#[inline]
+fn addr_key(m: u32, ip: u32) -> u64 {
+    u64::from(m) << 32 | u64::from(ip)
+}
 
 /// Mappings, sessions, hosts and ports. See the module docs.
 #[derive(Debug)]
@@ -266,7 +297,7 @@ pub(super) struct SessionTable {
     out2in: HashMap<EpKey, u32, RandomState>,
     /// Sessions by [`FlowKey`], one map per [`proto_idx`].
     flows: [HashMap<FlowKey, u32, RandomState>; 3],
-    by_addr: HashMap<(u32, u32), AddrRef, RandomState>,
+    by_addr: HashMap<u64, AddrRef, RandomState>,
     hosts: HashMap<u32, Host, RandomState>,
     heads: [u32; 4],
     tails: [u32; 4],
@@ -280,6 +311,10 @@ pub(super) struct SessionTable {
     ext_sorted: Vec<(u32, u16)>,
     ext_min: u32,
     ext_max: u32,
+    /// When the pool spans at most [`EXT_DENSE_SPAN`] addresses (the usual block):
+    /// `ext_dense[ip - ext_min]` is the index of `ip` in `ext`, or `u16::MAX`. Empty
+    /// otherwise (binary search in `ext_sorted`).
+    ext_dense: Vec<u16>,
     ports: Vec<[PortSet; 3]>,
     lo: u16,
     hi: u16,
@@ -341,6 +376,22 @@ impl SessionTable {
             },
             ext_min: ext.iter().copied().min().unwrap_or(u32::MAX),
             ext_max: ext.iter().copied().max().unwrap_or(0),
+            ext_dense: {
+                let lo = ext.iter().copied().min().unwrap_or(0);
+                let span = ext
+                    .iter()
+                    .copied()
+                    .max()
+                    .map_or(0, |hi| u64::from(hi - lo) + 1);
+                let mut d = Vec::new();
+                if span <= u64::from(EXT_DENSE_SPAN) {
+                    d = vec![u16::MAX; span as usize];
+                    for (i, &a) in ext.iter().enumerate() {
+                        d[(a - lo) as usize] = u16::try_from(i).unwrap_or(u16::MAX);
+                    }
+                }
+                d
+            },
             ports: ext
                 .iter()
                 .map(|_| {
@@ -385,6 +436,10 @@ impl SessionTable {
     pub fn ext_index(&self, ip: u32) -> Option<u16> {
         if ip < self.ext_min || ip > self.ext_max {
             return None;
+        }
+        if !self.ext_dense.is_empty() {
+            let i = *self.ext_dense.get((ip - self.ext_min) as usize)?;
+            return (i != u16::MAX).then_some(i);
         }
         self.ext_sorted
             .binary_search_by_key(&ip, |&(a, _)| a)
@@ -492,7 +547,7 @@ impl SessionTable {
         self.lru_push_tail(s);
         let mp = &mut self.maps[m as usize];
         mp.expires = mp.expires.max(exp);
-        if let Some(a) = self.by_addr.get_mut(&(m, ip)) {
+        if let Some(a) = self.by_addr.get_mut(&addr_key(m, ip)) {
             a.expires = a.expires.max(exp);
         }
     }
@@ -546,13 +601,13 @@ impl SessionTable {
 
     /// The live mapping of internal endpoint `(proto, ip, port)`.
     pub fn lookup_in(&mut self, now: Instant, proto: NatProto, ip: u32, port: u16) -> Option<u32> {
-        let m = *self.in2out.get(&(proto, ip, port))?;
+        let m = *self.in2out.get(&ep(proto, ip, port))?;
         self.drop_if_dead(m, now)
     }
 
     /// The live mapping of external endpoint `(proto, ip, port)`.
     pub fn lookup_out(&mut self, now: Instant, proto: NatProto, ip: u32, port: u16) -> Option<u32> {
-        let m = *self.out2in.get(&(proto, ip, port))?;
+        let m = *self.out2in.get(&ep(proto, ip, port))?;
         self.drop_if_dead(m, now)
     }
 
@@ -568,9 +623,11 @@ impl SessionTable {
         }
         match self.filtering {
             Filtering::EndpointIndependent => true,
-            Filtering::AddressDependent => self.by_addr.get(&(m, remote_ip)).is_some_and(|a| {
-                a.count > 0 && (a.expires > now || self.addr_live(m, remote_ip, now))
-            }),
+            Filtering::AddressDependent => {
+                self.by_addr.get(&addr_key(m, remote_ip)).is_some_and(|a| {
+                    a.count > 0 && (a.expires > now || self.addr_live(m, remote_ip, now))
+                })
+            }
             Filtering::AddressAndPortDependent => self
                 .session_of(m, remote_ip, remote_port)
                 .is_some_and(|s| self.sess[s as usize].expires > now),
@@ -589,8 +646,8 @@ impl SessionTable {
         int_port: u16,
     ) -> bool {
         let ext_ip = self.ext[usize::from(ext_idx)];
-        if self.out2in.contains_key(&(proto, ext_ip, ext_port))
-            || self.in2out.contains_key(&(proto, int_ip, int_port))
+        if self.out2in.contains_key(&ep(proto, ext_ip, ext_port))
+            || self.in2out.contains_key(&ep(proto, int_ip, int_port))
         {
             return false;
         }
@@ -609,8 +666,8 @@ impl SessionTable {
             is_static: true,
             neighbour: None,
         });
-        self.in2out.insert((proto, int_ip, int_port), m);
-        self.out2in.insert((proto, ext_ip, ext_port), m);
+        self.in2out.insert(ep(proto, int_ip, int_port), m);
+        self.out2in.insert(ep(proto, ext_ip, ext_port), m);
         // The forward's address becomes the host's paired address (first forward wins).
         let h = self.hosts.entry(int_ip).or_insert(Host {
             ext_idx,
@@ -701,8 +758,8 @@ impl SessionTable {
             is_static: false,
             neighbour: None,
         });
-        self.in2out.insert((proto, int_ip, int_port), m);
-        self.out2in.insert((proto, ext_ip, ext_port), m);
+        self.in2out.insert(ep(proto, int_ip, int_port), m);
+        self.out2in.insert(ep(proto, ext_ip, ext_port), m);
         let h = self.hosts.entry(int_ip).or_insert(Host {
             ext_idx: ext_idx as u16,
             ..Host::default()
@@ -747,7 +804,7 @@ impl SessionTable {
         self.lru_push_tail(s);
         self.flows[pi].insert(key, s);
         self.by_addr
-            .entry((m, remote_ip))
+            .entry(addr_key(m, remote_ip))
             .or_insert(AddrRef {
                 count: 0,
                 expires: Instant::ZERO,
@@ -908,10 +965,10 @@ impl SessionTable {
         let mp = &self.maps[m as usize];
         let key = Self::flow_key(mp, ip, port);
         self.flows[proto_idx(mp.proto)].remove(&key);
-        if let Some(a) = self.by_addr.get_mut(&(m, ip)) {
+        if let Some(a) = self.by_addr.get_mut(&addr_key(m, ip)) {
             a.count -= 1;
             if a.count == 0 {
-                self.by_addr.remove(&(m, ip));
+                self.by_addr.remove(&addr_key(m, ip));
             }
         }
         let mp = &mut self.maps[m as usize];
@@ -941,8 +998,8 @@ impl SessionTable {
             mp.ext_port,
             mp.ext_idx,
         );
-        self.in2out.remove(&(proto, int_ip, int_port));
-        self.out2in.remove(&(proto, ext_ip, ext_port));
+        self.in2out.remove(&ep(proto, int_ip, int_port));
+        self.out2in.remove(&ep(proto, ext_ip, ext_port));
         let (lo, hi) = (self.lo, self.hi);
         self.ports[usize::from(ext_idx)][proto_idx(proto)].set(ext_port, false, lo, hi);
         if let Some(h) = self.hosts.get_mut(&int_ip) {
@@ -1039,6 +1096,41 @@ mod tests {
         p.set(1063, false, 1024, 1100);
         assert_eq!(p.find(1024, 1100, 1095, Some(0)), None, "no even port left");
         assert_eq!(p.find(1024, 1100, 1095, Some(1)), Some(1063));
+    }
+
+    #[test]
+    fn ext_index_finds_every_pool_address_dense_or_sparse() {
+        let base = 0xc612_0000u32;
+        for pool in [
+            vec![base + 10, base + 12, base + 11, base + 40],
+            vec![base + 5, base + 5 + EXT_DENSE_SPAN, base + 77, 0x0a00_0001],
+            vec![u32::MAX, 0],
+        ] {
+            let t = SessionTable::new(
+                &pool,
+                (1024, 65535),
+                Filtering::AddressDependent,
+                &NatTimeouts::default(),
+                16,
+                16,
+            );
+            for (i, &a) in pool.iter().enumerate() {
+                assert_eq!(t.ext_index(a), Some(i as u16), "{a:#x} in {pool:x?}");
+            }
+            for a in [
+                base + 13,
+                base + 6,
+                base,
+                base + 4096,
+                0x0a00_0002,
+                1,
+                u32::MAX - 1,
+            ] {
+                if !pool.contains(&a) {
+                    assert_eq!(t.ext_index(a), None, "{a:#x} in {pool:x?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1457,9 +1457,9 @@ fn nat_memory_per_session_is_measured() {
     // hashbrown: one control byte per bucket, at most 7/8 full.
     let entry = |bytes: usize| (bytes + 1) as f64 * 8.0 / 7.0;
     let flows = entry(size_of::<(super::table::FlowKey, u32)>());
-    let by_addr = entry(size_of::<((u32, u32), (u32, Instant))>());
+    let by_addr = entry(size_of::<(u64, (u32, Instant))>());
     let per_session = session as f64 + flows + by_addr;
-    let per_mapping = mapping as f64 + 2.0 * entry(size_of::<((NatProto, u32, u16), u32)>());
+    let per_mapping = mapping as f64 + 2.0 * entry(size_of::<(super::table::EpKey, u32)>());
     println!(
         "session {session} B, mapping {mapping} B, per session ~{per_session:.1} B, per mapping ~{per_mapping:.1} B"
     );
