@@ -38,6 +38,7 @@ fn bench_router(c: &mut Criterion) {
 fn bench_nat(c: &mut Criterion) {
     case(c, "nat", "established_1k_sessions", "nat_1k");
     case(c, "nat", "established_1m_sessions", "nat_1m");
+    case(c, "nat", "reply_1k_sessions", "nat_reply_1k");
 }
 
 fn bench_firewall(c: &mut Criterion) {

@@ -52,6 +52,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "nat/established_1m_sessions (in2out, uniform random)",
     ),
     (
+        "nat_reply_1k",
+        "nat/reply_1k_sessions (out2in: the remote's answers)",
+    ),
+    (
         "firewall_100",
         "firewall/cached_flow_100_rules (flow cache hit)",
     ),
@@ -236,6 +240,7 @@ impl Scenario {
             "router_1m" => router_scenario(1_000_000),
             "nat_1k" => nat_scenario(1024),
             "nat_1m" => nat_scenario(1 << 20),
+            "nat_reply_1k" => nat_reply_scenario(1024),
             "firewall_100" => firewall_scenario(),
             "chain" => chain(),
             _ => return None,
@@ -420,6 +425,49 @@ fn nat_scenario(sessions: u32) -> Scenario {
         inputs: Inputs {
             pool,
             sets: sets.into_iter().map(|s| (0, s)).collect(),
+            next: 0,
+        },
+        sut: Sut::Element {
+            elem: Box::new(n),
+            out: Box::new(Outputs::new(2)),
+            now: NF_NOW,
+            pool,
+        },
+    }
+}
+
+/// The remote's answers to the sessions of [`nat`]`(sessions)`: 256 bursts from
+/// 198.51.100.1:53 to random sessions' external endpoints, into the outside gate.
+fn nat_reply_scenario(sessions: u32) -> Scenario {
+    let pool = PacketPool::new(POOL_BUFFERS, BUF_CAPACITY);
+    let (n, _) = nat(sessions);
+    let ext: Vec<_> = n.sessions(NF_NOW).map(|v| v.external).collect();
+    assert_eq!(ext.len(), sessions as usize, "one session each");
+    let remote = [198, 51, 100, 1];
+    let mut rng = Rng(0x5eed_0003);
+    let sets = (0..256)
+        .map(|_| {
+            let frames = (0..BURST)
+                .map(|_| {
+                    let e = ext[(rng.next() % ext.len() as u64) as usize];
+                    let dst = e.ip().octets();
+                    let ip = ipv4(
+                        remote,
+                        dst,
+                        17,
+                        64,
+                        &udp(remote, dst, 53, e.port(), &[0; 18]),
+                    );
+                    eth_ipv4(R_WAN, GW, &ip)
+                })
+                .collect();
+            (1, frames)
+        })
+        .collect();
+    Scenario {
+        inputs: Inputs {
+            pool,
+            sets,
             next: 0,
         },
         sut: Sut::Element {
