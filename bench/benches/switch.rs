@@ -4,10 +4,11 @@
 //! every emitted buffer. See the `nfv_bench` crate docs for the timing model and
 //! `bench/RESULTS.md` for numbers.
 //!
-//! Costs at burst 32 on a 2-vCPU AMD EPYC KVM guest, 2026-11-26 (median of 3 runs / best of
-//! 9; the machine was shared, so the spread is wide): `learned_unicast_1k` ~45 / 42 ns/pkt
-//! (22 / 24 Mpps); `learned_unicast_100k` ~210 / 130 ns/pkt (memory-bound: two FDB cache
-//! misses per frame); `flood_broadcast_4ports` ~150 / 116 ns per input frame (3 out).
+//! Costs at burst 32 on a 2-vCPU AMD EPYC KVM guest, 2026-11-26, FDB sized on demand
+//! (median of 5 runs on a shared machine): `learned_unicast_1k` ~40 ns/pkt (25 Mpps);
+//! `learned_unicast_100k` ~190 ns/pkt (memory-bound: two FDB cache misses per frame);
+//! `flood_broadcast_4ports` ~127 ns per input frame (3 out). 339 instructions per frame
+//! (`bench/instructions.sh`).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use nfv_bench::{
@@ -18,7 +19,7 @@ use nfv_dataplane::{BURST, Context, DropReason, Element, InputGate, Outputs, Pac
 use nfv_functions::L2Switch;
 use nfv_functions::l2_switch::DEFAULT_MAC_TABLE_SIZE;
 
-/// Room for the 100k case (the table is sized to this up front, as in production).
+/// Room for the 100k case (the FDB grows to it as the stations are learned).
 const BIG_MAC_TABLE: u32 = 1 << 17;
 
 /// One timed case: a learned switch fed `sets`, checked once before timing.

@@ -17,6 +17,14 @@
 //! | `switch.rs` | `switch/learned_unicast_100k` | the same with 100 000 learned stations: the FDB no longer fits in L2 |
 //! | `switch.rs` | `switch/flood_broadcast_4ports` | 32 broadcast frames into a 4-port VLAN: 3 packets out per frame (2 clones), then free all 96 |
 //! | `graph.rs` | `graph/switch_to_sink_32` | `Graph::inject` of 32 known-unicast frames into the switch, whose gates go to no-op sink ports: the runner's queueing and flush on top of `switch/learned_unicast_1k` |
+//! | `functions.rs` | `router/*`, `nat/*`, `firewall/*`, `chain/*` | one burst of 60-byte IPv4/UDP frames through the router, NAT, firewall, or the firewall → NAT → router graph; set-ups in [`scenario`] |
+//!
+//! # Instruction counts
+//! [`scenario::Scenario`] holds each set-up as a value, so the criterion benches and the
+//! `instr` binary (`src/bin/instr.rs`) measure the same thing. `bench/instructions.sh` runs
+//! `instr` twice per scenario under valgrind's callgrind and prints instructions per packet
+//! (the difference of two packet counts cancels set-up and warm-up): a number that does not
+//! move with the load of a shared machine, unlike the times.
 //!
 //! # Timing model
 //! The input batch is built *outside* the timed part (`iter_batched`): the setup allocates 32
@@ -48,6 +56,8 @@
 //! shared 2-core VM (like CI) are indicative only; compare runs on the same machine.
 //!
 //! [`L2Switch::process`]: nfv_dataplane::Element::process
+
+pub mod scenario;
 
 use std::collections::HashMap;
 use std::time::Duration;

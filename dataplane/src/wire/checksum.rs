@@ -1,31 +1,37 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 
 /// One's-complement sum of `data` as 16-bit big-endian words (odd length padded with zero),
-/// added to `initial`, not folded.
+/// added to `initial`, folded to at most 16 bits (0 only when everything summed is 0), so
+/// callers may add more 16-bit terms to it before [`fold`].
 #[inline]
 pub fn sum(data: &[u8], initial: u32) -> u32 {
+    // 32-bit big-endian words: `hi * 65536 + lo` is congruent to `hi + lo` modulo 0xffff,
+    // so this is the same one's-complement sum in half the additions (RFC 1071 §2(B)).
     let mut acc = u64::from(initial);
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let mut pairs = words.remainder().chunks_exact(2);
+    for c in &mut pairs {
         acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
     }
-    if let [last] = chunks.remainder() {
+    if let [last] = pairs.remainder() {
         acc += u64::from(*last) << 8;
     }
-    // Fold the 64-bit accumulator into 32 bits without losing carries.
-    while acc >> 32 != 0 {
-        acc = (acc & 0xffff_ffff) + (acc >> 32);
-    }
+    // Fold 64 bits to 16 without losing carries (no data-dependent loop).
+    acc = (acc & 0xffff_ffff) + (acc >> 32); // < 2^33
+    acc = (acc & 0xffff) + (acc >> 16); // < 0x2_ffff
+    acc = (acc & 0xffff) + (acc >> 16); // <= 0x1_0001
+    acc = (acc & 0xffff) + (acc >> 16); // <= 0xffff
     acc as u32
 }
 
 /// Fold a 32-bit sum to 16 bits.
 #[inline]
-pub fn fold(mut s: u32) -> u16 {
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
+pub fn fold(s: u32) -> u16 {
+    let s = (s & 0xffff) + (s >> 16); // <= 0x1_fffe
+    ((s & 0xffff) + (s >> 16)) as u16 // <= 0xffff
 }
 
 /// The checksum field value for `data` (with its checksum field zeroed).
@@ -63,6 +69,51 @@ pub fn pseudo_header_v4(src: u32, dst: u32, proto: u8, len: u16) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The textbook sum: 16-bit big-endian words, odd byte padded, folded by a loop.
+    fn reference_sum(data: &[u8], initial: u32) -> u16 {
+        let mut acc = u64::from(initial);
+        for c in data.chunks(2) {
+            acc += u64::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]));
+        }
+        while acc >> 16 != 0 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    #[test]
+    fn word_sum_and_fold_match_the_16_bit_reference() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in 0..80 {
+            for round in 0..200 {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| match round % 4 {
+                        0 => 0xff,
+                        1 => 0,
+                        _ => next() as u8,
+                    })
+                    .collect();
+                let initial = match round % 3 {
+                    0 => 0,
+                    1 => next() as u32 & 0x3_ffff,
+                    _ => u32::MAX - 0x1_0000,
+                };
+                let s = sum(&data, initial);
+                assert!(s <= 0xffff, "{s:#x}");
+                assert_eq!(fold(s), reference_sum(&data, initial), "len {len}");
+                assert_eq!(verify(&data), reference_sum(&data, 0) == 0xffff);
+            }
+        }
+        assert_eq!(fold(u32::MAX), 0xffff);
+        assert_eq!(fold(0), 0);
+    }
 
     // RFC 1071 §3 example bytes.
     #[test]

@@ -55,6 +55,7 @@ impl Ipv4Header {
 ///
 /// # Errors
 /// `IpTooShort`, `IpBadVersion`, `IpBadHeaderLength`, `IpBadTotalLength`, `IpBadChecksum`.
+#[inline]
 pub fn parse(f: &[u8]) -> Result<Ipv4Header, DropReason> {
     let ip = f.get(IP..).ok_or(DropReason::IpTooShort)?;
     if ip.len() < 20 {

@@ -36,13 +36,14 @@ pub mod ip_proto {
 /// Destination MAC of a frame of at least 6 bytes.
 #[inline]
 pub fn eth_dst(f: &[u8]) -> [u8; 6] {
-    [f[0], f[1], f[2], f[3], f[4], f[5]]
+    // One bounds check for the six bytes (the conversion of a 6-byte slice cannot fail).
+    f[..6].try_into().unwrap_or_default()
 }
 
 /// Source MAC of a frame of at least 12 bytes.
 #[inline]
 pub fn eth_src(f: &[u8]) -> [u8; 6] {
-    [f[6], f[7], f[8], f[9], f[10], f[11]]
+    f[6..12].try_into().unwrap_or_default()
 }
 
 /// EtherType of a frame of at least 14 bytes.
@@ -62,11 +63,11 @@ pub fn write_eth(f: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
 /// Read a big-endian u32 at `off` (caller checked `off + 4 <= b.len()`).
 #[inline]
 pub fn be32(b: &[u8], off: usize) -> u32 {
-    u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+    u32::from_be_bytes(b[off..off + 4].try_into().unwrap_or_default())
 }
 
 /// Read a big-endian u16 at `off` (caller checked `off + 2 <= b.len()`).
 #[inline]
 pub fn be16(b: &[u8], off: usize) -> u16 {
-    u16::from_be_bytes([b[off], b[off + 1]])
+    u16::from_be_bytes(b[off..off + 2].try_into().unwrap_or_default())
 }

@@ -3,6 +3,14 @@
 //! flow: each list is ordered by last use, and since a class has one timeout, only its head
 //! can be the next to expire.
 //!
+//! Refreshes are lazy: a flow used again less than [`lazy_refresh`] after it last moved to
+//! its list's tail stays where it is (only `last_seen` changes), so a busy flow moves at
+//! most once per second instead of on every packet. Lists stay sorted by the time each flow
+//! last moved, which is at most that lag before its `last_seen`; [`FlowTable::expire`] stops
+//! at the first head that has not expired, so a flow behind a lazily refreshed head is
+//! reclaimed at most that lag late. [`FlowTable::lookup`] checks `last_seen` itself, so no
+//! packet sees the difference.
+//!
 //! Nothing is allocated up front: the slab and the map grow to `max_flows` as flows are
 //! created, and freed slots are reused (free list).
 
@@ -24,13 +32,28 @@ pub(crate) const VERDICT_DEFAULT: u32 = u32::MAX - 1;
 /// Canonical bidirectional key: endpoint `a` is the smaller `(address, port)` pair, so both
 /// directions of a flow give the same key. Ports are `u32` so that ICMP queries can put the
 /// request type (`0x1_0000 | type`) where a port goes without colliding with an identifier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FlowKey {
     pub proto: u8,
     pub a: u32,
     pub pa: u32,
     pub b: u32,
     pub pb: u32,
+}
+
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // Two words instead of five fields. Ports are below 2^17 (ICMP types are
+        // `0x1_0000 | type`), so `pb` and `proto << 24` never overlap.
+        h.write_u64(u64::from(self.a) << 32 | u64::from(self.b));
+        h.write_u64(u64::from(self.pa) << 32 | u64::from(self.proto) << 24 | u64::from(self.pb));
+    }
+}
+
+/// How long after its last move a used flow stays in place: `min(1 s, timeout / 8)`.
+fn lazy_refresh(timeout: Duration) -> u64 {
+    (timeout.as_nanos() / 8).min(1_000_000_000) as u64
 }
 
 impl FlowKey {
@@ -115,6 +138,9 @@ pub(crate) struct Flow {
     pub bytes: [u64; 2],
     /// Cached rule index for state `established`, per `(reply as usize) * 2 + (dir == In)`.
     pub verdicts: [u32; 4],
+    /// Nanoseconds from the flow's last move to its list's tail to `last_seen` (below
+    /// [`lazy_refresh`], so it fits a `u32`; it uses padding, the flow stays 96 bytes).
+    lag: u32,
     live: bool,
     prev: u32,
     next: u32,
@@ -139,6 +165,8 @@ pub(crate) struct FlowTable {
     map: HashMap<FlowKey, u32, RandomState>,
     lists: [List; CLASSES],
     timeouts: [Duration; CLASSES],
+    /// [`lazy_refresh`] per class, in nanoseconds.
+    lazy: [u64; CLASSES],
     max: usize,
     /// Flows removed because they timed out (by tick, lookup or a full-table insert).
     pub expired: u64,
@@ -152,6 +180,7 @@ impl FlowTable {
             map: HashMap::with_hasher(RandomState::new()),
             lists: [EMPTY; CLASSES],
             timeouts,
+            lazy: timeouts.map(lazy_refresh),
             max: max as usize,
             expired: 0,
         }
@@ -215,6 +244,7 @@ impl FlowTable {
             packets: [0; 2],
             bytes: [0; 2],
             verdicts: [VERDICT_UNKNOWN; 4],
+            lag: 0,
             live: true,
             prev: NIL,
             next: NIL,
@@ -234,12 +264,25 @@ impl FlowTable {
         Some(i)
     }
 
-    /// Mark flow `i` used at `now` in timeout class `class` (moves it to its list's tail).
+    /// Mark flow `i` used at `now` in timeout class `class`: moves it to its list's tail,
+    /// unless it stays in its class and moved less than [`lazy_refresh`] ago.
+    #[inline]
     pub fn touch(&mut self, i: u32, class: Class, now: Instant) {
+        let f = &mut self.slab[i as usize];
+        if f.class == class {
+            let moved = f.last_seen.as_nanos().saturating_sub(u64::from(f.lag));
+            let lag = now.as_nanos().saturating_sub(moved);
+            if lag < self.lazy[class as usize] {
+                f.last_seen = now;
+                f.lag = lag as u32; // < 1 s in nanoseconds
+                return;
+            }
+        }
         self.unlink(i);
         let f = &mut self.slab[i as usize];
         f.class = class;
         f.last_seen = now;
+        f.lag = 0;
         self.push_back(i);
     }
 

@@ -899,7 +899,30 @@ impl Firewall {
 
     /// Apply `action`: `Ok` to forward; otherwise the drop reason, after answering a reject.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn enforce(
+        &mut self,
+        ctx: &mut Context,
+        gate: u16,
+        pkt: &PacketBuf,
+        ip: &Ip,
+        p: &Pkt,
+        hit: Hit,
+        action: Action,
+        state: u8,
+        out: &mut Outputs,
+    ) -> Result<(), DropReason> {
+        // The common case without the call: allowed, and no packet trace to write.
+        if matches!(action, Action::Allow) && pkt.meta.trace == 0 {
+            return Ok(());
+        }
+        self.enforce_slow(ctx, gate, pkt, ip, p, hit, action, state, out)
+    }
+
+    /// [`Firewall::enforce`] with its trace note, drops and rejects.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn enforce_slow(
         &mut self,
         ctx: &mut Context,
         gate: u16,

@@ -1026,6 +1026,43 @@ fn flows_expire_by_class_udp_icmp_tcp_established_and_replies_are_then_blocked()
 }
 
 #[test]
+fn lazily_refreshed_flow_expires_exactly_300_s_after_its_last_packet() {
+    // The reply 0.5 s after the first packet refreshes the flow without moving it in its
+    // list (lazy refresh): it still lives exactly until 300.5 s.
+    let mut f = example_policy();
+    assert!(passes(&mut f, T0, IN, &udp_ip(IN_HOST, OUT_HOST, 5353, 53)));
+    let t = Instant::from_millis; // T0 is 0
+    assert!(passes(
+        &mut f,
+        t(500),
+        OUT,
+        &udp_ip(OUT_HOST, IN_HOST, 53, 5353)
+    ));
+    assert_eq!(
+        f.flows(t(500)).next().unwrap().expires_in,
+        Duration::from_secs(300)
+    );
+    testing::tick(&mut f, pool(), t(300_499));
+    assert_eq!(f.flow_count(), 1);
+    assert!(passes(
+        &mut f,
+        t(300_499),
+        OUT,
+        &udp_ip(OUT_HOST, IN_HOST, 53, 5353)
+    ));
+    // That packet moved it (more than 1 s since its last move): 600.499 s now.
+    testing::tick(&mut f, pool(), t(600_498));
+    assert_eq!(f.flow_count(), 1);
+    testing::tick(&mut f, pool(), t(600_499));
+    assert_eq!(f.flow_count(), 0);
+}
+
+#[test]
+fn flow_entry_stays_96_bytes() {
+    assert_eq!(std::mem::size_of::<super::conntrack::Flow>(), 96);
+}
+
+#[test]
 fn expired_flow_is_not_found_even_before_the_tick() {
     let mut f = Firewall::new(&FirewallConfig {
         timeouts: FwTimeouts {

@@ -37,7 +37,10 @@ impl Nat44 {
         let mac = eth_src(f);
         self.last_inside = Some(mac);
         let end = IP + ip.total;
-        if let Some(&ext) = self.one_in.get(&ip.src) {
+        if let Some(&ext) = (!self.one_in.is_empty())
+            .then(|| self.one_in.get(&ip.src))
+            .flatten()
+        {
             rewrite(f, IP, Some(l4.off), end, ip.proto, Side::Src, ext, None);
             return Ok(());
         }

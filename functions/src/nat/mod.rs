@@ -114,8 +114,8 @@
 //! | item | bytes |
 //! |---|---|
 //! | `Session` slab entry | 40 |
-//! | `by_remote` entry `((u32, u32, u16), u32)` 16 + 1 control, ÷ 7/8 | ~19.5 |
-//! | `by_addr` entry `((u32, u32), AddrRef)` 24 + 1 control, ÷ 7/8 (≤ one per session) | ~28.6 |
+//! | `flows` entry `(FlowKey, u32)` (inside ip, remote ip, inside port, remote port; one map per protocol) 16 + 1 control, ÷ 7/8 | ~19.5 |
+//! | `by_addr` entry `(u64, AddrRef)` (mapping and remote address in one word) 24 + 1 control, ÷ 7/8 (≤ one per session) | ~28.6 |
 //! | **per session** | **~88** |
 //! | per mapping: `Mapping` 40 + `in2out` and `out2in` entries 2 × (16 + 1) ÷ 7/8 | ~70 |
 //! | per inside host: `hosts` entry (16 + 1) ÷ 7/8 | ~19.5 |
@@ -137,7 +137,11 @@
 //! Sans-IO like every element: time is `ctx.now`, state lives in the element. Expiry is
 //! amortised O(1): [`EXPIRE_PER_BATCH`] sessions per `process` call and
 //! [`EXPIRE_PER_TICK`] per `tick` (every 100 ms), plus an exact check of the entry's own
-//! deadline on every lookup.
+//! deadline on every lookup. A refresh moves a session in its expiry list at most once per
+//! `min(1 s, timeout / 8)` (lazy refresh, see `table.rs`), so the reaper may free a session
+//! (and count it in `sessions_expired`, release its port) up to that long after its
+//! deadline; no packet sees the difference. An established packet costs one hash probe
+//! (the flow table gives session and mapping together).
 //!
 //! # See also
 //! RFC 4787, RFC 5382, RFC 5508, RFC 7857, RFC 6146 §3.5.2 (TCP state machine); VPP

@@ -12,21 +12,32 @@
 //!   of `u32`-indexed entries that are threaded on two intrusive doubly linked lists: the LRU
 //!   list of their timeout class and their mapping's list. A mapping lives while it has
 //!   sessions (or forever if static).
+//! * Sessions are found by their flow `(proto; inside ip, port; remote ip, port)` in one
+//!   hash map per protocol, so an established outbound packet costs one probe (the mapping
+//!   is the session's); inbound packets find the mapping through `out2in`, then the session
+//!   by the same key.
 //! * Expiry is O(1) per packet: each timeout class has one list, and every refresh sets
-//!   `expires = now + timeout(class)` and moves the session to the tail, so each list is
-//!   sorted by `expires`; [`SessionTable::expire`] pops heads while `expires <= now`, a
-//!   bounded number per call. Exact-session lookups (APDF, TCP state) and mapping lookups
-//!   check `expires` themselves, so they never depend on how far the reaper has got (REQ-11).
+//!   `expires = now + timeout(class)`. The session moves to its list's tail only if its last
+//!   move is at least `min(1 s, timeout / 8)` old (lazy refresh, as VPP `nat44-ed` does
+//!   once a second): each list is sorted by the expiry a session had when it last moved,
+//!   which is at most that much below its real `expires`. [`SessionTable::expire`] pops
+//!   heads while `expires <= now`, a bounded number per call, so a session is reaped at
+//!   most that lag after it expired. Exact-session lookups (APDF, TCP state) and mapping
+//!   lookups check `expires` themselves, so they never depend on how far the reaper has got
+//!   (REQ-11), and a lazy refresh is invisible to packets (REQ-6).
 //!   One approximation: a mapping's and an address entry's `expires` are the *latest* of
 //!   their sessions', so after a TCP session drops from the established to the transitory
 //!   class, ADF/EIF may admit its remote until that session is reaped (the per-batch reaper
-//!   normally does that before the next packet is looked up).
+//!   normally does that before the next packet is looked up). An address entry's `expires`
+//!   is updated when a session moves; when it has passed, ADF walks the mapping's sessions
+//!   for the exact answer.
 //! * Address-dependent filtering needs "has this mapping sent to this address (any port)":
 //!   a `(mapping, remote ip) -> {count, latest expiry}` map answers it in O(1).
 //! * Ports: one 65 536-bit bitmap (8 KiB) per external address and protocol, plus a count of
 //!   free ports in the configured range to fail fast when exhausted.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -34,6 +45,10 @@ use ahash::RandomState;
 use nfv_dataplane::Instant;
 
 use super::{Filtering, NatProto, NatTimeouts, SessionState, SessionView};
+
+/// Largest span (highest − lowest + 1) of external addresses indexed by a direct table
+/// (8 KiB at most) rather than a binary search.
+const EXT_DENSE_SPAN: u32 = 4096;
 
 /// "No entry" in the intrusive lists.
 pub(super) const NIL: u32 = u32::MAX;
@@ -92,7 +107,41 @@ pub(super) struct Session {
     class: Class,
     /// [`tcp_state`] bits.
     pub tcp: u8,
+    /// Nanoseconds between `expires` and the session's sort key in its class list (the
+    /// expiry it had when last moved to the tail): refreshes within [`lazy_refresh`] of the
+    /// last move only update `expires`. Fits the padding before `expires`.
+    lag: u32,
     pub expires: Instant,
+}
+
+/// Key of the per-protocol session maps: one established packet is one probe, in both
+/// directions (outbound knows the 4-tuple; inbound knows it once the mapping is found).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FlowKey {
+    int_ip: u32,
+    remote_ip: u32,
+    int_port: u16,
+    remote_port: u16,
+}
+
+impl Hash for FlowKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // Two words instead of four: half the hashing rounds.
+        h.write_u64(u64::from(self.int_ip) << 32 | u64::from(self.remote_ip));
+        h.write_u32(u32::from(self.int_port) << 16 | u32::from(self.remote_port));
+    }
+}
+
+/// How long after its last move in the LRU list a refreshed session stays where it is:
+/// `min(1 s, timeout / 8)`. Moving on every packet costs two random neighbour writes per
+/// packet; this way a busy session moves at most once per second. The list stays sorted by
+/// each session's key (its expiry at its last move), which is at most this much below its
+/// real expiry, so the reaper (which stops at the first head that has not expired) frees a
+/// session at most this late. Lookups check the real expiry, so no packet sees the
+/// difference (REQ-6 stays exact).
+fn lazy_refresh(timeout: Duration) -> u64 {
+    (timeout.as_nanos() / 8).min(1_000_000_000) as u64
 }
 
 /// One internal endpoint bound to one external endpoint.
@@ -208,7 +257,34 @@ pub(super) struct TableCounters {
     pub table_full: u64,
 }
 
-type EpKey = (NatProto, u32, u16);
+/// An endpoint `(proto, ip, port)`: the key of `in2out` and `out2in`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct EpKey {
+    ip: u32,
+    port: u16,
+    proto: NatProto,
+}
+
+impl Hash for EpKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // One word instead of three fields.
+        h.write_u64(
+            u64::from(self.ip) << 32 | u64::from(self.port) << 8 | proto_idx(self.proto) as u64,
+        );
+    }
+}
+
+#[inline]
+fn ep(proto: NatProto, ip: u32, port: u16) -> EpKey {
+    EpKey { ip, port, proto }
+}
+
+/// Key of `by_addr`: mapping and remote address in one word (one hashing round).
+#[inline]
+fn addr_key(m: u32, ip: u32) -> u64 {
+    u64::from(m) << 32 | u64::from(ip)
+}
 
 /// Mappings, sessions, hosts and ports. See the module docs.
 #[derive(Debug)]
@@ -219,13 +295,26 @@ pub(super) struct SessionTable {
     map_free: u32,
     in2out: HashMap<EpKey, u32, RandomState>,
     out2in: HashMap<EpKey, u32, RandomState>,
-    by_remote: HashMap<(u32, u32, u16), u32, RandomState>,
-    by_addr: HashMap<(u32, u32), AddrRef, RandomState>,
+    /// Sessions by [`FlowKey`], one map per [`proto_idx`].
+    flows: [HashMap<FlowKey, u32, RandomState>; 3],
+    by_addr: HashMap<u64, AddrRef, RandomState>,
     hosts: HashMap<u32, Host, RandomState>,
     heads: [u32; 4],
     tails: [u32; 4],
     timeouts: [Duration; 4],
+    /// [`lazy_refresh`] of each class, in nanoseconds.
+    lazy: [u64; 4],
     ext: Vec<u32>,
+    /// `(address, index in ext)` sorted by address, and the smallest and largest address:
+    /// [`SessionTable::ext_index`] runs on every packet (is the destination ours?), and most
+    /// destinations are rejected by the range check alone.
+    ext_sorted: Vec<(u32, u16)>,
+    ext_min: u32,
+    ext_max: u32,
+    /// When the pool spans at most [`EXT_DENSE_SPAN`] addresses (the usual block):
+    /// `ext_dense[ip - ext_min]` is the index of `ip` in `ext`, or `u16::MAX`. Empty
+    /// otherwise (binary search in `ext_sorted`).
+    ext_dense: Vec<u16>,
     ports: Vec<[PortSet; 3]>,
     lo: u16,
     hi: u16,
@@ -268,13 +357,41 @@ impl SessionTable {
             map_free: NIL,
             in2out: HashMap::with_hasher(RandomState::new()),
             out2in: HashMap::with_hasher(RandomState::new()),
-            by_remote: HashMap::with_hasher(RandomState::new()),
+            flows: std::array::from_fn(|_| HashMap::with_hasher(RandomState::new())),
             by_addr: HashMap::with_hasher(RandomState::new()),
             hosts: HashMap::with_hasher(RandomState::new()),
             heads: [NIL; 4],
             tails: [NIL; 4],
             timeouts: [t.udp, t.tcp_established, t.tcp_transitory, t.icmp],
+            lazy: [t.udp, t.tcp_established, t.tcp_transitory, t.icmp].map(lazy_refresh),
             ext: ext.to_vec(),
+            ext_sorted: {
+                let mut v: Vec<(u32, u16)> = ext
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &a)| Some((a, u16::try_from(i).ok()?)))
+                    .collect();
+                v.sort_unstable();
+                v
+            },
+            ext_min: ext.iter().copied().min().unwrap_or(u32::MAX),
+            ext_max: ext.iter().copied().max().unwrap_or(0),
+            ext_dense: {
+                let lo = ext.iter().copied().min().unwrap_or(0);
+                let span = ext
+                    .iter()
+                    .copied()
+                    .max()
+                    .map_or(0, |hi| u64::from(hi - lo) + 1);
+                let mut d = Vec::new();
+                if span <= u64::from(EXT_DENSE_SPAN) {
+                    d = vec![u16::MAX; span as usize];
+                    for (i, &a) in ext.iter().enumerate() {
+                        d[(a - lo) as usize] = u16::try_from(i).unwrap_or(u16::MAX);
+                    }
+                }
+                d
+            },
             ports: ext
                 .iter()
                 .map(|_| {
@@ -315,11 +432,19 @@ impl SessionTable {
     }
 
     /// Index of `ip` among the external pool addresses.
+    #[inline]
     pub fn ext_index(&self, ip: u32) -> Option<u16> {
-        self.ext
-            .iter()
-            .position(|a| *a == ip)
-            .and_then(|i| u16::try_from(i).ok())
+        if ip < self.ext_min || ip > self.ext_max {
+            return None;
+        }
+        if !self.ext_dense.is_empty() {
+            let i = *self.ext_dense.get((ip - self.ext_min) as usize)?;
+            return (i != u16::MAX).then_some(i);
+        }
+        self.ext_sorted
+            .binary_search_by_key(&ip, |&(a, _)| a)
+            .ok()
+            .map(|i| self.ext_sorted[i].1)
     }
 
     /// The external address of inside host `ip` (its paired address if it has mappings,
@@ -397,18 +522,67 @@ impl SessionTable {
         }
     }
 
-    /// Set the session's expiry from its class and move it to its list's tail.
-    fn touch(&mut self, s: u32, now: Instant) {
-        self.lru_unlink(s);
+    /// Set the session's expiry from its class; move it to its list's tail unless it moved
+    /// less than [`lazy_refresh`] ago (`force`: it must move, e.g. it changed class).
+    #[inline]
+    fn touch(&mut self, s: u32, now: Instant, force: bool) {
         let e = &mut self.sess[s as usize];
-        e.expires = now + self.timeouts[e.class as usize];
-        let (exp, m, ip) = (e.expires, e.mapping, e.remote_ip);
+        let c = e.class as usize;
+        let exp = now + self.timeouts[c];
+        let key = e.expires.as_nanos().saturating_sub(u64::from(e.lag));
+        let lag = exp.as_nanos().saturating_sub(key);
+        let m = e.mapping;
+        if !force && lag < self.lazy[c] {
+            // Lazy: the list position (and the address entry) stay as they are.
+            e.expires = exp;
+            e.lag = lag as u32; // < 1 s in nanoseconds
+            let mp = &mut self.maps[m as usize];
+            mp.expires = mp.expires.max(exp);
+            return;
+        }
+        let ip = e.remote_ip;
+        e.expires = exp;
+        e.lag = 0;
+        self.lru_unlink(s);
         self.lru_push_tail(s);
         let mp = &mut self.maps[m as usize];
         mp.expires = mp.expires.max(exp);
-        if let Some(a) = self.by_addr.get_mut(&(m, ip)) {
+        if let Some(a) = self.by_addr.get_mut(&addr_key(m, ip)) {
             a.expires = a.expires.max(exp);
         }
+    }
+
+    /// Has mapping `m` a live session to `remote_ip`? The exact answer behind an address
+    /// entry whose `expires` (updated only when a session moves, see [`lazy_refresh`]) has
+    /// passed: walks the mapping's sessions, which happens only in the last second of the
+    /// address's life or after it expired and before it is reaped.
+    fn addr_live(&self, m: u32, remote_ip: u32, now: Instant) -> bool {
+        let mut s = self.maps[m as usize].head;
+        while s != NIL {
+            let e = &self.sess[s as usize];
+            if e.remote_ip == remote_ip && e.expires > now {
+                return true;
+            }
+            s = e.m_next;
+        }
+        false
+    }
+
+    fn flow_key(mp: &Mapping, remote_ip: u32, remote_port: u16) -> FlowKey {
+        FlowKey {
+            int_ip: mp.int_ip,
+            remote_ip,
+            int_port: mp.int_port,
+            remote_port,
+        }
+    }
+
+    /// The session of mapping `m` with remote `(remote_ip, remote_port)`, expired or not.
+    fn session_of(&self, m: u32, remote_ip: u32, remote_port: u16) -> Option<u32> {
+        let mp = &self.maps[m as usize];
+        self.flows[proto_idx(mp.proto)]
+            .get(&Self::flow_key(mp, remote_ip, remote_port))
+            .copied()
     }
 
     // ------------------------------------------------------------ lookups
@@ -427,13 +601,13 @@ impl SessionTable {
 
     /// The live mapping of internal endpoint `(proto, ip, port)`.
     pub fn lookup_in(&mut self, now: Instant, proto: NatProto, ip: u32, port: u16) -> Option<u32> {
-        let m = *self.in2out.get(&(proto, ip, port))?;
+        let m = *self.in2out.get(&ep(proto, ip, port))?;
         self.drop_if_dead(m, now)
     }
 
     /// The live mapping of external endpoint `(proto, ip, port)`.
     pub fn lookup_out(&mut self, now: Instant, proto: NatProto, ip: u32, port: u16) -> Option<u32> {
-        let m = *self.out2in.get(&(proto, ip, port))?;
+        let m = *self.out2in.get(&ep(proto, ip, port))?;
         self.drop_if_dead(m, now)
     }
 
@@ -449,14 +623,14 @@ impl SessionTable {
         }
         match self.filtering {
             Filtering::EndpointIndependent => true,
-            Filtering::AddressDependent => self
-                .by_addr
-                .get(&(m, remote_ip))
-                .is_some_and(|a| a.count > 0 && a.expires > now),
+            Filtering::AddressDependent => {
+                self.by_addr.get(&addr_key(m, remote_ip)).is_some_and(|a| {
+                    a.count > 0 && (a.expires > now || self.addr_live(m, remote_ip, now))
+                })
+            }
             Filtering::AddressAndPortDependent => self
-                .by_remote
-                .get(&(m, remote_ip, remote_port))
-                .is_some_and(|s| self.sess[*s as usize].expires > now),
+                .session_of(m, remote_ip, remote_port)
+                .is_some_and(|s| self.sess[s as usize].expires > now),
         }
     }
 
@@ -472,8 +646,8 @@ impl SessionTable {
         int_port: u16,
     ) -> bool {
         let ext_ip = self.ext[usize::from(ext_idx)];
-        if self.out2in.contains_key(&(proto, ext_ip, ext_port))
-            || self.in2out.contains_key(&(proto, int_ip, int_port))
+        if self.out2in.contains_key(&ep(proto, ext_ip, ext_port))
+            || self.in2out.contains_key(&ep(proto, int_ip, int_port))
         {
             return false;
         }
@@ -492,8 +666,8 @@ impl SessionTable {
             is_static: true,
             neighbour: None,
         });
-        self.in2out.insert((proto, int_ip, int_port), m);
-        self.out2in.insert((proto, ext_ip, ext_port), m);
+        self.in2out.insert(ep(proto, int_ip, int_port), m);
+        self.out2in.insert(ep(proto, ext_ip, ext_port), m);
         // The forward's address becomes the host's paired address (first forward wins).
         let h = self.hosts.entry(int_ip).or_insert(Host {
             ext_idx,
@@ -584,8 +758,8 @@ impl SessionTable {
             is_static: false,
             neighbour: None,
         });
-        self.in2out.insert((proto, int_ip, int_port), m);
-        self.out2in.insert((proto, ext_ip, ext_port), m);
+        self.in2out.insert(ep(proto, int_ip, int_port), m);
+        self.out2in.insert(ep(proto, ext_ip, ext_port), m);
         let h = self.hosts.entry(int_ip).or_insert(Host {
             ext_idx: ext_idx as u16,
             ..Host::default()
@@ -607,6 +781,7 @@ impl SessionTable {
             remote_port,
             class,
             tcp: 0,
+            lag: 0,
             expires: Instant::ZERO,
         };
         let s = if self.sess_free != NIL {
@@ -624,11 +799,12 @@ impl SessionTable {
         let mp = &mut self.maps[m as usize];
         mp.head = s;
         mp.sessions += 1;
-        let int_ip = mp.int_ip;
+        let (int_ip, pi) = (mp.int_ip, proto_idx(mp.proto));
+        let key = Self::flow_key(mp, remote_ip, remote_port);
         self.lru_push_tail(s);
-        self.by_remote.insert((m, remote_ip, remote_port), s);
+        self.flows[pi].insert(key, s);
         self.by_addr
-            .entry((m, remote_ip))
+            .entry(addr_key(m, remote_ip))
             .or_insert(AddrRef {
                 count: 0,
                 expires: Instant::ZERO,
@@ -658,12 +834,32 @@ impl SessionTable {
         flags: u8,
         mac: [u8; 6],
     ) -> Result<u32, AllocError> {
-        let m = match self.lookup_in(now, proto, int_ip, int_port) {
-            Some(m) => m,
-            None => self.new_mapping(proto, int_ip, int_port)?,
+        // Established flows: one probe finds the session, and through it the mapping.
+        let key = FlowKey {
+            int_ip,
+            remote_ip,
+            int_port,
+            remote_port,
+        };
+        let hit = match self.flows[proto_idx(proto)].get(&key) {
+            Some(&s) => {
+                let m = self.sess[s as usize].mapping;
+                self.drop_if_dead(m, now).map(|m| (m, s))
+            }
+            None => None,
+        };
+        let (m, known) = match hit {
+            Some((m, s)) => (m, Some(s)),
+            None => {
+                let m = match self.lookup_in(now, proto, int_ip, int_port) {
+                    Some(m) => m,
+                    None => self.new_mapping(proto, int_ip, int_port)?,
+                };
+                (m, self.session_of(m, remote_ip, remote_port))
+            }
         };
         let mut fresh = false;
-        let s = match self.by_remote.get(&(m, remote_ip, remote_port)).copied() {
+        let s = match known {
             Some(s) => {
                 if self.sess[s as usize].expires <= now {
                     // Expired but not yet reaped: it starts again as a new session.
@@ -704,13 +900,15 @@ impl SessionTable {
                 *st |= SYN_OUT | SYN_IN;
             }
         }
-        self.reclass(s);
-        self.touch(s, now);
+        // Only TCP sessions change class (UDP and ICMP have one each).
+        let moved = proto == NatProto::Tcp && self.reclass(s);
+        self.touch(s, now, moved || fresh);
         self.maps[m as usize].neighbour = Some(mac);
         Ok(m)
     }
 
-    fn reclass(&mut self, s: u32) {
+    /// Put the session in the list of its TCP state's class; true if it changed class.
+    fn reclass(&mut self, s: u32) -> bool {
         let e = &self.sess[s as usize];
         let proto = self.maps[e.mapping as usize].proto;
         let c = Self::class_of(proto, e.tcp);
@@ -718,6 +916,9 @@ impl SessionTable {
             self.lru_unlink(s);
             self.sess[s as usize].class = c;
             self.lru_push_tail(s);
+            true
+        } else {
+            false
         }
     }
 
@@ -732,7 +933,7 @@ impl SessionTable {
         flags: u8,
     ) {
         use tcp_state::*;
-        let Some(&s) = self.by_remote.get(&(m, remote_ip, remote_port)) else {
+        let Some(s) = self.session_of(m, remote_ip, remote_port) else {
             return;
         };
         if self.sess[s as usize].expires <= now {
@@ -749,9 +950,8 @@ impl SessionTable {
         if flags & tcp_flag::RST != 0 {
             e.tcp |= RST;
         }
-        self.reclass(s);
-        if self.sess[s as usize].class != before {
-            self.touch(s, now);
+        if self.reclass(s) && self.sess[s as usize].class != before {
+            self.touch(s, now, true);
         }
     }
 
@@ -762,11 +962,13 @@ impl SessionTable {
         self.map_list_unlink(s);
         let e = &self.sess[s as usize];
         let (m, ip, port) = (e.mapping, e.remote_ip, e.remote_port);
-        self.by_remote.remove(&(m, ip, port));
-        if let Some(a) = self.by_addr.get_mut(&(m, ip)) {
+        let mp = &self.maps[m as usize];
+        let key = Self::flow_key(mp, ip, port);
+        self.flows[proto_idx(mp.proto)].remove(&key);
+        if let Some(a) = self.by_addr.get_mut(&addr_key(m, ip)) {
             a.count -= 1;
             if a.count == 0 {
-                self.by_addr.remove(&(m, ip));
+                self.by_addr.remove(&addr_key(m, ip));
             }
         }
         let mp = &mut self.maps[m as usize];
@@ -796,8 +998,8 @@ impl SessionTable {
             mp.ext_port,
             mp.ext_idx,
         );
-        self.in2out.remove(&(proto, int_ip, int_port));
-        self.out2in.remove(&(proto, ext_ip, ext_port));
+        self.in2out.remove(&ep(proto, int_ip, int_port));
+        self.out2in.remove(&ep(proto, ext_ip, ext_port));
         let (lo, hi) = (self.lo, self.hi);
         self.ports[usize::from(ext_idx)][proto_idx(proto)].set(ext_port, false, lo, hi);
         if let Some(h) = self.hosts.get_mut(&int_ip) {
@@ -894,6 +1096,41 @@ mod tests {
         p.set(1063, false, 1024, 1100);
         assert_eq!(p.find(1024, 1100, 1095, Some(0)), None, "no even port left");
         assert_eq!(p.find(1024, 1100, 1095, Some(1)), Some(1063));
+    }
+
+    #[test]
+    fn ext_index_finds_every_pool_address_dense_or_sparse() {
+        let base = 0xc612_0000u32;
+        for pool in [
+            vec![base + 10, base + 12, base + 11, base + 40],
+            vec![base + 5, base + 5 + EXT_DENSE_SPAN, base + 77, 0x0a00_0001],
+            vec![u32::MAX, 0],
+        ] {
+            let t = SessionTable::new(
+                &pool,
+                (1024, 65535),
+                Filtering::AddressDependent,
+                &NatTimeouts::default(),
+                16,
+                16,
+            );
+            for (i, &a) in pool.iter().enumerate() {
+                assert_eq!(t.ext_index(a), Some(i as u16), "{a:#x} in {pool:x?}");
+            }
+            for a in [
+                base + 13,
+                base + 6,
+                base,
+                base + 4096,
+                0x0a00_0002,
+                1,
+                u32::MAX - 1,
+            ] {
+                if !pool.contains(&a) {
+                    assert_eq!(t.ext_index(a), None, "{a:#x} in {pool:x?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -603,6 +603,50 @@ fn nat_outbound_refreshes_inbound_does_not_rfc4787_req6() {
 }
 
 #[test]
+fn nat_lazy_refresh_keeps_exact_expiry_and_adf_rfc4787_req6() {
+    // The second outbound packet comes 0.5 s after the first, inside the lazy-refresh
+    // window: the session does not move in its list, but its deadline is exactly 300.5 s.
+    let mut n = nat_with(|_| {});
+    out_udp(&mut n, secs(0), H1, 5000, R1, 53);
+    out_udp(&mut n, ms(500), H1, 5000, R1, 53);
+    // Address-dependent filtering: another port of R1 is admitted until 300.5 s (its
+    // address entry was last updated at 0 s; the exact answer comes from the sessions).
+    in_udp_ok(&mut n, ms(300_200), R1, 54, 5000, H1, 5000);
+    in_udp_ok(&mut n, ms(300_499), R1, 53, 5000, H1, 5000);
+    let e = testing::tick(&mut n, pool(), ms(300_499));
+    assert_eq!(e.total(), 0);
+    assert_eq!(counter(&n, "sessions"), 1, "not reaped before it expires");
+    dropped(
+        &in_udp(&mut n, ms(300_500), R1, 54, EXT, 5000),
+        DropReason::NatNoMapping,
+    );
+    assert_eq!(counter(&n, "mappings"), 0);
+}
+
+#[test]
+fn nat_lazily_refreshed_head_delays_reaping_at_most_the_lag() {
+    // H1's session moves to its list at 0 s, H2's at 0.2 s; H1's is refreshed lazily at
+    // 0.9 s (deadline 300.9 s, still first in the list). At 300.2 s H2's session has
+    // expired: every view and lookup says so at once, but the reaper stops at the live head,
+    // so it is freed at most the lag (< 1 s) late, with the head.
+    let mut n = nat_with(|_| {});
+    out_udp(&mut n, secs(0), H1, 5000, R1, 53);
+    out_udp(&mut n, ms(200), H2, 6000, R1, 53);
+    out_udp(&mut n, ms(900), H1, 5000, R1, 53);
+    testing::tick(&mut n, pool(), ms(300_200));
+    let live: Vec<_> = n.sessions(ms(300_200)).collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].expires_in, Duration::from_millis(700));
+    testing::tick(&mut n, pool(), ms(300_900));
+    assert_eq!(
+        (counter(&n, "sessions"), counter(&n, "mappings")),
+        (0, 0),
+        "both reaped once the head expired"
+    );
+    assert_eq!(counter(&n, "sessions_expired"), 2);
+}
+
+#[test]
 fn nat_expiry_in_tick_frees_the_port_for_another_host() {
     let mut n = nat_with(|_| {});
     out_udp(&mut n, secs(0), H1, 5000, R1, 53);
@@ -1412,10 +1456,10 @@ fn nat_memory_per_session_is_measured() {
     let mapping = size_of::<super::table::Mapping>();
     // hashbrown: one control byte per bucket, at most 7/8 full.
     let entry = |bytes: usize| (bytes + 1) as f64 * 8.0 / 7.0;
-    let by_remote = entry(size_of::<((u32, u32, u16), u32)>());
-    let by_addr = entry(size_of::<((u32, u32), (u32, Instant))>());
-    let per_session = session as f64 + by_remote + by_addr;
-    let per_mapping = mapping as f64 + 2.0 * entry(size_of::<((NatProto, u32, u16), u32)>());
+    let flows = entry(size_of::<(super::table::FlowKey, u32)>());
+    let by_addr = entry(size_of::<(u64, (u32, Instant))>());
+    let per_session = session as f64 + flows + by_addr;
+    let per_mapping = mapping as f64 + 2.0 * entry(size_of::<(super::table::EpKey, u32)>());
     println!(
         "session {session} B, mapping {mapping} B, per session ~{per_session:.1} B, per mapping ~{per_mapping:.1} B"
     );
