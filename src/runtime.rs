@@ -173,7 +173,7 @@ fn mac_str(m: [u8; 6]) -> String {
 }
 
 /// Create the namespace, its TAP and its addressing. Returns the TAP (user side).
-fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevice, String)> {
+fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(Vec<TapDevice>, String)> {
     let ns = NetNs::create(&h.netns)
         .with_context(|| format!("host {name}: couldn't create namespace {}", h.netns))?;
     res.created.push(Created::Namespace(ns));
@@ -181,13 +181,14 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
         unreachable!("just pushed a namespace");
     };
     let h2 = h.clone();
-    let (dev, mac) = ns
-        .run_in(move || -> Result<(TapDevice, [u8; 6])> {
+    let (devs, mac) = ns
+        .run_in(move || -> Result<(Vec<TapDevice>, [u8; 6])> {
             let ifname = h2.ifname.as_str();
             // Created inside the namespace: the kernel side is born there, so no name can
             // clash with the host's interfaces and nothing needs moving. With offload the
-            // host's stack sends 64 KB TSO/USO super-frames with partial checksums.
-            let dev = TapDevice::create_with_offload(ifname)?;
+            // host's stack sends 64 KB TSO/USO super-frames with partial checksums. With
+            // `queues` > 1, one fd per queue (IFF_MULTI_QUEUE).
+            let devs = TapDevice::create_queues_with_offload(ifname, usize::from(h2.queues))?;
             let mut nl = Netlink::new()?;
             let lo = nl.link_index("lo")?;
             nl.set_up(lo)?;
@@ -206,7 +207,7 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
             if let Some(gw) = h2.gateway {
                 nl.add_ipv4_default_route(gw)?;
             }
-            Ok((dev, nl.link_mac(idx)?))
+            Ok((devs, nl.link_mac(idx)?))
         })
         .with_context(|| format!("host {name}: couldn't enter namespace {}", h.netns))?
         .with_context(|| format!("host {name}: couldn't set up {} in {}", h.ifname, h.netns))?;
@@ -214,15 +215,20 @@ fn create_host(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(TapDevi
         .address
         .map_or_else(|| "no address".to_string(), |a| a.to_string());
     let gw = h.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+    let queues = if devs.len() > 1 {
+        format!(" queues {}", devs.len())
+    } else {
+        String::new()
+    };
     let line = format!(
-        "host {name}: namespace {} with {} {addr}{gw} mac {} mtu {} offload {}",
+        "host {name}: namespace {} with {} {addr}{gw} mac {} mtu {} offload {}{queues}",
         h.netns,
         h.ifname,
         mac_str(mac),
         h.mtu,
-        offload_names(dev.offloads())
+        offload_names(devs.first().map_or(0, TapDevice::offloads))
     );
-    Ok((dev, line))
+    Ok((devs, line))
 }
 
 /// `TUN_F_*` flags as words for the start-up log.
@@ -556,18 +562,20 @@ pub fn bring_up(topo: &Topology, stop: &dyn Fn() -> bool) -> Result<Network> {
         let worker = node.worker.map(usize::from);
         match &node.kind {
             NodeKind::Host(h) => {
-                let (dev, line) = create_host(&node.name, h, &mut res)?;
+                let (devs, line) = create_host(&node.name, h, &mut res)?;
                 tracing::info!("{line}");
                 summary.push(line);
-                let port = match large_pool {
-                    Some(large) => TapPort::with_large_pool(dev, h.mtu, large),
-                    None => TapPort::new(dev, h.mtu),
-                };
-                let id = gb.add_port(
-                    format!("{}:{}", node.name, h.ifname),
-                    Box::new(port),
-                    worker,
-                )?;
+                let queues: Vec<Box<dyn nfv_dataplane::Port>> = devs
+                    .into_iter()
+                    .map(|dev| -> Box<dyn nfv_dataplane::Port> {
+                        match large_pool {
+                            Some(large) => Box::new(TapPort::with_large_pool(dev, h.mtu, large)),
+                            None => Box::new(TapPort::new(dev, h.mtu)),
+                        }
+                    })
+                    .collect();
+                let id =
+                    gb.add_port_queues(format!("{}:{}", node.name, h.ifname), queues, worker)?;
                 ends.insert(
                     (node.name.clone(), h.ifname.to_string()),
                     Endpoint::Port(id),

@@ -190,3 +190,90 @@ links:
     }
     assert!(netns_list().iter().all(|n| !n.starts_with("t-mw-")));
 }
+
+#[test]
+fn a_multiqueue_host_spreads_its_flows_over_queues_on_two_workers() {
+    if !require_root() {
+        return;
+    }
+    let yaml = "\
+name: t-mq
+workers: 2
+metrics: { listen: 127.0.0.1:19476 }
+nodes:
+  h1: { kind: host, address: 10.48.0.1/24, queues: 2 }
+  h2: { kind: host, address: 10.48.0.2/24 }
+  sw1: { kind: switch }
+links:
+  - endpoints: [h1, sw1:p1]
+  - endpoints: [h2, sw1:p2]
+";
+    let mut run = Running::start("mq", yaml, &["t-mq-h1", "t-mq-h2"], &[]);
+    assert!(ping("t-mq-h1", "10.48.0.2", 2), "h1 -> h2");
+    let sink = Background::start(
+        "t-mq-h2",
+        &[
+            "python3",
+            "-c",
+            "import socket,sys,time\n\
+             s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             s.bind(('10.48.0.2',9999))\n\
+             print('ready',file=sys.stderr,flush=True)\n\
+             time.sleep(60)",
+        ],
+        "ready",
+    );
+    let url = "http://127.0.0.1:19476/metrics";
+    let before = get(url);
+    // 64 flows (one socket each, so 64 source ports), 4 datagrams per flow.
+    const FLOWS: u64 = 64;
+    let send = ns_exec(
+        "t-mq-h1",
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import socket\n\
+                 for _ in range({FLOWS}):\n\
+                 \x20   s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                 \x20   [s.sendto(b'nfv-mq', ('10.48.0.2', 9999)) for _ in range(4)]\n\
+                 \x20   s.close()"
+            ),
+        ],
+    );
+    assert!(send.status.success(), "{send:?}");
+    let q0 = r#"nfv_port_rx_packets_total{node="h1",port="eth0"}"#;
+    let q1 = r#"nfv_port_rx_packets_total{node="h1",port="eth0/q1"}"#;
+    let h2_tx = r#"nfv_port_tx_packets_total{node="h2",port="eth0"}"#;
+    let mut after = String::new();
+    assert!(
+        eventually(5, || {
+            after = get(url);
+            value(&after, h2_tx) - value(&before, h2_tx) >= 4 * FLOWS
+        }),
+        "h2 never got the datagrams:\n{after}"
+    );
+    assert_eq!(value(&after, h2_tx) - value(&before, h2_tx), 4 * FLOWS);
+    let (d0, d1) = (
+        value(&after, q0) - value(&before, q0),
+        value(&after, q1) - value(&before, q1),
+    );
+    assert_eq!(
+        d0 + d1,
+        4 * FLOWS,
+        "every datagram read once, from one queue or the other"
+    );
+    // The kernel picks a queue per flow by hash: 64 flows all on one of two queues would
+    // have a probability of 2^-63.
+    assert!(
+        d0 > 0 && d1 > 0,
+        "both queues carried flows: q0 {d0}, q1 {d1}"
+    );
+    drop(sink);
+    let (ok, out) = run.stop();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("packet accounting: every packet forwarded or dropped with a reason"),
+        "{out}"
+    );
+}

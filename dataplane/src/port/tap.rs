@@ -65,6 +65,27 @@ impl TapDevice {
         Ok(TapDevice { fd, name, offloads })
     }
 
+    /// `queues` queues of one multiqueue TAP `name`, each as [`TapDevice::create_with_offload`]
+    /// (one queue: a plain single-queue TAP, exactly that).
+    ///
+    /// # Errors
+    /// As [`TapDevice::create_with_offload`]; queues opened before the failure are closed.
+    pub fn create_queues_with_offload(
+        name: &str,
+        queues: usize,
+    ) -> Result<Vec<TapDevice>, TapError> {
+        if queues <= 1 {
+            return Ok(vec![TapDevice::create_with_offload(name)?]);
+        }
+        (0..queues)
+            .map(|_| {
+                let (fd, name) = tap::open_tap_queue_vnet_hdr(name)?;
+                let offloads = tap::set_offload(&fd, &name)?;
+                Ok(TapDevice { fd, name, offloads })
+            })
+            .collect()
+    }
+
     /// Make the device persistent (it stays after this fd closes) or not.
     ///
     /// # Errors

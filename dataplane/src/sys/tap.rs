@@ -80,7 +80,22 @@ pub fn open_tap(name: &str) -> Result<(OwnedFd, String), TapError> {
 /// # Errors
 /// See [`TapError`].
 pub fn open_tap_vnet_hdr(name: &str) -> Result<(OwnedFd, String), TapError> {
-    let (fd, kernel_name) = open_tap_flags(name, libc::IFF_VNET_HDR)?;
+    open_tap_vnet_hdr_flags(name, 0)
+}
+
+/// As [`open_tap_vnet_hdr`], opening one queue of a multiqueue TAP (`IFF_MULTI_QUEUE`):
+/// call it once per queue with the same name; the first call creates the device. The kernel
+/// spreads the frames it sends over the queues by flow hash and takes frames on any queue.
+///
+/// # Errors
+/// See [`TapError`] (`SetIff` with EINVAL if the device exists without multiqueue, or has
+/// as many queues as the kernel allows).
+pub fn open_tap_queue_vnet_hdr(name: &str) -> Result<(OwnedFd, String), TapError> {
+    open_tap_vnet_hdr_flags(name, libc::IFF_MULTI_QUEUE)
+}
+
+fn open_tap_vnet_hdr_flags(name: &str, extra: libc::c_int) -> Result<(OwnedFd, String), TapError> {
+    let (fd, kernel_name) = open_tap_flags(name, libc::IFF_VNET_HDR | extra)?;
     let sz = crate::wire::gso::VNET_HDR_LEN as libc::c_int;
     // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer; `sz` lives for the call.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETVNETHDRSZ, &sz) };
