@@ -6,9 +6,9 @@
 //! (`bench/instructions.sh`).
 //!
 //! Costs on a 2-vCPU AMD EPYC KVM guest, 2026-11-26 (median of 5 runs, shared machine;
-//! instructions per packet in brackets): router 10 routes ~47 ns/pkt (692), NAT 1k sessions
-//! ~74 ns (862), NAT 1M sessions ~1 µs (879: memory-bound), firewall ~64 ns (521), chain
-//! ~197 ns (2 200).
+//! instructions per packet in brackets): router 10 routes ~54 ns/pkt (683), NAT 1k sessions
+//! ~81 ns (871), NAT 1k replies (out2in) ~77 ns (891), NAT 1M sessions ~0.9 µs (888:
+//! memory-bound), firewall ~60 ns (517), chain ~182 ns (2 196).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use nfv_bench::scenario::Scenario;

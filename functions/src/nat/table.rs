@@ -372,6 +372,7 @@ impl SessionTable {
                     .filter_map(|(i, &a)| Some((a, u16::try_from(i).ok()?)))
                     .collect();
                 v.sort_unstable();
+                v.dedup_by_key(|e| e.0); // a repeated address keeps its first index
                 v
             },
             ext_min: ext.iter().copied().min().unwrap_or(u32::MAX),
@@ -386,7 +387,8 @@ impl SessionTable {
                 let mut d = Vec::new();
                 if span <= u64::from(EXT_DENSE_SPAN) {
                     d = vec![u16::MAX; span as usize];
-                    for (i, &a) in ext.iter().enumerate() {
+                    for (i, &a) in ext.iter().enumerate().rev() {
+                        // In reverse: a repeated address keeps its first index.
                         d[(a - lo) as usize] = u16::try_from(i).unwrap_or(u16::MAX);
                     }
                 }
@@ -1105,6 +1107,8 @@ mod tests {
             vec![base + 10, base + 12, base + 11, base + 40],
             vec![base + 5, base + 5 + EXT_DENSE_SPAN, base + 77, 0x0a00_0001],
             vec![u32::MAX, 0],
+            vec![base + 1, base + 2, base + 1],
+            vec![base + 1, 0x0a00_0001, base + 1],
         ] {
             let t = SessionTable::new(
                 &pool,
@@ -1114,8 +1118,9 @@ mod tests {
                 16,
                 16,
             );
-            for (i, &a) in pool.iter().enumerate() {
-                assert_eq!(t.ext_index(a), Some(i as u16), "{a:#x} in {pool:x?}");
+            for &a in &pool {
+                let first = pool.iter().position(|&x| x == a).map(|i| i as u16);
+                assert_eq!(t.ext_index(a), first, "{a:#x} in {pool:x?}");
             }
             for a in [
                 base + 13,
