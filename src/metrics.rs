@@ -103,7 +103,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
 
     let ports: Vec<_> = snapshots.iter().flat_map(|s| &s.graph.ports).collect();
     type PortField = fn(&nfv_dataplane::PortStats) -> u64;
-    let port_counters: [(&str, &str, PortField); 5] = [
+    let port_counters: [(&str, &str, PortField); 7] = [
         (
             "nfv_port_rx_packets_total",
             "Frames received from the device (into the data plane).",
@@ -128,6 +128,16 @@ pub fn render(snapshots: &[Snapshot]) -> String {
             "nfv_port_rx_no_buffer_total",
             "Times a read was skipped because the packet pool was empty.",
             |s| s.rx_no_buffer,
+        ),
+        (
+            "nfv_port_rx_gso_packets_total",
+            "Received GSO super-frames (TSO/USO from an offloading TAP), each also one rx packet.",
+            |s| s.rx_gso_packets,
+        ),
+        (
+            "nfv_port_tx_gso_segments_total",
+            "Segments made in software from GSO frames for a port without offload.",
+            |s| s.tx_gso_segments,
         ),
     ];
     for (name, help, get) in port_counters {
@@ -701,6 +711,12 @@ nfv_port_tx_bytes_total{{node="h1",port="eth0"}} 700
 # HELP nfv_port_rx_no_buffer_total Times a read was skipped because the packet pool was empty.
 # TYPE nfv_port_rx_no_buffer_total counter
 nfv_port_rx_no_buffer_total{{node="h1",port="eth0"}} 0
+# HELP nfv_port_rx_gso_packets_total Received GSO super-frames (TSO/USO from an offloading TAP), each also one rx packet.
+# TYPE nfv_port_rx_gso_packets_total counter
+nfv_port_rx_gso_packets_total{{node="h1",port="eth0"}} 0
+# HELP nfv_port_tx_gso_segments_total Segments made in software from GSO frames for a port without offload.
+# TYPE nfv_port_tx_gso_segments_total counter
+nfv_port_tx_gso_segments_total{{node="h1",port="eth0"}} 0
 # HELP nfv_port_errors_total Device read (rx) or write (tx) errors other than EAGAIN.
 # TYPE nfv_port_errors_total counter
 nfv_port_errors_total{{node="h1",port="eth0",direction="rx"}} 0

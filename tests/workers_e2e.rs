@@ -162,6 +162,13 @@ links:
         "the whole 4 MiB arrived"
     );
     drop(www);
+    // The server's stack sent TSO super-frames, which crossed the ring whole.
+    let m = get(URL);
+    let gso = value(
+        &m,
+        r#"nfv_port_rx_gso_packets_total{node="h2",port="eth0"}"#,
+    );
+    assert!(gso > 0, "no GSO frames from h2:\n{m}");
 
     // The admin API shows both workers and the rings.
     let api = get("http://127.0.0.1:19475/api/v1/counters");
