@@ -11,7 +11,7 @@
 # compared across commits.
 #
 # Usage: sudo bench/compare.sh [--rounds N] [--seconds S] [--pings P] [--poll adaptive|busy]
-#                             [--workers N] [--queues N] [--nfv PATH]
+#                             [--spin DURATION] [--workers N] [--queues N] [--nfv PATH]
 # Needs: iproute2, iperf3, ping, nft (nftables), python3; release builds of nfv and
 # udpflood (cargo build --release --workspace). Creates only namespaces and devices named
 # nfvb-*, removes them on exit (trap), and talks only to addresses inside those namespaces.
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
     --poll) POLL=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --queues) QUEUES=$2; shift 2 ;;
+    --spin) SPIN=$2; shift 2 ;;
     --nfv) NFV=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -91,6 +92,7 @@ up_nfv_switch() {
 name: nfvb
 poll: $POLL
 ${WORKERS:+workers: $WORKERS}
+${SPIN:+spin: $SPIN}
 nodes:
   a:  { kind: host, address: 10.70.0.1/24${QUEUES:+, queues: $QUEUES} }
   b:  { kind: host, address: 10.70.0.2/24${QUEUES:+, queues: $QUEUES} }
@@ -133,6 +135,7 @@ up_nfv_nat() {
 name: nfvb
 poll: $POLL
 ${WORKERS:+workers: $WORKERS}
+${SPIN:+spin: $SPIN}
 nodes:
   a:  { kind: host, address: 10.71.0.2/24, gateway: 10.71.0.1${QUEUES:+, queues: $QUEUES} }
   b:  { kind: host, address: 203.0.113.80/24, gateway: 203.0.113.1${QUEUES:+, queues: $QUEUES} }
@@ -177,7 +180,7 @@ measure() {
 }
 
 echo "nfv compare: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(date -u +%FT%TZ)"
-echo "rounds $ROUNDS, TCP ${SECONDS_TCP}s, UDP ${SECONDS_UDP}s, $PINGS pings, nfv poll $POLL, workers ${WORKERS:-default}, queues ${QUEUES:-1}; $("$NFV" --version)"
+echo "rounds $ROUNDS, TCP ${SECONDS_TCP}s, UDP ${SECONDS_UDP}s, $PINGS pings, nfv poll $POLL${SPIN:+ spin $SPIN}, workers ${WORKERS:-default}, queues ${QUEUES:-1}; $("$NFV" --version)"
 for r in $(seq "$ROUNDS"); do
   echo "round $r"
   up_bridge; measure linux-bridge; down_bridge

@@ -222,7 +222,10 @@ fn run(file: &Path) -> Result<ExitCode> {
     let ports = pipeline.placement.iter().filter(|p| p.is_port).count();
     let nworkers = pipeline.graphs.len();
     let poll_mode = match topo.poll {
-        nfv_config::PollSpec::Adaptive => worker::PollMode::Adaptive,
+        nfv_config::PollSpec::Adaptive => match topo.spin {
+            Some(d) => worker::PollMode::AdaptiveSpin(d),
+            None => worker::PollMode::Adaptive,
+        },
         nfv_config::PollSpec::Busy => worker::PollMode::Busy,
     };
     // On error `resources` is dropped on the way out, removing everything created.

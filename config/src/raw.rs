@@ -43,6 +43,9 @@ pub(crate) struct RawTopology {
     /// Number of worker threads (checked in stage 2).
     #[serde(default)]
     pub workers: Option<Spanned<i64>>,
+    /// How long an adaptive worker polls after the last packet before it sleeps.
+    #[serde(default)]
+    pub spin: Option<Spanned<RawDuration>>,
 }
 
 /// `metrics:`.

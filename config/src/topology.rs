@@ -97,7 +97,13 @@ pub struct Topology {
     /// `workers:`: number of worker threads; `None`: one per CPU minus one, at least one
     /// (decided at run time, on the machine that runs it).
     pub workers: Option<u16>,
+    /// `spin:`: with `poll: adaptive`, how long a worker keeps polling after the last packet
+    /// before it sleeps; `None`: the data plane's default (200 µs).
+    pub spin: Option<std::time::Duration>,
 }
+
+/// Longest `spin:`.
+pub const MAX_SPIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Most worker threads a topology may ask for.
 pub const MAX_WORKERS: u16 = 64;

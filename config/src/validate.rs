@@ -27,9 +27,9 @@ use crate::raw::{
 };
 use crate::topology::{
     DEFAULT_AGEING, DEFAULT_HOST_IFNAME, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MTU, DEFAULT_VLAN,
-    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MAX_TAP_QUEUES, MAX_WORKERS, MTU_RANGE,
-    MetricsSpec, Node, NodeKind, PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology, VLAN_RANGE,
-    VlanMode,
+    Endpoint, HostSpec, KNOWN_KINDS, Link, MAX_AGEING, MAX_SPIN, MAX_TAP_QUEUES, MAX_WORKERS,
+    MTU_RANGE, MetricsSpec, Node, NodeKind, PollSpec, SwitchPort, SwitchSpec, TapSpec, Topology,
+    VLAN_RANGE, VlanMode,
 };
 use crate::types::{IfName, Ipv4Cidr, MacAddr};
 
@@ -1217,6 +1217,18 @@ pub(crate) fn validate(
         },
     };
 
+    let spin = raw.spin.as_ref().map(|v| {
+        let d = duration(&mut r, Some(v), "spin", "spin", MAX_SPIN, MAX_SPIN);
+        if poll == PollSpec::Busy {
+            r.bad(
+                v,
+                "spin",
+                "spin applies to poll: adaptive (a busy worker never sleeps)".to_string(),
+            );
+        }
+        d
+    });
+
     if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);
         r.errors.append(&mut r.other_files);
@@ -1254,6 +1266,7 @@ pub(crate) fn validate(
             metrics,
             poll,
             workers,
+            spin,
         },
         warnings: r.warnings,
     })

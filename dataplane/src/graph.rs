@@ -14,8 +14,9 @@
 //! For every element `in + generated == out + drops` once its queues are flushed (they are
 //! flushed after every call); for every port, rx: `rx_packets == delivered + rx drops` and
 //! tx: `offered == tx_packets + tx drops`. [`Graph::conservation_errors`] checks all of it.
-//! Today elements on one worker pass batches by direct hand-off; an edge between workers
-//! becomes a ring without any change to `Element` (the element only ever sees `Outputs`).
+//! A graph is one worker's share of the topology: elements on it pass batches by direct
+//! hand-off, and an edge to another worker is a ring port ([`crate::port::ring`], built by
+//! [`crate::pipeline`]) without any change to `Element` (it only ever sees `Outputs`).
 
 use std::collections::VecDeque;
 use std::time::Duration;

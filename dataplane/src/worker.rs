@@ -416,6 +416,22 @@ pub enum PollMode {
     /// Never sleep: one core stays at 100 %, and no packet waits for a wake-up. For
     /// latency-critical users (YAML `poll: busy`).
     Busy,
+    /// Adaptive with another spin window than [`SPIN_BEFORE_SLEEP`] (YAML `spin:`): longer
+    /// keeps sparse traffic (a request every few ms) from paying a wake-up each time, at
+    /// the price of up to that long of a core after every packet; an idle topology still
+    /// sleeps.
+    AdaptiveSpin(Duration),
+}
+
+impl PollMode {
+    /// How long the worker polls after the last packet before it sleeps (`None`: never).
+    pub fn spin(self) -> Option<Duration> {
+        match self {
+            PollMode::Adaptive => Some(SPIN_BEFORE_SLEEP),
+            PollMode::AdaptiveSpin(d) => Some(d),
+            PollMode::Busy => None,
+        }
+    }
 }
 
 /// Run `graph` until `shutdown` is triggered. Port errors are logged (at most one line per
@@ -439,7 +455,12 @@ pub fn run(
     }
     epoll.add(shutdown.bell.as_raw_fd(), SHUTDOWN_TOKEN)?;
 
-    let mut last_busy = Instant::now();
+    let spin = mode.spin();
+    // Poll without sleeping until this instant: `spin` after the last packet, but at most
+    // SPIN_BEFORE_SLEEP after a wake-up that brought none (an element timer, a control
+    // request), so a long `spin` costs CPU only where packets flow.
+    let after_wake = spin.map_or(Duration::ZERO, |d| d.min(SPIN_BEFORE_SLEEP));
+    let mut spin_until = Instant::now() + after_wake;
     let mut err_log = vec![(Instant::ZERO, 0u64); graph.port_count()];
     let mut next_timer = graph.run_timers(Instant::now());
     let mut stats = WorkerStats::default();
@@ -469,10 +490,12 @@ pub fn run(
             answer(rx, graph, &stats, busy_since);
         }
         if res.received > 0 || graph.has_pending_work() {
-            last_busy = now;
+            if let Some(d) = spin {
+                spin_until = now + d;
+            }
             continue;
         }
-        if mode == PollMode::Busy || now.saturating_since(last_busy) < SPIN_BEFORE_SLEEP {
+        if spin.is_none() || now < spin_until {
             std::hint::spin_loop();
             continue;
         }
@@ -488,7 +511,7 @@ pub fn run(
         graph.woke();
         woke?;
         shutdown.bell.drain();
-        last_busy = Instant::now();
+        spin_until = Instant::now() + after_wake;
     }
     if let Some(start) = busy_since {
         stats.busy_nanos += nanos(Instant::now().saturating_since(start));
@@ -565,6 +588,16 @@ mod tests {
     use crate::graph::{Endpoint, GraphBuilder};
     use crate::packet::PacketPool;
     use crate::testing::{QueuePort, eth, mac};
+
+    #[test]
+    fn poll_modes_have_their_spin_windows() {
+        assert_eq!(PollMode::Adaptive.spin(), Some(SPIN_BEFORE_SLEEP));
+        assert_eq!(
+            PollMode::AdaptiveSpin(Duration::from_millis(10)).spin(),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(PollMode::Busy.spin(), None);
+    }
 
     #[test]
     fn snapshots_are_fresh_and_count_rounds_packets_and_batches() {
