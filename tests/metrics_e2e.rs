@@ -56,16 +56,6 @@ fn scrape() -> String {
     body
 }
 
-/// The value of the sample written exactly as `series` (`name{labels}`).
-fn value(text: &str, series: &str) -> u64 {
-    let prefix = format!("{series} ");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"));
-    line[prefix.len()..].parse().unwrap()
-}
-
 /// `promtool check metrics` on `text` if promtool is installed (required under CI).
 fn promtool_check(text: &str) {
     let found = Command::new("promtool")
@@ -122,19 +112,7 @@ links:
 ";
     let mut run = Running::start("met", yaml, &["t-met-h1", "t-met-h2"], &[]);
     // A UDP sink on h2, so the datagrams cause no ICMP port-unreachable replies.
-    let sink = Background::start(
-        "t-met-h2",
-        &[
-            "python3",
-            "-c",
-            "import socket,sys,time\n\
-             s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-             s.bind(('10.46.0.2',9999))\n\
-             print('ready',file=sys.stderr,flush=True)\n\
-             time.sleep(60)",
-        ],
-        "ready",
-    );
+    let sink = udp_sink("t-met-h2", "10.46.0.2", 9999);
 
     // Other paths and methods.
     assert_eq!(fetch("http://127.0.0.1:19464/", "GET").0, 404);
@@ -169,11 +147,11 @@ links:
     assert!(
         eventually(5, || {
             after = scrape();
-            value(&after, h2_tx) - value(&before, h2_tx) >= N
+            metric(&after, h2_tx) - metric(&before, h2_tx) >= N
         }),
         "h2 never got {N} frames:\n{after}"
     );
-    let delta = |series: &str| value(&after, series) - value(&before, series);
+    let delta = |series: &str| metric(&after, series) - metric(&before, series);
     assert_eq!(
         delta(h1_rx),
         N,

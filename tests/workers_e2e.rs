@@ -23,15 +23,6 @@ fn get(url: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn value(text: &str, series: &str) -> u64 {
-    let prefix = format!("{series} ");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"));
-    line[prefix.len()..].parse().unwrap()
-}
-
 #[test]
 fn two_workers_forward_across_rings_and_every_counter_balances() {
     if !require_root() {
@@ -61,9 +52,9 @@ links:
 
     let to_h2 = r#"ring="sw1:p2 -> h2:eth0",from_worker="0",to_worker="1""#;
     let from_h2 = r#"ring="h2:eth0 -> sw1:p2",from_worker="1",to_worker="0""#;
-    let enq = |t: &str, r: &str| value(t, &format!("nfv_ring_enqueued_packets_total{{{r}}}"));
-    let deq = |t: &str, r: &str| value(t, &format!("nfv_ring_dequeued_packets_total{{{r}}}"));
-    let full = |t: &str, r: &str| value(t, &format!("nfv_ring_full_drops_total{{{r}}}"));
+    let enq = |t: &str, r: &str| metric(t, &format!("nfv_ring_enqueued_packets_total{{{r}}}"));
+    let deq = |t: &str, r: &str| metric(t, &format!("nfv_ring_dequeued_packets_total{{{r}}}"));
+    let full = |t: &str, r: &str| metric(t, &format!("nfv_ring_full_drops_total{{{r}}}"));
     let before = get(URL);
     assert!(
         enq(&before, to_h2) >= 3 && enq(&before, from_h2) >= 3,
@@ -72,19 +63,7 @@ links:
 
     // Exactly N datagrams h1 -> h2 (a sink on h2, so no ICMP comes back): the ring towards
     // h2 carries exactly N more, all dequeued, none dropped (N < the ring's 1024 slots).
-    let sink = Background::start(
-        "t-mw-h2",
-        &[
-            "python3",
-            "-c",
-            "import socket,sys,time\n\
-             s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-             s.bind(('10.47.0.2',9999))\n\
-             print('ready',file=sys.stderr,flush=True)\n\
-             time.sleep(60)",
-        ],
-        "ready",
-    );
+    let sink = udp_sink("t-mw-h2", "10.47.0.2", 9999);
     let before = get(URL);
     const N: u64 = 200;
     let send = ns_exec(
@@ -105,11 +84,11 @@ links:
     assert!(
         eventually(5, || {
             after = get(URL);
-            value(&after, h2_tx) - value(&before, h2_tx) >= N
+            metric(&after, h2_tx) - metric(&before, h2_tx) >= N
         }),
         "h2 never got {N} frames:\n{after}"
     );
-    assert_eq!(value(&after, h2_tx) - value(&before, h2_tx), N);
+    assert_eq!(metric(&after, h2_tx) - metric(&before, h2_tx), N);
     assert_eq!(enq(&after, to_h2) - enq(&before, to_h2), N, "{after}");
     assert_eq!(deq(&after, to_h2), enq(&after, to_h2), "ring drained");
     assert_eq!(full(&after, to_h2), 0);
@@ -164,7 +143,7 @@ links:
     drop(www);
     // The server's stack sent TSO super-frames, which crossed the ring whole.
     let m = get(URL);
-    let gso = value(
+    let gso = metric(
         &m,
         r#"nfv_port_rx_gso_packets_total{node="h2",port="eth0"}"#,
     );
@@ -217,19 +196,7 @@ links:
 ";
     let mut run = Running::start("mq", yaml, &["t-mq-h1", "t-mq-h2"], &[]);
     assert!(ping("t-mq-h1", "10.48.0.2", 2), "h1 -> h2");
-    let sink = Background::start(
-        "t-mq-h2",
-        &[
-            "python3",
-            "-c",
-            "import socket,sys,time\n\
-             s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-             s.bind(('10.48.0.2',9999))\n\
-             print('ready',file=sys.stderr,flush=True)\n\
-             time.sleep(60)",
-        ],
-        "ready",
-    );
+    let sink = udp_sink("t-mq-h2", "10.48.0.2", 9999);
     let url = "http://127.0.0.1:19476/metrics";
     let before = get(url);
     // 64 flows (one socket each, so 64 source ports), 4 datagrams per flow.
@@ -256,14 +223,14 @@ links:
     assert!(
         eventually(5, || {
             after = get(url);
-            value(&after, h2_tx) - value(&before, h2_tx) >= 4 * FLOWS
+            metric(&after, h2_tx) - metric(&before, h2_tx) >= 4 * FLOWS
         }),
         "h2 never got the datagrams:\n{after}"
     );
-    assert_eq!(value(&after, h2_tx) - value(&before, h2_tx), 4 * FLOWS);
+    assert_eq!(metric(&after, h2_tx) - metric(&before, h2_tx), 4 * FLOWS);
     let (d0, d1) = (
-        value(&after, q0) - value(&before, q0),
-        value(&after, q1) - value(&before, q1),
+        metric(&after, q0) - metric(&before, q0),
+        metric(&after, q1) - metric(&before, q1),
     );
     assert_eq!(
         d0 + d1,

@@ -373,3 +373,34 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The value of the Prometheus sample written exactly as `series` (`name{labels}`) in an
+/// exposition `text`; panics (showing the text) if there is none.
+pub fn metric(text: &str, series: &str) -> u64 {
+    let prefix = format!("{series} ");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"));
+    line[prefix.len()..].parse().unwrap()
+}
+
+/// A UDP socket bound to `addr:port` in `ns` that reads nothing, so datagrams sent there
+/// cause no ICMP port-unreachable replies (stopped on drop).
+pub fn udp_sink(ns: &str, addr: &str, port: u16) -> Background {
+    Background::start(
+        ns,
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import socket,sys,time\n\
+                 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                 s.bind(('{addr}',{port}))\n\
+                 print('ready',file=sys.stderr,flush=True)\n\
+                 time.sleep(60)"
+            ),
+        ],
+        "ready",
+    )
+}
