@@ -49,12 +49,14 @@ pub fn start(
         .filter(|p| p.is_port)
         .map(|p| (p.name.clone(), p.worker))
         .collect();
+    // Every eventfd first, so a failure here leaves no thread running.
+    let shutdowns = (0..n)
+        .map(|_| shutdown.child())
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("couldn't create a worker's eventfd")?;
     let mut handles = Vec::with_capacity(n);
     let mut ctls = Vec::with_capacity(n);
-    for (i, mut graph) in pipeline.graphs.into_iter().enumerate() {
-        let sd = shutdown
-            .child()
-            .context("couldn't create a worker's eventfd")?;
+    for (i, (mut graph, sd)) in pipeline.graphs.into_iter().zip(shutdowns).enumerate() {
         let (ctl, requests) = worker::control(Arc::clone(&sd));
         let pin = cpu::cpu_for_worker(i, n, &allowed);
         let spawned = std::thread::Builder::new()

@@ -60,7 +60,10 @@ impl TapDevice {
     /// [`TapError`], including [`TapError::Offload`] when the kernel refuses the virtio
     /// header size or every offload set.
     pub fn create_with_offload(name: &str) -> Result<TapDevice, TapError> {
-        let (fd, name) = tap::open_tap_vnet_hdr(name)?;
+        Self::offloaded(tap::open_tap_vnet_hdr(name)?)
+    }
+
+    fn offloaded((fd, name): (OwnedFd, String)) -> Result<TapDevice, TapError> {
         let offloads = tap::set_offload(&fd, &name)?;
         Ok(TapDevice { fd, name, offloads })
     }
@@ -78,11 +81,7 @@ impl TapDevice {
             return Ok(vec![TapDevice::create_with_offload(name)?]);
         }
         (0..queues)
-            .map(|_| {
-                let (fd, name) = tap::open_tap_queue_vnet_hdr(name)?;
-                let offloads = tap::set_offload(&fd, &name)?;
-                Ok(TapDevice { fd, name, offloads })
-            })
+            .map(|_| Self::offloaded(tap::open_tap_queue_vnet_hdr(name)?))
             .collect()
     }
 
