@@ -470,25 +470,15 @@ pub fn nat_config(topology: &str, node: &str, n: &NatSpec) -> nfv_functions::Nat
     }
 }
 
-/// The port of a `kind: pcap` node: `read` parsed, `write` created (truncated).
+/// The port of a `kind: pcap` node: `read` opened and streamed, `write` created (truncated).
 fn create_pcap_port(
     name: &str,
     p: &nfv_config::PcapSpec,
 ) -> Result<(nfv_dataplane::port::PcapPort, String)> {
-    use nfv_dataplane::capture::{PcapWriter, read_pcap};
-    let mut frames = Vec::new();
     let mut what = Vec::new();
     if let Some(f) = &p.read {
-        let bytes = std::fs::read(f)
-            .with_context(|| format!("pcap {name}: couldn't read {}", f.display()))?;
-        frames = read_pcap(&bytes)
-            .with_context(|| format!("pcap {name}: {}", f.display()))?
-            .into_iter()
-            .map(|r| r.data)
-            .collect();
         what.push(format!(
-            "replays {} frames of {}{}{}",
-            frames.len(),
+            "replays {}{}{}",
             f.display(),
             p.rate_pps
                 .map(|r| format!(" at {r} pps"))
@@ -496,24 +486,17 @@ fn create_pcap_port(
             if p.repeat { " in a loop" } else { "" }
         ));
     }
-    let sink = match &p.write {
-        Some(f) => {
-            let file = std::fs::File::create(f)
-                .with_context(|| format!("pcap {name}: couldn't create {}", f.display()))?;
-            let out: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(file));
-            what.push(format!("records tx into {}", f.display()));
-            Some(PcapWriter::new(out).with_context(|| format!("pcap {name}: {}", f.display()))?)
-        }
-        None => None,
-    };
-    let port = nfv_dataplane::port::PcapPort::new(
+    if let Some(f) = &p.write {
+        what.push(format!("records tx into {}", f.display()));
+    }
+    let port = nfv_dataplane::port::PcapPort::open(
         nfv_config::PCAP_IFNAME,
-        frames,
-        sink,
+        p.read.as_deref(),
+        p.write.as_deref(),
         p.rate_pps,
         p.repeat,
     )
-    .with_context(|| format!("pcap {name}: couldn't create its eventfd"))?;
+    .with_context(|| format!("pcap {name}"))?;
     Ok((port, format!("pcap {name}: {}", what.join(", "))))
 }
 
