@@ -142,11 +142,14 @@ pub enum DropReason {
     /// checksum start or field beyond the frame, GSO without a segment size or without
     /// NEEDS_CSUM, an unknown GSO type, or headers GSO cannot segment.
     OffloadInvalid,
+    /// The port's device is gone (deleted under nfv: EBADFD/ENODEV/ENXIO) or its link is down
+    /// (ENETDOWN, or EIO writing to an administratively down TAP): the frame was not sent.
+    PortDown,
 }
 
 impl DropReason {
     /// Number of reasons (size of counter arrays).
-    pub const COUNT: usize = 53;
+    pub const COUNT: usize = 54;
 
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -203,6 +206,7 @@ impl DropReason {
         DropReason::NatFragmentTimeout,
         DropReason::NatFragmentLimit,
         DropReason::OffloadInvalid,
+        DropReason::PortDown,
     ];
 
     /// Stable snake_case name.
@@ -261,6 +265,7 @@ impl DropReason {
             DropReason::NatFragmentTimeout => "nat_fragment_timeout",
             DropReason::NatFragmentLimit => "nat_fragment_limit",
             DropReason::OffloadInvalid => "offload_invalid",
+            DropReason::PortDown => "port_down",
         }
     }
 

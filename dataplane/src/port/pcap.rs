@@ -51,6 +51,8 @@ pub struct PcapPort {
     /// Readable while frames remain to replay.
     bell: EventFd,
     stats: PortStats,
+    /// Never down (a file write error is a `tx_error`), but the shared tx path takes one.
+    link: super::Link,
     /// Where GSO frames are cut into segments.
     scratch: Vec<u8>,
 }
@@ -178,6 +180,7 @@ impl PcapPort {
             sink,
             bell,
             stats: PortStats::default(),
+            link: super::Link::default(),
             scratch: vec![0; super::GSO_FRAME_MAX],
         })
     }
@@ -267,12 +270,18 @@ impl Port for PcapPort {
         for pkt in batch.drain() {
             // A pcap holds wire frames: GSO frames are segmented, checksums completed.
             let sink = &mut self.sink;
-            super::tx_without_offload(&mut self.stats, &mut self.scratch, usize::MAX, pkt, |f| {
-                match sink {
+            let link = &mut self.link;
+            super::tx_without_offload(
+                &mut self.stats,
+                link,
+                &mut self.scratch,
+                usize::MAX,
+                pkt,
+                |f| match sink {
                     Some(w) => w.write(ts, f).map(|()| f.len()),
                     None => Ok(f.len()),
-                }
-            });
+                },
+            );
         }
         if let Some(w) = &mut self.sink
             && w.flush().is_err()

@@ -16,7 +16,9 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Port, PortError, PortStats, count_tx_result, tx_without_offload};
+use super::{
+    Link, LinkState, Port, PortError, PortStats, count_tx_result, tx_gone, tx_without_offload,
+};
 use crate::element::DropReason;
 use crate::packet::{Batch, PacketBuf, PacketPool};
 use crate::sys::{fdio, tap};
@@ -115,6 +117,7 @@ pub struct TapPort {
     dev: TapDevice,
     max_frame: usize,
     stats: PortStats,
+    link: Link,
     /// Pool of [`GSO_FRAME_MAX`]-sized buffers (offloading devices only).
     large: Option<PacketPool>,
     /// A large buffer not used by the last read, kept for the next.
@@ -134,6 +137,7 @@ impl TapPort {
             dev,
             max_frame,
             stats: PortStats::default(),
+            link: Link::default(),
             large: None,
             spare: None,
             scratch: vec![0; max_frame],
@@ -245,6 +249,9 @@ impl Port for TapPort {
     }
 
     fn rx_burst(&mut self, pool: &PacketPool, batch: &mut Batch) -> Result<usize, PortError> {
+        if let Some(gone) = self.link.rx_gone(&self.stats, &self.dev.name) {
+            return gone;
+        }
         let fd = self.dev.fd.as_raw_fd();
         let mut n = 0;
         while !batch.is_full() {
@@ -255,6 +262,7 @@ impl Port for TapPort {
             if self.vnet_hdr() {
                 match self.read_vnet(pkt) {
                     Ok(Some(Some(p))) => {
+                        Link::rx_ok(&mut self.stats);
                         // Cannot fail: checked !is_full above.
                         let _ = batch.push(p);
                         n += 1;
@@ -263,12 +271,8 @@ impl Port for TapPort {
                     Ok(None) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
-                        self.stats.rx_errors += 1;
-                        return Err(PortError::Read {
-                            port: self.dev.name.clone(),
-                            source,
-                        });
+                    Err(e) => {
+                        return self.link.rx_failed(&mut self.stats, e, &self.dev.name, n);
                     }
                 }
                 continue;
@@ -284,6 +288,7 @@ impl Port for TapPort {
                     self.stats.drops.add(DropReason::RxTruncated, 1);
                 }
                 Ok(len) => {
+                    Link::rx_ok(&mut self.stats);
                     pkt.set_len(len);
                     self.stats.rx_packets += 1;
                     self.stats.rx_bytes += len as u64;
@@ -293,24 +298,27 @@ impl Port for TapPort {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    self.stats.rx_errors += 1;
-                    return Err(PortError::Read {
-                        port: self.dev.name.clone(),
-                        source,
-                    });
-                }
+                Err(e) => return self.link.rx_failed(&mut self.stats, e, &self.dev.name, n),
             }
         }
         Ok(n)
     }
 
     fn tx_burst(&mut self, batch: &mut Batch) {
+        if tx_gone(&mut self.stats, batch) {
+            return;
+        }
         let fd = self.dev.fd.as_raw_fd();
         if !self.vnet_hdr() {
             for pkt in batch.drain() {
+                if self.stats.link == LinkState::Gone {
+                    // Found gone earlier in this burst: no more syscalls.
+                    self.stats.drops.add(DropReason::PortDown, 1);
+                    continue;
+                }
                 tx_without_offload(
                     &mut self.stats,
+                    &mut self.link,
                     &mut self.scratch,
                     self.max_frame,
                     pkt,
@@ -320,6 +328,10 @@ impl Port for TapPort {
             return;
         }
         for pkt in batch.drain() {
+            if self.stats.link == LinkState::Gone {
+                self.stats.drops.add(DropReason::PortDown, 1);
+                continue;
+            }
             let o = pkt.offload();
             let gso = match o.map(|o| gso::check(pkt.data(), &o)) {
                 None => false,
@@ -336,7 +348,7 @@ impl Port for TapPort {
             }
             let hdr = VirtioNetHdr::for_frame(pkt.data(), o).emit();
             let res = fdio::writev2(fd, &hdr, pkt.data());
-            count_tx_result(&mut self.stats, res, pkt.len());
+            count_tx_result(&mut self.stats, &mut self.link, res, pkt.len());
         }
     }
 
