@@ -83,6 +83,12 @@ fn a_deleted_host_interface_does_not_make_the_worker_spin() {
         "{body}"
     );
     assert_eq!(metric(&body, "nfv_port_up{node=\"h1\",port=\"eth0\"}"), 1);
+    // Kernel drop counters are exported per port (read from the kernel at scrape time).
+    for dir in ["rx", "tx"] {
+        let series =
+            format!("nfv_port_kernel_drops_total{{node=\"h1\",port=\"eth0\",direction=\"{dir}\"}}");
+        assert_eq!(metric(&body, &series), 0, "no kernel drops in a quiet test");
+    }
     assert!(
         metric(
             &body,

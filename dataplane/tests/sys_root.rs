@@ -520,3 +520,38 @@ fn tap_port_reports_a_down_link_and_a_lost_device() {
     );
     assert_eq!(pool.available(), 8);
 }
+
+/// Issue 15 defect 7: frames the namespace sends while nobody reads the TAP are dropped by
+/// the kernel (the TAP queue holds `txqueuelen` frames); the port reports them as kernel rx
+/// drops, read from the interface's counters at report time.
+#[test]
+fn tap_port_reports_the_kernels_drops() {
+    use nfv_dataplane::Port;
+    use nfv_dataplane::port::{TapDevice, TapPort};
+    if !privileged() {
+        return;
+    }
+    let (ns, guard) = create_ns("kd");
+    let name = guard.0.clone();
+    let dev = ns
+        .run_in(|| TapDevice::create_with_offload(TAP).expect("TAP"))
+        .expect("run_in");
+    let port = TapPort::new(dev, 1500);
+    ip(&["-n", &name, "link", "set", TAP, "txqueuelen", "100", "up"]);
+    let k = port
+        .kernel_drops()
+        .expect("a namespace TAP reports kernel drops");
+    assert_eq!((k.rx, k.tx), (0, 0));
+    let send = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
+         s.bind(('{TAP}', 0))\n\
+         f = b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x01\\x88\\xb5' + bytes(46)\n\
+         for _ in range(1000): s.send(f)\n"
+    );
+    ip(&["netns", "exec", &name, "python3", "-c", &send]);
+    let k = port.kernel_drops().expect("kernel drops");
+    // 1000 sent, at most 100 queued: the rest dropped in the kernel, nfv never saw them.
+    assert!(k.rx >= 800, "{k:?}");
+    assert_eq!(k.tx, 0);
+}

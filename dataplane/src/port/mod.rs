@@ -239,6 +239,23 @@ pub struct PortStats {
     pub drops: DropCounters,
     /// The device's link as the port last saw it ([`LinkState`]).
     pub link: LinkState,
+    /// Frames the kernel dropped on their way into nfv, before this port read them (a
+    /// namespace host's TAP: its interface's `tx_dropped`, the TAP queue was full; a VM's
+    /// TAP: its `rx_dropped` plus the packet socket's own drops). Read from the kernel when a
+    /// report is made ([`Port::kernel_drops`]), never per packet; 0 for other ports.
+    pub kernel_rx_drops: u64,
+    /// Frames this port wrote that the kernel then dropped (a namespace host's TAP: its
+    /// interface's `rx_dropped`; a VM's TAP: its `tx_dropped`, QEMU did not read them).
+    pub kernel_tx_drops: u64,
+}
+
+/// Kernel-side drop counters of a port's device ([`Port::kernel_drops`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelDrops {
+    /// See [`PortStats::kernel_rx_drops`].
+    pub rx: u64,
+    /// See [`PortStats::kernel_tx_drops`].
+    pub tx: u64,
 }
 
 /// A device the data plane reads frames from and writes frames to.
@@ -263,6 +280,12 @@ pub trait Port: Send {
 
     /// The port's counters.
     fn stats(&self) -> PortStats;
+
+    /// The kernel's drop counters for the device (a netlink request or `getsockopt`: called
+    /// when a report is made, never per packet). `None` for ports without a kernel device.
+    fn kernel_drops(&self) -> Option<KernelDrops> {
+        None
+    }
 
     /// Called before the worker sleeps in epoll on [`Port::rx_fd`]; false means "work is
     /// already waiting, don't sleep". A port fed by another thread (a [`ring`]) uses it to

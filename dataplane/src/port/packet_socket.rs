@@ -10,9 +10,12 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Link, LinkState, Port, PortError, PortStats, tx_gone, tx_without_offload};
+use super::{
+    KernelDrops, Link, LinkState, Port, PortError, PortStats, tx_gone, tx_without_offload,
+};
 use crate::element::DropReason;
 use crate::packet::{Batch, PacketPool};
+use crate::sys::netlink::LinkDropsReader;
 use crate::sys::packet_socket;
 
 /// A [`Port`] over an `AF_PACKET` socket bound to one interface.
@@ -23,6 +26,10 @@ pub struct PacketSocketPort {
     max_frame: usize,
     stats: PortStats,
     link: Link,
+    /// The interface's kernel drop counters (none if netlink could not be opened).
+    kernel: Option<LinkDropsReader>,
+    /// The socket's own drops so far (`PACKET_STATISTICS` resets on every read).
+    socket_drops: std::cell::Cell<u64>,
     /// Where GSO frames are cut into segments (this port takes no offload state).
     scratch: Vec<u8>,
 }
@@ -40,6 +47,8 @@ impl PacketSocketPort {
             max_frame: super::max_frame(mtu),
             stats: PortStats::default(),
             link: Link::default(),
+            kernel: LinkDropsReader::new(name).ok(),
+            socket_drops: std::cell::Cell::new(0),
             scratch: vec![0; super::max_frame(mtu)],
         })
     }
@@ -120,6 +129,25 @@ impl Port for PacketSocketPort {
 
     fn stats(&self) -> PortStats {
         self.stats
+    }
+
+    /// rx: the socket's own drops plus the interface's `rx_dropped` (frames from the VM the
+    /// kernel dropped); tx: the interface's `tx_dropped` (frames for the VM its TAP queue had
+    /// no room for).
+    fn kernel_drops(&self) -> Option<KernelDrops> {
+        if let Ok(n) = packet_socket::drops_since_last(self.fd.as_raw_fd()) {
+            self.socket_drops
+                .set(self.socket_drops.get() + u64::from(n));
+        }
+        let link = self
+            .kernel
+            .as_ref()
+            .map(LinkDropsReader::read)
+            .unwrap_or_default();
+        Some(KernelDrops {
+            rx: self.socket_drops.get() + link.rx_dropped,
+            tx: link.tx_dropped,
+        })
     }
 }
 

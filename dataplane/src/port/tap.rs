@@ -17,10 +17,12 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::{
-    Link, LinkState, Port, PortError, PortStats, count_tx_result, tx_gone, tx_without_offload,
+    KernelDrops, Link, LinkState, Port, PortError, PortStats, count_tx_result, tx_gone,
+    tx_without_offload,
 };
 use crate::element::DropReason;
 use crate::packet::{Batch, PacketBuf, PacketPool};
+use crate::sys::netlink::LinkDropsReader;
 use crate::sys::{fdio, tap};
 use crate::wire::gso::{self, VNET_HDR_LEN, VirtioNetHdr};
 
@@ -38,6 +40,9 @@ pub struct TapDevice {
     name: String,
     /// `TUN_F_*` offloads enabled (0: plain frames, no virtio header).
     offloads: u32,
+    /// The interface's kernel drop counters, read through a netlink socket made in its
+    /// namespace (a namespace host's device, queue 0 only; `None` where netlink failed).
+    kernel: Option<LinkDropsReader>,
 }
 
 impl TapDevice {
@@ -52,6 +57,7 @@ impl TapDevice {
             fd,
             name,
             offloads: 0,
+            kernel: None,
         })
     }
 
@@ -62,12 +68,26 @@ impl TapDevice {
     /// [`TapError`], including [`TapError::Offload`] when the kernel refuses the virtio
     /// header size or every offload set.
     pub fn create_with_offload(name: &str) -> Result<TapDevice, TapError> {
-        Self::offloaded(tap::open_tap_vnet_hdr(name)?)
+        let mut dev = Self::offloaded(tap::open_tap_vnet_hdr(name)?)?;
+        dev.watch_kernel_drops();
+        Ok(dev)
     }
 
     fn offloaded((fd, name): (OwnedFd, String)) -> Result<TapDevice, TapError> {
         let offloads = tap::set_offload(&fd, &name)?;
-        Ok(TapDevice { fd, name, offloads })
+        Ok(TapDevice {
+            fd,
+            name,
+            offloads,
+            kernel: None,
+        })
+    }
+
+    /// Read the interface's kernel drop counters at report time ([`Port::kernel_drops`]),
+    /// through a netlink socket made now, in the calling thread's namespace (the device's).
+    /// Best effort: without netlink the counters are simply not reported.
+    pub fn watch_kernel_drops(&mut self) {
+        self.kernel = LinkDropsReader::new(&self.name).ok();
     }
 
     /// `queues` queues of one multiqueue TAP `name`, each as [`TapDevice::create_with_offload`]
@@ -82,9 +102,14 @@ impl TapDevice {
         if queues <= 1 {
             return Ok(vec![TapDevice::create_with_offload(name)?]);
         }
-        (0..queues)
+        let mut devs = (0..queues)
             .map(|_| Self::offloaded(tap::open_tap_queue_vnet_hdr(name)?))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // One device: its counters are reported once, by queue 0.
+        if let Some(d) = devs.first_mut() {
+            d.watch_kernel_drops();
+        }
+        Ok(devs)
     }
 
     /// Make the device persistent (it stays after this fd closes) or not.
@@ -358,5 +383,16 @@ impl Port for TapPort {
 
     fn stats(&self) -> PortStats {
         self.stats
+    }
+
+    /// rx: the interface's `tx_dropped` (frames its stack sent that the TAP queue had no room
+    /// for: nfv did not read them in time); tx: its `rx_dropped` (frames nfv wrote that the
+    /// kernel dropped).
+    fn kernel_drops(&self) -> Option<KernelDrops> {
+        let d = self.dev.kernel.as_ref()?.read();
+        Some(KernelDrops {
+            rx: d.tx_dropped,
+            tx: d.rx_dropped,
+        })
     }
 }
