@@ -107,3 +107,81 @@ fn a_deleted_host_interface_does_not_make_the_worker_spin() {
         "every port log names node:iface: {log}"
     );
 }
+
+/// `fw1` of `examples/edge.yaml`, as written there (its node block, indented as a node).
+fn edge_firewall() -> String {
+    let edge = include_str!("../examples/edge.yaml");
+    let start = edge.find("\n  fw1:\n").expect("edge.yaml has fw1") + 1;
+    let len = edge[start + 1..]
+        .find("\n  nat1:")
+        .expect("nat1 follows fw1 in edge.yaml")
+        + 2;
+    edge[start..start + len].to_string()
+}
+
+/// Issue 15 defect 8: path-MTU discovery through the edge example's firewall. A router
+/// behind it (r2) has a 1400-byte link to `web`: a 1500-byte DF ping from pc1 makes r2 send
+/// Fragmentation Needed (RFC 1191), which comes back through the NAT and the firewall as a
+/// RELATED ICMP error. With `allow state established` alone (the old example) the firewall
+/// dropped it and pc1 never learned the MTU (PMTUD black hole).
+#[test]
+fn path_mtu_discovery_works_through_the_edge_firewall() {
+    if !require_root() {
+        return;
+    }
+    let yaml = format!(
+        "name: t-pmtu\n\
+         nodes:\n  \
+           pc1: {{ kind: host, address: 10.0.0.10/24, gateway: 10.0.0.1 }}\n  \
+           web: {{ kind: host, address: 198.51.100.80/24, gateway: 198.51.100.1, mtu: 1400 }}\n  \
+           r1:\n    kind: router\n    interfaces:\n      \
+             lan: {{ address: 10.0.0.1/24 }}\n      wan: {{ address: 203.0.113.1/24 }}\n    \
+             routes: [ {{ to: 198.51.100.0/24, via: 203.0.113.3 }} ]\n\
+         {}\n  \
+           nat1: {{ kind: nat, external: [203.0.113.2] }}\n  \
+           r2:\n    kind: router\n    interfaces:\n      \
+             up: {{ address: 203.0.113.3/24 }}\n      \
+             down: {{ address: 198.51.100.1/24, mtu: 1400 }}\n\
+         links:\n  - endpoints: [pc1, r1:lan]\n  - endpoints: [r2:down, web]\n\
+         chains:\n  - [r1:wan, fw1, nat1, r2:up]\n",
+        edge_firewall().trim_end()
+    );
+    let mut run = Running::start("pmtu", &yaml, &["t-pmtu-pc1", "t-pmtu-web"], &[]);
+    assert!(ping("t-pmtu-pc1", "198.51.100.80", 2), "small pings pass");
+    // 1472 bytes of ICMP data: a 1500-byte packet with DF set.
+    let big = ns_exec(
+        "t-pmtu-pc1",
+        &[
+            "ping",
+            "-n",
+            "-c",
+            "2",
+            "-i",
+            "0.3",
+            "-W",
+            "1",
+            "-M",
+            "do",
+            "-s",
+            "1472",
+            "198.51.100.80",
+        ],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&big.stdout),
+        String::from_utf8_lossy(&big.stderr)
+    );
+    let route = ns_exec("t-pmtu-pc1", &["ip", "route", "get", "198.51.100.80"]);
+    let route = String::from_utf8_lossy(&route.stdout).to_string();
+    let (ok, report) = run.stop();
+    assert!(ok, "{report}");
+    assert!(
+        route.contains("mtu 1400"),
+        "pc1 learned the path MTU from r2's Fragmentation Needed: {route}\nping: {text}\n{report}"
+    );
+    assert!(
+        text.contains("mtu = 1400") || text.contains("mtu=1400"),
+        "{text}"
+    );
+}
