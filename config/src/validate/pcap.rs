@@ -89,26 +89,9 @@ fn pcap_problem<F: std::io::Read + std::io::Seek>(file: &mut F, len: u64) -> Opt
 /// such as `/dev/zero` would block or never end) whose header and first records are pcap.
 /// Only the header and a bounded scan are read; the port streams the file at start-up.
 fn read_problem(full: &std::path::Path) -> Option<String> {
-    let regular = |m: &std::fs::Metadata| {
-        (!m.is_file()).then(|| {
-            "not a regular file (a FIFO, device or directory cannot be replayed)".to_owned()
-        })
-    };
-    // stat before open: opening a FIFO for reading blocks until a writer comes.
-    let meta = match std::fs::metadata(full) {
-        Ok(m) => m,
-        Err(e) => return Some(format!("cannot read it: {e}")),
-    };
-    if let Some(why) = regular(&meta) {
-        return Some(why);
-    }
-    let file = match std::fs::File::open(full) {
-        Ok(f) => f,
-        Err(e) => return Some(format!("cannot read it: {e}")),
-    };
-    match file.metadata() {
-        Ok(m) => regular(&m).or_else(|| pcap_problem(&mut std::io::BufReader::new(file), m.len())),
-        Err(e) => Some(format!("cannot read it: {e}")),
+    match super::open_regular(full) {
+        Ok((file, len)) => pcap_problem(&mut std::io::BufReader::new(file), len),
+        Err(why) => Some(why),
     }
 }
 
