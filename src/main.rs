@@ -7,9 +7,7 @@ mod demo;
 mod graph_cmd;
 mod metrics;
 mod report;
-mod runtime;
 mod trace_cmd;
-mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use nfv_dataplane::worker::{self, Shutdown};
+use nfv_runtime::{self as runtime, workers};
 
 /// A network-function-virtualization data plane: switches (routers, NAT and firewalls to
 /// come) wired to namespaces, VMs and host interfaces from one YAML topology file.

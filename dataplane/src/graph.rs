@@ -710,6 +710,14 @@ impl Graph {
             .collect()
     }
 
+    /// The element called `name` (as given to `add_element`), to inject packets at one of
+    /// its gates.
+    #[must_use]
+    pub fn element_id(&self, name: &str) -> Option<ElementId> {
+        let i = self.elements.iter().position(|e| e.name == name)?;
+        u16::try_from(i).ok().map(ElementId)
+    }
+
     /// Every counter of every port and element.
     pub fn report(&self) -> GraphReport {
         let rings = self
