@@ -92,6 +92,10 @@
 //!   direction can hold frames at all, the heap too when it has jitter without a rate (the
 //!   only case with due times out of order); at most 65 536 each up front, a larger limit
 //!   grows them on first use. So the packet path allocates nothing in steady state.
+//!   Cost, release build, 64-byte frames in bursts of 32 at 3.2 Mpps with ~3200 held (on
+//!   top of ~28 ns/frame for the test loop's own alloc and free): zero spec ~10 ns/frame,
+//!   delay (FIFO) ~22, delay with loss/duplicate/reorder 1 % ~25, delay with jitter (heap)
+//!   ~170 — random keys make the heap's comparisons unpredictable branches.
 //! * **Buffers.** Held frames keep their packet buffers: the packet pool must have room for
 //!   `limit` frames per direction on top of what the rest of the graph needs.
 //! * **Randomness.** One SplitMix64 generator per direction, seeded from `seed` and the
@@ -110,11 +114,13 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
 use std::num::NonZeroU64;
 use std::time::Duration;
 
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, OutputGate, Outputs, PacketBuf,
+    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
+    PacketBuf, Table,
 };
 
 /// Default frames held per direction (netem's default `limit`).
@@ -157,6 +163,19 @@ impl Ppm {
     /// The value in parts per million.
     pub const fn get(self) -> u32 {
         self.0
+    }
+}
+
+/// As a percentage: `30%`, `0.25%`, `0.0001%`.
+impl fmt::Display for Ppm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, frac) = (self.0 / 10_000, self.0 % 10_000);
+        if frac == 0 {
+            write!(f, "{whole}%")
+        } else {
+            let digits = format!("{frac:04}");
+            write!(f, "{whole}.{}%", digits.trim_end_matches('0'))
+        }
     }
 }
 
@@ -203,6 +222,18 @@ pub enum LossModel {
     Random(Ppm),
     /// Bursty loss: see [`GilbertElliott`].
     GilbertElliott(GilbertElliott),
+}
+
+/// In tc's words: `random 30%`, `gemodel 1% 25% 100% 0%` (p, r, 1-h, 1-k).
+impl fmt::Display for LossModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LossModel::Random(p) => write!(f, "random {p}"),
+            LossModel::GilbertElliott(g) => {
+                write!(f, "gemodel {} {} {} {}", g.p, g.r, g.loss_bad, g.loss_good)
+            }
+        }
+    }
 }
 
 impl Default for LossModel {
@@ -386,6 +417,8 @@ enum Loss {
 #[derive(Debug)]
 struct Lane {
     name: &'static str,
+    /// As configured, for [`Element::tables`].
+    spec: ImpairSpec,
     out: OutputGate,
     delay: u64,
     jitter: u64,
@@ -434,6 +467,7 @@ impl Lane {
         };
         Lane {
             name,
+            spec: spec.clone(),
             out: OutputGate(out),
             delay: nanos(spec.delay),
             jitter: nanos(spec.jitter),
@@ -635,6 +669,36 @@ impl Lane {
         }
     }
 
+    /// When the next held frame is due (ns), if any.
+    fn next_due(&self) -> Option<u64> {
+        let f = self.fifo.front().map(|h| h.due);
+        let h = self.heap.peek().map(|h| h.due);
+        f.into_iter().chain(h).min()
+    }
+
+    /// One row of the `impair` table.
+    fn row(&self, now: Instant) -> Vec<String> {
+        let s = &self.spec;
+        let us = |d: Duration| d.as_micros().to_string();
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        vec![
+            self.name.into(),
+            us(s.delay),
+            us(s.jitter),
+            s.correlation.to_string(),
+            s.loss.to_string(),
+            s.duplicate.to_string(),
+            s.reorder.to_string(),
+            self.gap.to_string(),
+            opt(s.rate.map(|r| r.to_string())),
+            s.limit.to_string(),
+            self.held().to_string(),
+            opt(self
+                .next_due()
+                .map(|d| (d.saturating_sub(now.as_nanos()) / 1000).to_string())),
+        ]
+    }
+
     fn counters(&self, names: &[&'static str; 11], f: &mut dyn FnMut(&'static str, u64)) {
         let c = &self.c;
         let values = [
@@ -728,6 +792,32 @@ impl Element for Impair {
         for (lane, names) in self.lanes.iter().zip(&COUNTER_NAMES) {
             lane.counters(names, f);
         }
+    }
+
+    /// One table, `impair`: a row per direction with its settings, the frames it holds and
+    /// the time until the next one is due.
+    fn tables(&self, now: Instant, out: &mut dyn FnMut(Table)) {
+        let mut t = Table::new(
+            "impair",
+            &[
+                "direction",
+                "delay_us",
+                "jitter_us",
+                "correlation",
+                "loss",
+                "duplicate",
+                "reorder",
+                "gap",
+                "rate_bytes_per_s",
+                "limit",
+                "held",
+                "next_due_us",
+            ],
+        );
+        for lane in &self.lanes {
+            t.push_with(|| lane.row(now));
+        }
+        out(t);
     }
 
     fn gate_name(&self, gate: u16) -> String {
@@ -1306,6 +1396,104 @@ mod tests {
         assert!(a.len() > 400);
         assert_eq!(a, run_everything(1234));
         assert_ne!(a, run_everything(1235), "the seed matters");
+    }
+
+    #[test]
+    fn impair_table_shows_settings_held_frames_and_next_due() {
+        let cfg = ImpairConfig {
+            a_to_b: ImpairSpec {
+                jitter: Duration::from_micros(2500),
+                loss: LossModel::GilbertElliott(GilbertElliott::simple(
+                    Ppm(2_500),
+                    Ppm::percent(25),
+                )),
+                rate: NonZeroU64::new(125_000),
+                ..delay(20)
+            },
+            b_to_a: ImpairSpec {
+                loss: LossModel::Random(Ppm(1)),
+                ..ImpairSpec::default()
+            },
+            seed: 0,
+        };
+        let mut r = Rig::new(&cfg);
+        r.send(T0, 0, 0..1);
+        let mut tables = Vec::new();
+        r.imp
+            .tables(Instant::from_nanos(T0 + 5 * MS), &mut |t| tables.push(t));
+        assert_eq!(tables.len(), 1);
+        let t = &tables[0];
+        assert_eq!((t.name, t.total, t.columns.len()), ("impair", 2, 12));
+        let a = &t.rows[0];
+        assert_eq!(&a[..4], &["a->b", "20000", "2500", "0%"]);
+        assert_eq!(a[4], "gemodel 0.25% 25% 100% 0%");
+        assert_eq!(&a[8..11], &["125000", "1000", "1"]);
+        let due: u64 = a[11].parse().expect("a number");
+        // 17.5..22.5 ms of delay + 480 µs for 60 bytes at 1 Mbit/s, 5 ms already gone.
+        assert!((12_980..17_980).contains(&due), "{due}");
+        let b = &t.rows[1];
+        assert_eq!(&b[..5], &["b->a", "0", "0", "0%", "random 0.0001%"]);
+        assert_eq!(&b[8..], &["-", "1000", "0", "-"]);
+    }
+
+    /// Random settings and traffic: every call keeps conservation (checked by the test
+    /// runner) and each direction's counters add up.
+    #[test]
+    fn impair_random_settings_account_for_every_frame() {
+        let mut g = SplitMix64(99);
+        let ppm = |g: &mut SplitMix64, max: u32| Ppm(g.next_u32() % (max + 1));
+        for case in 0..40u64 {
+            let mut spec = || ImpairSpec {
+                delay: Duration::from_micros(u64::from(g.next_u32() % 20_000)),
+                jitter: Duration::from_micros(u64::from(g.next_u32() % 30_000)),
+                correlation: ppm(&mut g, MILLION),
+                loss: if g.next_u32().is_multiple_of(2) {
+                    LossModel::Random(ppm(&mut g, 300_000))
+                } else {
+                    LossModel::GilbertElliott(GilbertElliott {
+                        p: ppm(&mut g, 100_000),
+                        r: ppm(&mut g, MILLION),
+                        loss_bad: ppm(&mut g, MILLION),
+                        loss_good: ppm(&mut g, 50_000),
+                    })
+                },
+                duplicate: ppm(&mut g, 300_000),
+                reorder: ppm(&mut g, 500_000),
+                reorder_gap: g.next_u32() % 4,
+                rate: NonZeroU64::new(u64::from(g.next_u32() % 3) * 500_000),
+                limit: g.next_u32() % 64,
+            };
+            let cfg = ImpairConfig {
+                a_to_b: spec(),
+                b_to_a: spec(),
+                seed: case,
+            };
+            let mut r = Rig::new(&cfg);
+            let mut sent = [0u64; 2];
+            let mut t = T0;
+            for i in 0..300u32 {
+                t += u64::from(g.next_u32() % 2000) * US;
+                let n = g.next_u32() % 40;
+                let input = (g.next_u32() % 2) as u16;
+                r.send(t, input, i * 64..i * 64 + n);
+                sent[usize::from(input)] += u64::from(n);
+                if i.is_multiple_of(3) {
+                    r.tick(t + 500 * US);
+                }
+            }
+            for (d, input) in [("a_to_b", 0), ("b_to_a", 1)] {
+                let c = |what: &str| r.counter(&format!("{d}_{what}"));
+                assert_eq!(
+                    sent[input] + c("duplicated"),
+                    c("passed") + c("lost") + c("queue_full") + c("held"),
+                    "case {case} {d}: {cfg:?}"
+                );
+            }
+            r.ticks(t + MS, t + 200 * MS, MS);
+            assert_eq!(r.imp.held(), 0);
+            let passed = r.counter("a_to_b_passed") + r.counter("b_to_a_passed");
+            assert_eq!(r.log.len() as u64, passed);
+        }
     }
 
     #[test]
