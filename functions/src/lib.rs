@@ -14,6 +14,7 @@
 //! | `firewall` | [`firewall::Firewall`] |
 
 pub mod firewall;
+pub mod impair;
 pub mod l2_switch;
 pub mod nat;
 pub mod rate_limit;
@@ -23,6 +24,7 @@ mod show;
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
 };
+pub use impair::{GilbertElliott, Impair, ImpairConfig, ImpairSpec, LossModel, Ppm};
 pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
 pub use nat::{
     Filtering, Nat44, NatConfig, NatError, NatProto, NatTimeouts, PortForward, SessionState,
