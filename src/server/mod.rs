@@ -311,10 +311,15 @@ mod tests {
         let (status, _, body) = exchange(b"GET /api/v1/counters HTTP/1.1\r\n\r\n").await;
         assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
         assert_eq!(body, r#"{"error":"the worker is not running"}"#);
-        let (status, head, body) = exchange(b"GET /metrics HTTP/1.1\r\n\r\n").await;
-        assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
-        assert!(head.contains("Content-Type: text/plain\r\n"), "{head}");
-        assert_eq!(body, "the worker is not running\n");
+        for raw in [
+            &b"GET /metrics HTTP/1.1\r\n\r\n"[..],
+            b"GET /metrics?x=1 HTTP/1.0\r\n\r\n",
+        ] {
+            let (status, head, body) = exchange(raw).await;
+            assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+            assert!(head.contains("Content-Type: text/plain\r\n"), "{head}");
+            assert_eq!(body, "the worker is not running\n");
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]
