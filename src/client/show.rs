@@ -13,42 +13,21 @@ use crate::api::TablesQuery;
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// Which table.
-    #[arg(value_enum)]
-    table: TableName,
+    #[arg(value_parser = table_names())]
+    table: String,
     /// Only this node (default: every node that has the table).
     node: Option<String>,
     #[command(flatten)]
     api: ApiArgs,
 }
 
-/// The tables `nfv show` knows (the server's `TABLES`).
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum TableName {
-    /// Switch MAC tables.
-    Fdb,
-    /// Router ARP caches.
-    Arp,
-    /// Router routes (connected, local, static).
-    Routes,
-    /// NAT sessions.
-    Nat,
-    /// Firewall connections.
-    Flows,
-    /// Firewall rules with hit counts.
-    Rules,
-}
-
-impl TableName {
-    fn as_str(self) -> &'static str {
-        match self {
-            TableName::Fdb => "fdb",
-            TableName::Arp => "arp",
-            TableName::Routes => "routes",
-            TableName::Nat => "nat",
-            TableName::Flows => "flows",
-            TableName::Rules => "rules",
-        }
-    }
+/// The tables `nfv show` knows: every kind's tables, from the kind registry (the same list
+/// the server answers for), with their help lines.
+fn table_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        nfv_runtime::kinds::tables()
+            .map(|(t, _)| clap::builder::PossibleValue::new(t.name).help(t.help)),
+    )
 }
 
 /// The text of `nfv show` for a `/api/v1/tables/...` answer.
@@ -108,7 +87,7 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     let q = TablesQuery {
         node: args.node.clone(),
     };
-    let path = q.path(args.table.as_str());
+    let path = q.path(&args.table);
     let v = get_json(addr, &path, HTTP_TIMEOUT, &format!("{path}: "))?;
     print!("{}", render_tables(&v));
     Ok(ExitCode::SUCCESS)

@@ -20,15 +20,11 @@ use serde_json::{Map, Value, json};
 use crate::api::TablesQuery;
 use crate::http::{Response, Status};
 
-/// The tables `GET /api/v1/tables/{name}` knows, and the node kind that has each.
-pub const TABLES: [(&str, &str); 6] = [
-    ("fdb", "switch"),
-    ("arp", "router"),
-    ("routes", "router"),
-    ("nat", "nat"),
-    ("flows", "firewall"),
-    ("rules", "firewall"),
-];
+/// The tables `GET /api/v1/tables/{name}` knows, and the node kind that has each: every
+/// kind's [`nfv_runtime::Kind::tables`], in registry order.
+fn tables_known() -> impl Iterator<Item = (&'static str, &'static str)> {
+    nfv_runtime::kinds::tables().map(|(t, kind)| (t.name, kind))
+}
 
 /// How long an API request waits for the worker.
 pub const WORKER_TIMEOUT: Duration = Duration::from_secs(1);
@@ -246,12 +242,12 @@ pub fn counters(ctl: &Controllers) -> Response {
 
 /// `table|table|…`, for messages.
 pub fn table_names() -> String {
-    TABLES.map(|(t, _)| t).join("|")
+    tables_known().map(|(t, _)| t).collect::<Vec<_>>().join("|")
 }
 
 /// `GET /api/v1/tables/{table}?node=`. Blocking: asks the workers.
 pub fn tables(table: &str, q: TablesQuery, ctl: &Controllers, info: &Info) -> Response {
-    let Some(&(table, owner)) = TABLES.iter().find(|(t, _)| *t == table) else {
+    let Some((table, owner)) = tables_known().find(|(t, _)| *t == table) else {
         return json_error(
             Status::NOT_FOUND,
             format!("no table {table:?}; tables: {}", table_names()),
