@@ -98,7 +98,13 @@ fn build<'f>(
 ) -> Result<Network> {
     let mut resources = Resources::default();
     let mut summary = Vec::new();
-    let pool = PacketPool::new(POOL_BUFFERS * workers, max_frame(topo));
+    let held: usize = topo
+        .links
+        .iter()
+        .flat_map(|l| &l.elements)
+        .map(|e| e.spec().max_held())
+        .sum();
+    let pool = PacketPool::new(POOL_BUFFERS * workers + held, max_frame(topo));
     let large_pool = topo
         .nodes
         .iter()
@@ -130,7 +136,22 @@ fn build<'f>(
             .ok_or_else(|| anyhow!("link endpoint {e} has no port (a validation bug)"))
     };
     for l in &topo.links {
-        gb.link(resolve(&l.a)?, resolve(&l.b)?);
+        let (a, b) = (resolve(&l.a)?, resolve(&l.b)?);
+        // Elements on the link go between its ends, gate 0 towards `a` (config::links).
+        let mut from = a;
+        for (i, e) in l.elements.iter().enumerate() {
+            let name = match l.elements.len() {
+                1 => format!("{}~{}", l.a, l.b),
+                _ => format!("{}~{}#{i}", l.a, l.b),
+            };
+            let line = format!("link {} - {}: {name}: {}", l.a, l.b, e.spec().summary());
+            tracing::info!("{line}");
+            summary.push(line);
+            let id = gb.add_element(name, e.spec().element(), None)?;
+            gb.link(from, Endpoint::Gate(id, 0));
+            from = Endpoint::Gate(id, 1);
+        }
+        gb.link(from, b);
     }
     let pipeline = gb
         .build()
