@@ -223,6 +223,95 @@ pub fn tick(elem: &mut dyn Element, pool: PacketPool, now: Instant) -> Emitted {
     e
 }
 
+/// The pool the function tests use: 512 buffers of 2048 bytes.
+pub fn pool() -> PacketPool {
+    PacketPool::new(512, 2048)
+}
+
+/// Feed one `frame` to `elem` on `gate` at `now`, in buffers of a fresh [`pool`].
+///
+/// # Panics
+/// As [`run`].
+pub fn send(elem: &mut dyn Element, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
+    run(elem, pool(), now, gate, &[frame])
+}
+
+/// As [`send`] with buffers from `pool`.
+///
+/// # Panics
+/// As [`run`].
+pub fn send_in(
+    elem: &mut dyn Element,
+    pool: PacketPool,
+    now: Instant,
+    gate: u16,
+    frame: &[u8],
+) -> Emitted {
+    run(elem, pool, now, gate, &[frame])
+}
+
+/// The value of the element's counter `name` ([`Element::counters`]).
+///
+/// # Panics
+/// If the element has no counter of that name.
+pub fn counter(elem: &dyn Element, name: &str) -> u64 {
+    let mut v = None;
+    elem.counters(&mut |k, x| {
+        if k == name {
+            v = Some(x);
+        }
+    });
+    v.unwrap_or_else(|| panic!("{} has no counter {name}", elem.kind()))
+}
+
+/// `n` seconds after [`Instant::ZERO`].
+pub fn secs(n: u64) -> Instant {
+    Instant::from_secs(n)
+}
+
+/// `n` milliseconds after [`Instant::ZERO`].
+pub fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+/// A seeded xorshift64 generator for reproducible random tests (Marsaglia 2003). The seed
+/// must not be 0.
+#[derive(Clone, Debug)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        self.next() as u8
+    }
+
+    /// A random element of the non-empty `xs`.
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
+}
+
 /// A MAC address `02:00:00:00:00:n` (locally administered unicast).
 pub const fn mac(n: u8) -> [u8; 6] {
     [0x02, 0, 0, 0, 0, n]

@@ -545,7 +545,7 @@ impl Element for L2Switch {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use nfv_dataplane::PacketPool;
-    use nfv_dataplane::testing::{self, BROADCAST, eth, eth_tagged, mac};
+    use nfv_dataplane::testing::{self, BROADCAST, counter, eth, eth_tagged, mac};
 
     use super::*;
 
@@ -581,16 +581,6 @@ mod tests {
             access("p3", 1),
             access("p4", 1),
         ])
-    }
-
-    fn counter(sw: &L2Switch, name: &str) -> u64 {
-        let mut v = None;
-        sw.counters(&mut |k, n| {
-            if k == name {
-                v = Some(n);
-            }
-        });
-        v.unwrap()
     }
 
     const IPV4: u16 = 0x0800;

@@ -11,9 +11,10 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use nfv_dataplane::testing::{
-    self, BROADCAST, Emitted, Ipv4Fields, arp_reply, arp_request, eth, eth_dst_of, eth_ipv4,
-    eth_src_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst, ip_of, ip_proto_of,
-    ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, tcp, tcp_flags, tcp_syn, udp,
+    self, BROADCAST, Ipv4Fields, XorShift, arp_reply, arp_request, counter, eth, eth_dst_of,
+    eth_ipv4, eth_src_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst, ip_of,
+    ip_proto_of, ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, pool, secs, send, tcp,
+    tcp_flags, tcp_syn, udp,
 };
 use nfv_dataplane::wire::checksum::{checksum, verify};
 use nfv_dataplane::{DropReason, Element, Instant, PacketPool};
@@ -37,14 +38,6 @@ const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMP: u8 = 1;
 const GRE: u8 = 47;
-
-fn secs(n: u64) -> Instant {
-    Instant::from_secs(n)
-}
-
-fn pool() -> PacketPool {
-    PacketPool::new(256, 2048)
-}
 
 fn cfg(rules: Vec<Rule>, default: Action) -> FirewallConfig {
     FirewallConfig {
@@ -97,20 +90,6 @@ fn example_policy() -> Firewall {
         ],
         Action::Drop,
     )
-}
-
-fn counter(f: &Firewall, name: &str) -> u64 {
-    let mut v = None;
-    f.counters(&mut |n, x| {
-        if n == name {
-            v = Some(x);
-        }
-    });
-    v.unwrap_or_else(|| panic!("firewall has no counter {name}"))
-}
-
-fn send(f: &mut Firewall, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
-    testing::run(f, pool(), now, gate, &[frame])
 }
 
 /// The Ethernet frame a host on the side of `gate` sends through the firewall.
@@ -1284,28 +1263,6 @@ fn tcp_fragment_at_offset_8_is_dropped_rfc1858() {
 }
 
 // ------------------------------------------------------------------ robustness
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
 
 fn fuzz_ip(rng: &mut XorShift) -> Vec<u8> {
     let addrs = [

@@ -14,9 +14,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use nfv_dataplane::testing::{
-    self, Emitted, Ipv4Fields, arp_of, arp_reply, arp_request, eth, eth_dst_of, eth_ipv4,
+    self, Emitted, Ipv4Fields, arp_of, arp_reply, arp_request, counter, eth, eth_dst_of, eth_ipv4,
     eth_src_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst, ip_frag, ip_of,
-    ip_proto_of, ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, tcp, tcp_flags, udp,
+    ip_proto_of, ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, ms, pool, secs, send, tcp,
+    tcp_flags, udp,
 };
 use nfv_dataplane::wire::checksum::verify;
 use nfv_dataplane::{DropReason, Element, Instant, PacketPool};
@@ -49,18 +50,6 @@ const ACK: u8 = tcp_flags::ACK;
 const FIN: u8 = tcp_flags::FIN;
 const RST: u8 = tcp_flags::RST;
 
-fn secs(n: u64) -> Instant {
-    Instant::from_secs(n)
-}
-
-fn ms(n: u64) -> Instant {
-    Instant::from_millis(n)
-}
-
-fn pool() -> PacketPool {
-    PacketPool::new(512, 2048)
-}
-
 fn cfg() -> NatConfig {
     NatConfig {
         inside_mac: NAT_IN,
@@ -76,20 +65,6 @@ fn nat_with(f: impl FnOnce(&mut NatConfig)) -> Nat44 {
     let mut c = cfg();
     f(&mut c);
     Nat44::new(&c).unwrap()
-}
-
-fn counter(n: &Nat44, name: &str) -> u64 {
-    let mut v = None;
-    n.counters(&mut |k, x| {
-        if k == name {
-            v = Some(x);
-        }
-    });
-    v.unwrap_or_else(|| panic!("nat has no counter {name}"))
-}
-
-fn send(n: &mut Nat44, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
-    testing::run(n, pool(), now, gate, &[frame])
 }
 
 /// The single frame that came out, which must be on `gate`.
