@@ -185,7 +185,7 @@ pub fn run_packets(
     input: u16,
     pkts: Vec<PacketBuf>,
 ) -> Emitted {
-    let mut out = Outputs::new(elem.gates().outputs);
+    let mut out = Outputs::for_element(elem);
     let mut ctx = Context::new(now, pool);
     let held_before = elem.held();
     let n = pkts.len();
@@ -209,7 +209,7 @@ pub fn run_packets(
 
 /// Run `elem.tick` at `now` and return what came out.
 pub fn tick(elem: &mut dyn Element, pool: PacketPool, now: Instant) -> Emitted {
-    let mut out = Outputs::new(elem.gates().outputs);
+    let mut out = Outputs::for_element(elem);
     let mut ctx = Context::new(now, pool);
     let held_before = elem.held();
     elem.tick(&mut ctx, &mut out);

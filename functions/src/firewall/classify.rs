@@ -1,9 +1,9 @@
 //! What the rules and the connection table look at: a packet's protocol, ports and flow key,
 //! and the flow key quoted in an ICMP error.
 
-use nfv_dataplane::DropReason;
 use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip};
 use nfv_dataplane::wire::{be16, be32, ip_proto};
+use nfv_dataplane::{DropReason, Reason};
 
 use super::*;
 
@@ -80,7 +80,7 @@ pub(super) mod tcpf {
 
 /// Rule view and tracking kind of a validated IPv4 packet in frame `f`. `Err` when the L4
 /// header of a whole packet or first fragment is cut short.
-pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), DropReason> {
+pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), Reason> {
     let l4 = f.get(IP + ip.ihl..IP + ip.total).unwrap_or(&[]);
     let mut p = Pkt {
         src: ip.src,
@@ -93,7 +93,7 @@ pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), DropReason> {
     let kind = match ip.proto {
         ip_proto::TCP => {
             if l4.len() < 20 {
-                return Err(DropReason::Malformed);
+                return Err(DropReason::Malformed.into());
             }
             let (sp, dp) = (be16(l4, 0), be16(l4, 2));
             p.ports = Some((sp, dp));
@@ -108,7 +108,7 @@ pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), DropReason> {
         }
         ip_proto::UDP => {
             if l4.len() < 8 {
-                return Err(DropReason::Malformed);
+                return Err(DropReason::Malformed.into());
             }
             let (sp, dp) = (be16(l4, 0), be16(l4, 2));
             p.ports = Some((sp, dp));
@@ -121,7 +121,7 @@ pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), DropReason> {
         }
         ip_proto::ICMP => {
             if l4.len() < 8 {
-                return Err(DropReason::Malformed);
+                return Err(DropReason::Malformed.into());
             }
             let t = l4[0];
             p.icmp_type = Some(t);

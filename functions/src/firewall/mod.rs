@@ -98,7 +98,7 @@ use ahash::RandomState;
 use nfv_dataplane::wire::{ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, eth_type, ip_proto};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    PacketBuf, Reason, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -109,6 +109,23 @@ use conntrack::{CLASSES, Class, FlowKey, FlowTable, VERDICT_DEFAULT, VERDICT_UNK
 use rules::*;
 
 use nfv_dataplane::wire::ipv4::parse as parse_ipv4;
+
+nfv_dataplane::drop_reasons! {
+    /// Why the firewall drops a packet (besides the core [`DropReason`]s).
+    pub enum FwDrop: element {
+        /// A `drop` rule or the default drop policy.
+        RuleDrop = "fw_rule_drop",
+        /// A `reject` rule (the RST or ICMP answer is counted as generated).
+        Rejected = "fw_rejected",
+        /// A packet in no flow that cannot start one (TCP without a pure SYN, ICMP reply or
+        /// error about nothing tracked), not explicitly allowed.
+        Invalid = "fw_invalid",
+        /// The connection table is full: the new flow was not created.
+        TableFull = "fw_table_full",
+        /// A non-initial fragment of no allowed datagram, or an RFC 1858 overlap.
+        Fragment = "fw_fragment",
+    }
+}
 
 /// Gate of the protected side.
 pub const GATE_IN: u16 = 0;
@@ -307,7 +324,7 @@ impl Firewall {
                 self.c.fragments_passed += 1;
                 out.emit(egress, pkt);
             } else {
-                out.drop(pkt, DropReason::FwFragment);
+                out.drop(pkt, FwDrop::Fragment);
             }
             return;
         }
@@ -364,6 +381,10 @@ impl Firewall {
 impl Element for Firewall {
     fn kind(&self) -> &'static str {
         "firewall"
+    }
+
+    fn drop_reasons(&self) -> &'static [ReasonInfo] {
+        FwDrop::TABLE
     }
 
     fn gates(&self) -> GateSpec {

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use nfv_dataplane::wire::ipv4::Ipv4Header as Ip;
-use nfv_dataplane::{Context, DropReason, Outputs, PacketBuf};
+use nfv_dataplane::{Context, Outputs, PacketBuf};
 
 use super::*;
 
@@ -125,7 +125,7 @@ impl Firewall {
         action: Action,
         state: u8,
         out: &mut Outputs,
-    ) -> Result<(), DropReason> {
+    ) -> Result<(), Reason> {
         // The common case without the call: allowed, and no packet trace to write.
         if matches!(action, Action::Allow) && pkt.meta.trace == 0 {
             return Ok(());
@@ -147,7 +147,7 @@ impl Firewall {
         action: Action,
         state: u8,
         out: &mut Outputs,
-    ) -> Result<(), DropReason> {
+    ) -> Result<(), Reason> {
         out.note(pkt, || {
             let dir = if gate == GATE_IN { "out" } else { "in" };
             let state = match state {
@@ -174,11 +174,11 @@ impl Firewall {
         });
         match action {
             Action::Allow => Ok(()),
-            Action::Drop if state == S_INVALID => Err(DropReason::FwInvalid),
-            Action::Drop => Err(DropReason::FwRuleDrop),
+            Action::Drop if state == S_INVALID => Err(FwDrop::Invalid.into()),
+            Action::Drop => Err(FwDrop::RuleDrop.into()),
             Action::Reject => {
                 self.reject(ctx, gate, pkt, ip, p, out);
-                Err(DropReason::FwRejected)
+                Err(FwDrop::Rejected.into())
             }
         }
     }

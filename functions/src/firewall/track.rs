@@ -2,7 +2,7 @@
 
 use nfv_dataplane::wire::ip_proto;
 use nfv_dataplane::wire::ipv4::Ipv4Header as Ip;
-use nfv_dataplane::{Context, DropReason, Outputs, PacketBuf};
+use nfv_dataplane::{Context, Outputs, PacketBuf};
 
 use super::*;
 
@@ -22,7 +22,7 @@ impl Firewall {
         starts: bool,
         tcp_flags: u8,
         out: &mut Outputs,
-    ) -> Result<(), DropReason> {
+    ) -> Result<(), Reason> {
         let now = ctx.now;
         let (key, from_a) = FlowKey::of(p.proto, p.src, sport, p.dst, dport);
         let mut found = self.flows.lookup(&key, now);
@@ -55,7 +55,7 @@ impl Firewall {
                     _ => (TcpState::Closed, Class::Other),
                 };
                 let Some(i) = self.flows.insert(key, from_a, dir, tcp, class, now) else {
-                    return Err(DropReason::FwTableFull);
+                    return Err(FwDrop::TableFull.into());
                 };
                 self.c.flows_created += 1;
                 let f = self.flows.get_mut(i);

@@ -13,7 +13,7 @@
 use nfv_dataplane::wire::checksum;
 use nfv_dataplane::wire::gso::F_NEEDS_CSUM;
 use nfv_dataplane::wire::{be16, be32, ip_proto};
-use nfv_dataplane::{DropReason, Offload};
+use nfv_dataplane::{DropReason, Offload, Reason};
 
 use super::NatProto;
 use super::table::tcp_flag;
@@ -91,7 +91,7 @@ impl L4 {
 
 /// Parse the transport header of an unfragmented packet or a first fragment. Headers the
 /// NAT must rewrite have to be complete (a "tiny first fragment" is malformed).
-pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, DropReason> {
+pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, Reason> {
     let off = IP + ip.ihl;
     let end = IP + ip.total;
     let len = end - off;
@@ -108,7 +108,7 @@ pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, DropReason> {
         ip_proto::TCP | ip_proto::UDP => {
             let tcp = ip.proto == ip_proto::TCP;
             if len < if tcp { 20 } else { 8 } {
-                return Err(DropReason::Malformed);
+                return Err(DropReason::Malformed.into());
             }
             l4.kind = Kind::Ported;
             l4.proto = Some(if tcp { NatProto::Tcp } else { NatProto::Udp });
@@ -120,7 +120,7 @@ pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, DropReason> {
         }
         ip_proto::ICMP => {
             if len < 8 {
-                return Err(DropReason::Malformed);
+                return Err(DropReason::Malformed.into());
             }
             let t = f[off];
             l4.icmp_type = t;
@@ -328,7 +328,7 @@ pub(super) fn partial_begin(
     f: &mut [u8],
     ip: &Ip,
     o: Option<Offload>,
-) -> Result<Option<Partial>, DropReason> {
+) -> Result<Option<Partial>, Reason> {
     let Some(o) = o.filter(|o| o.flags & F_NEEDS_CSUM != 0) else {
         return Ok(None);
     };
@@ -336,11 +336,11 @@ pub(super) fn partial_begin(
     let want = match ip.proto {
         ip_proto::TCP => 16,
         ip_proto::UDP => 6,
-        _ => return Err(DropReason::OffloadInvalid),
+        _ => return Err(DropReason::OffloadInvalid.into()),
     };
     let co = l4o + want;
     if usize::from(o.csum_start) != l4o || usize::from(o.csum_offset) != want || co + 2 > ip.end() {
-        return Err(DropReason::OffloadInvalid);
+        return Err(DropReason::OffloadInvalid.into());
     }
     let p = be16(f, co);
     let c = if p == 0xffff { 0xffff } else { !p };
@@ -478,7 +478,7 @@ mod tests {
         ] {
             assert_eq!(
                 partial_begin(&mut f, &ip, Some(bad)).map(|p| p.is_some()),
-                Err(DropReason::OffloadInvalid)
+                Err(DropReason::OffloadInvalid.into())
             );
         }
         let no = Offload { flags: 0, ..o };

@@ -8,7 +8,7 @@ use arrayvec::ArrayVec;
 use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip, parse as parse_ipv4};
 use nfv_dataplane::wire::{ETHERTYPE_IPV4, be16, write_eth};
 use nfv_dataplane::wire::{checksum, gso};
-use nfv_dataplane::{Context, DropReason, OutputGate, Outputs, PacketBuf};
+use nfv_dataplane::{Context, OutputGate, Outputs, PacketBuf};
 
 use super::*;
 
@@ -82,31 +82,31 @@ impl Ipv4Router {
                 || (f.mask < u32::MAX - 1 && (f.broadcast() == ip.src || f.net() == ip.src))
         });
         if martian_source(ip.src) || src_bad {
-            out.drop(pkt, DropReason::MartianSource);
+            out.drop(pkt, RouterDrop::MartianSource);
             return;
         }
         if ip.dst == u32::MAX {
-            out.drop(pkt, DropReason::BroadcastNotForwarded); // RFC 1812 §5.3.5
+            out.drop(pkt, RouterDrop::BroadcastNotForwarded); // RFC 1812 §5.3.5
             return;
         }
         if is_multicast(ip.dst) {
-            out.drop(pkt, DropReason::MulticastNotForwarded);
+            out.drop(pkt, RouterDrop::MulticastNotForwarded);
             return;
         }
         if martian_destination(ip.dst) {
-            out.drop(pkt, DropReason::MartianDestination);
+            out.drop(pkt, RouterDrop::MartianDestination);
             return;
         }
         let route = self.route(ip.dst);
         if is_link_local(ip.dst) && route != Some(NextHop::Local) {
-            out.drop(pkt, DropReason::LinkLocalAddress); // RFC 3927 §7
+            out.drop(pkt, RouterDrop::LinkLocalAddress); // RFC 3927 §7
             return;
         }
         out.note(&pkt, || self.describe_route(ip.dst, route));
         match route {
             Some(NextHop::Local) => self.local(ctx, pkt, ip, l2b, out),
-            Some(NextHop::Broadcast) => out.drop(pkt, DropReason::BroadcastNotForwarded),
-            Some(_) if l2b => out.drop(pkt, DropReason::L2BroadcastNotForwarded), // §5.3.4
+            Some(NextHop::Broadcast) => out.drop(pkt, RouterDrop::BroadcastNotForwarded),
+            Some(_) if l2b => out.drop(pkt, RouterDrop::L2BroadcastNotForwarded), // §5.3.4
             Some(NextHop::Connected(j)) => self.forward(ctx, i, pkt, ip, j, ip.dst, out),
             Some(NextHop::Gateway(j, gw)) => self.forward(ctx, i, pkt, ip, j, gw, out),
             None => {
@@ -121,7 +121,7 @@ impl Ipv4Router {
                     0,
                     out,
                 );
-                out.drop(pkt, DropReason::NoRoute);
+                out.drop(pkt, RouterDrop::NoRoute);
             }
         }
     }
@@ -138,13 +138,13 @@ impl Ipv4Router {
         out: &mut Outputs,
     ) {
         if is_link_local(ip.src) || is_link_local(ip.dst) {
-            out.drop(pkt, DropReason::LinkLocalAddress); // RFC 3927 §7
+            out.drop(pkt, RouterDrop::LinkLocalAddress); // RFC 3927 §7
             return;
         }
         // RFC 1812 §5.3.1: TTL expiry → Time Exceeded, code 0.
         if ip.ttl <= 1 {
             self.icmp_error(ctx, i, &pkt, false, icmp::TIME_EXCEEDED, 0, 0, out);
-            out.drop(pkt, DropReason::TtlExceeded);
+            out.drop(pkt, RouterDrop::TtlExceeded);
             return;
         }
         let mtu = usize::from(self.ifaces[j as usize].mtu);
@@ -175,7 +175,7 @@ impl Ipv4Router {
                 mtu as u32,
                 out,
             );
-            out.drop(pkt, DropReason::FragmentationNeeded);
+            out.drop(pkt, RouterDrop::FragmentationNeeded);
             return;
         }
         // RFC 1812 §5.2.7.2: redirect a sender on this subnet to a better next hop on it.
@@ -266,7 +266,7 @@ impl Ipv4Router {
                     });
                     match queue.try_push(pkt) {
                         Ok(()) => self.held += 1,
-                        Err(e) => out.drop(e.element(), DropReason::ArpQueueFull),
+                        Err(e) => out.drop(e.element(), RouterDrop::ArpQueueFull),
                     }
                     return;
                 }
@@ -284,7 +284,7 @@ impl Ipv4Router {
                             out,
                         );
                     }
-                    out.drop(pkt, DropReason::HostUnreachable);
+                    out.drop(pkt, RouterDrop::HostUnreachable);
                     return;
                 }
                 _ => {}
@@ -292,7 +292,7 @@ impl Ipv4Router {
         }
         // Unknown, expired or failed-and-expired: start resolving.
         if !self.arp.contains_key(&nh) && self.arp.len() >= ARP_MAX_ENTRIES {
-            out.drop(pkt, DropReason::ArpQueueFull);
+            out.drop(pkt, RouterDrop::ArpQueueFull);
             return;
         }
         out.note(&pkt, || {
@@ -329,7 +329,7 @@ impl Ipv4Router {
         match self.route(dst) {
             Some(NextHop::Connected(j)) => self.send_ip(ctx, pkt, j, dst, None, out),
             Some(NextHop::Gateway(j, gw)) => self.send_ip(ctx, pkt, j, gw, None, out),
-            _ => out.drop(pkt, DropReason::NoRoute),
+            _ => out.drop(pkt, RouterDrop::NoRoute),
         }
     }
 }

@@ -74,7 +74,7 @@ use nfv_dataplane::wire::{
 };
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    PacketBuf, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -146,6 +146,37 @@ struct Counters {
 }
 
 use nfv_dataplane::wire::ipv4::parse as parse_ipv4;
+
+nfv_dataplane::drop_reasons! {
+    /// Why the router drops a packet (besides the core [`DropReason`]s).
+    pub enum RouterDrop: element {
+        /// Unicast frame addressed to another station's MAC arrived at a router interface.
+        NotForUs = "not_for_us",
+        /// TTL would reach 0 (RFC 1812 §5.3.1); ICMP Time Exceeded sent.
+        TtlExceeded = "ttl_exceeded",
+        /// No route to the destination (RFC 1812 §5.2.7.1); ICMP Net Unreachable sent.
+        NoRoute = "no_route",
+        /// The next hop did not answer ARP; ICMP Host Unreachable sent.
+        HostUnreachable = "host_unreachable",
+        /// More packets waiting for one next hop's ARP reply than the queue holds.
+        ArpQueueFull = "arp_queue_full",
+        /// Larger than the egress MTU with DF set (RFC 1812 §5.2.6); ICMP Fragmentation
+        /// Needed sent.
+        FragmentationNeeded = "fragmentation_needed",
+        /// Source 0/8, 127/8, multicast, class E or broadcast (RFC 1812 §5.3.7).
+        MartianSource = "martian_source",
+        /// Destination 0/8, 127/8 or class E (RFC 1812 §5.3.7).
+        MartianDestination = "martian_destination",
+        /// 169.254/16 source or destination: never forwarded (RFC 3927 §7).
+        LinkLocalAddress = "link_local_address",
+        /// Unicast IP in a link-layer broadcast/multicast: not forwarded (RFC 1812 §5.3.4).
+        L2BroadcastNotForwarded = "l2_broadcast_not_forwarded",
+        /// Limited (255.255.255.255) or directed broadcast: not forwarded (RFC 1812 §5.3.5).
+        BroadcastNotForwarded = "broadcast_not_forwarded",
+        /// IP multicast destination: no multicast routing.
+        MulticastNotForwarded = "multicast_not_forwarded",
+    }
+}
 
 /// The IPv4 router element. See the module documentation.
 #[derive(Debug)]
@@ -331,6 +362,10 @@ impl Element for Ipv4Router {
         "router"
     }
 
+    fn drop_reasons(&self) -> &'static [ReasonInfo] {
+        RouterDrop::TABLE
+    }
+
     fn gates(&self) -> GateSpec {
         let n = self.ifaces.len() as u16;
         GateSpec {
@@ -361,7 +396,7 @@ impl Element for Ipv4Router {
             let dst = eth_dst(f);
             let l2b = dst[0] & 1 != 0;
             if !l2b && dst != my_mac {
-                out.drop(pkt, DropReason::NotForUs);
+                out.drop(pkt, RouterDrop::NotForUs);
                 continue;
             }
             match eth_type(f) {
@@ -445,7 +480,7 @@ impl Element for Ipv4Router {
                     out,
                 );
             }
-            out.drop(p, DropReason::HostUnreachable);
+            out.drop(p, RouterDrop::HostUnreachable);
         }
     }
 

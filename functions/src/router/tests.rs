@@ -22,10 +22,10 @@ use nfv_dataplane::testing::{
     tcp_flags, tcp_syn, udp,
 };
 use nfv_dataplane::wire::checksum::{checksum, verify};
-use nfv_dataplane::{DropReason, Element, Instant, PacketPool};
+use nfv_dataplane::{DropReason, Element, Instant, PacketPool, Reason};
 
 use super::{
-    ARP_FAILED_HOLD, ARP_QUEUE_PER_NEXT_HOP, ARP_TRIES, Ipv4Router, RouterConfig,
+    ARP_FAILED_HOLD, ARP_QUEUE_PER_NEXT_HOP, ARP_TRIES, Ipv4Router, RouterConfig, RouterDrop,
     RouterInterfaceConfig, StaticRoute,
 };
 
@@ -414,7 +414,7 @@ fn router_echo_request_with_ttl_1_or_0_to_router_is_answered_not_expired_rfc1812
     for ttl in [1, 0] {
         let (f, _) = ping_frame(A_ADDR, ttl, b"ttl");
         let e = send_in(&mut r, pool, T0, LAN_A, &f);
-        assert_eq!(e.drops.get(DropReason::TtlExceeded), 0, "TTL {ttl}");
+        assert_eq!(e.drops.get(RouterDrop::TtlExceeded), 0, "TTL {ttl}");
         assert_eq!(e.gate(0).len(), 1, "TTL {ttl}");
         assert_echo_reply(&e.gate(0)[0], A_ADDR, b"ttl");
     }
@@ -567,7 +567,7 @@ fn router_arp_queue_is_bounded_per_next_hop_and_extra_packets_dropped_arp_queue_
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     let e = testing::run(&mut r, pool, T0, LAN_A, &refs);
     assert_eq!(r.held(), ARP_QUEUE_PER_NEXT_HOP as u64);
-    assert_eq!(e.drops.get(DropReason::ArpQueueFull), 2);
+    assert_eq!(e.drops.get(RouterDrop::ArpQueueFull), 2);
     assert_eq!(e.gate(1).len(), 1, "one ARP request for the lot");
     let e = send_in(
         &mut r,
@@ -645,7 +645,7 @@ fn router_gives_up_after_arp_tries_and_sends_host_unreachable_to_sender_rfc1812_
     let e = testing::tick(&mut r, pool, failed_at);
     assert!(e.gate(1).is_empty(), "no further request");
     assert_eq!(r.held(), 0);
-    assert_eq!(e.drops.get(DropReason::HostUnreachable), 2);
+    assert_eq!(e.drops.get(RouterDrop::HostUnreachable), 2);
     assert_eq!(e.gate(0).len(), 2, "one Host Unreachable per held packet");
     // The held packet had already been through TTL decrement.
     let quoted = decremented(&ip);
@@ -659,7 +659,7 @@ fn router_gives_up_after_arp_tries_and_sends_host_unreachable_to_sender_rfc1812_
     let e = send_in(&mut r, pool, failed_at + ARP_FAILED_HOLD / 2, LAN_A, &f);
     assert!(e.gate(1).is_empty());
     assert_eq!(r.held(), 0);
-    assert_eq!(e.drops.get(DropReason::HostUnreachable), 1);
+    assert_eq!(e.drops.get(RouterDrop::HostUnreachable), 1);
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(
         &e.gate(0)[0],
@@ -780,7 +780,7 @@ fn router_ttl_expiry_sends_time_exceeded_from_ingress_address_rfc1812_5_3_1() {
         let ip = udp_packet(H1_IP, H2_IP, ttl, 24);
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert!(e.gate(1).is_empty(), "TTL {ttl}: not forwarded");
-        assert_eq!(e.drops.get(DropReason::TtlExceeded), 1);
+        assert_eq!(e.drops.get(RouterDrop::TtlExceeded), 1);
         assert_eq!((e.gate(0).len(), e.generated), (1, 1));
         let m = assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 11, 0, &ip);
         assert_eq!(&m[4..8], &[0; 4], "unused");
@@ -819,7 +819,7 @@ fn router_no_route_sends_net_unreachable_rfc1812_5_2_7_1() {
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let ip = udp_packet(H1_IP, UNROUTED, 64, 16);
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
-    assert_eq!(e.drops.get(DropReason::NoRoute), 1);
+    assert_eq!(e.drops.get(RouterDrop::NoRoute), 1);
     assert!(e.gate(1).is_empty());
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 3, 0, &ip);
@@ -884,7 +884,7 @@ fn router_df_packet_over_egress_mtu_gets_frag_needed_with_next_hop_mtu_rfc1812_5
     assert_eq!(ip.len(), 1500);
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert!(e.gate(1).is_empty());
-    assert_eq!(e.drops.get(DropReason::FragmentationNeeded), 1);
+    assert_eq!(e.drops.get(RouterDrop::FragmentationNeeded), 1);
     assert_eq!(e.gate(0).len(), 1);
     let m = assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 3, 4, &ip);
     assert_eq!(&m[4..6], &[0, 0], "unused");
@@ -1069,18 +1069,27 @@ fn router_frames_not_for_it_or_of_other_ethertypes_are_dropped_by_reason() {
     let pool = pool();
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, H2_IP, 64, 4);
-    let cases: Vec<(Vec<u8>, DropReason)> = vec![
-        (eth_ipv4(RB, H1, &ip), DropReason::NotForUs), // lan-b's MAC seen on lan-a
-        (eth_ipv4(mac(77), H1, &ip), DropReason::NotForUs),
-        (eth_ipv4(RA, BROADCAST, &ip), DropReason::InvalidSourceMac),
-        (eth(RA, H1, 0x86dd, &ip), DropReason::UnsupportedEthertype),
-        (eth(RA, H1, 0x8100, &ip), DropReason::UnsupportedEthertype),
-        (vec![0; 13], DropReason::Malformed),
+    let cases: Vec<(Vec<u8>, Reason)> = vec![
+        (eth_ipv4(RB, H1, &ip), RouterDrop::NotForUs.into()), // lan-b's MAC seen on lan-a
+        (eth_ipv4(mac(77), H1, &ip), RouterDrop::NotForUs.into()),
+        (
+            eth_ipv4(RA, BROADCAST, &ip),
+            DropReason::InvalidSourceMac.into(),
+        ),
+        (
+            eth(RA, H1, 0x86dd, &ip),
+            DropReason::UnsupportedEthertype.into(),
+        ),
+        (
+            eth(RA, H1, 0x8100, &ip),
+            DropReason::UnsupportedEthertype.into(),
+        ),
+        (vec![0; 13], DropReason::Malformed.into()),
     ];
     for (f, reason) in &cases {
         let e = send_in(&mut r, pool, T0, LAN_A, f);
         assert_eq!((e.total(), e.generated), (0, 0));
-        assert_eq!(e.drops.get(*reason), 1, "{reason}");
+        assert_eq!(e.drops.get(*reason), 1, "{}", e.drops.info(*reason));
     }
 }
 
@@ -1110,8 +1119,8 @@ fn router_sends_no_icmp_error_about_an_icmp_error_rfc1812_4_3_2_7() {
         let m = icmp(typ, code, [0; 4], &inner);
         // TTL expiry on the way to H2, and no route.
         for (dst, reason) in [
-            (H2_IP, DropReason::TtlExceeded),
-            (UNROUTED, DropReason::NoRoute),
+            (H2_IP, RouterDrop::TtlExceeded),
+            (UNROUTED, RouterDrop::NoRoute),
         ] {
             let ip = ipv4(H1_IP, dst, ICMP, 1, &m);
             let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
@@ -1160,7 +1169,7 @@ fn router_sends_no_icmp_error_about_a_link_layer_broadcast_frame_rfc1812_4_3_2_7
     let unrouted = udp_packet(H1_IP, UNROUTED, 64, 8);
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(BROADCAST, H1, &unrouted));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::NoRoute), 1);
+    assert_eq!(e.drops.get(RouterDrop::NoRoute), 1);
     assert_eq!(suppressed(&r), 2);
     // Link-layer multicast counts too.
     let mcast = [0x01, 0x00, 0x5e, 0, 0, 1];
@@ -1184,7 +1193,7 @@ fn router_sends_no_icmp_error_about_a_non_initial_fragment_rfc1812_4_3_2_7() {
     let ip = ipv4_with(H1_IP, H2_IP, UDP, &later, &[0xab; 16]);
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::TtlExceeded), 1);
+    assert_eq!(e.drops.get(RouterDrop::TtlExceeded), 1);
     assert_eq!(suppressed(&r), 1);
     // The first fragment (offset 0, MF) does get its Time Exceeded.
     let first = Ipv4Fields {
@@ -1214,7 +1223,7 @@ fn router_sends_no_icmp_error_about_a_martian_source_rfc1812_4_3_2_7() {
             let ip = udp_packet(src, dst, ttl, 8);
             let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
             assert_eq!((e.total(), e.generated), (0, 0), "from {src:?}");
-            assert_eq!(e.drops.get(DropReason::MartianSource), 1);
+            assert_eq!(e.drops.get(RouterDrop::MartianSource), 1);
         }
     }
     assert_eq!(counter(&r, "icmp_errors_sent"), 0);
@@ -1250,7 +1259,7 @@ fn router_icmp_errors_are_token_bucket_rate_limited_but_echo_replies_are_not_rfc
     let f = eth_ipv4(RA, H1, &udp_packet(H1_IP, UNROUTED, 64, 8));
     let five = [&f[..]; 5];
     let e = testing::run(&mut r, pool, T0, LAN_A, &five);
-    assert_eq!(e.drops.get(DropReason::NoRoute), 5);
+    assert_eq!(e.drops.get(RouterDrop::NoRoute), 5);
     assert_eq!(e.gate(0).len(), 2, "the burst");
     assert_eq!(counter(&r, "icmp_errors_sent"), 2);
     assert_eq!(counter(&r, "icmp_errors_rate_limited"), 3);
@@ -1298,7 +1307,7 @@ fn router_unicast_ip_in_link_layer_broadcast_frame_is_not_forwarded_rfc1812_5_3_
     ] {
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(dst_mac, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0));
-        assert_eq!(e.drops.get(DropReason::L2BroadcastNotForwarded), 1);
+        assert_eq!(e.drops.get(RouterDrop::L2BroadcastNotForwarded), 1);
     }
     assert_eq!(counter(&r, "forwarded"), 0);
 }
@@ -1313,7 +1322,7 @@ fn router_limited_and_directed_broadcasts_are_not_forwarded_rfc1812_5_3_5() {
             let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(dst_mac, H1, &ip));
             assert_eq!((e.total(), e.generated), (0, 0), "to {dst:?}");
             assert_eq!(
-                e.drops.get(DropReason::BroadcastNotForwarded),
+                e.drops.get(RouterDrop::BroadcastNotForwarded),
                 1,
                 "to {dst:?}"
             );
@@ -1329,7 +1338,7 @@ fn router_multicast_destination_is_not_forwarded() {
     let mcast_mac = [0x01, 0x00, 0x5e, 0, 0, 0xfb];
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(mcast_mac, H1, &ip));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::MulticastNotForwarded), 1);
+    assert_eq!(e.drops.get(RouterDrop::MulticastNotForwarded), 1);
 }
 
 #[test]
@@ -1350,7 +1359,7 @@ fn router_martian_sources_and_destinations_are_dropped_rfc1812_5_3_7() {
         let ip = udp_packet(src, [192, 0, 2, 1], 64, 8);
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!(e.total(), 0, "from {src:?}");
-        assert_eq!(e.drops.get(DropReason::MartianSource), 1, "from {src:?}");
+        assert_eq!(e.drops.get(RouterDrop::MartianSource), 1, "from {src:?}");
     }
     let dests = [
         [0, 0, 0, 0],
@@ -1363,7 +1372,7 @@ fn router_martian_sources_and_destinations_are_dropped_rfc1812_5_3_7() {
         let ip = udp_packet(H1_IP, dst, 64, 8);
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "to {dst:?}");
-        assert_eq!(e.drops.get(DropReason::MartianDestination), 1, "to {dst:?}");
+        assert_eq!(e.drops.get(RouterDrop::MartianDestination), 1, "to {dst:?}");
     }
     // Control: an ordinary destination goes to the default gateway.
     let e = send_in(
@@ -1393,7 +1402,7 @@ fn router_connected_subnet_broadcast_source_is_martian_and_gets_no_icmp_error_rf
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "from {src:?} TTL {ttl}");
         assert_eq!(
-            e.drops.get(DropReason::MartianSource),
+            e.drops.get(RouterDrop::MartianSource),
             1,
             "from {src:?} TTL {ttl}"
         );
@@ -1412,7 +1421,7 @@ fn router_link_local_169_254_source_or_destination_is_never_forwarded_rfc3927_7(
         let ip = udp_packet(src, dst, 64, 8);
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "{src:?} -> {dst:?}");
-        assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 1);
+        assert_eq!(e.drops.get(RouterDrop::LinkLocalAddress), 1);
     }
     // A link-local host may still ping the router on its own link.
     let ip = ipv4(
@@ -1424,7 +1433,7 @@ fn router_link_local_169_254_source_or_destination_is_never_forwarded_rfc3927_7(
     );
     learn(&mut r, pool, T0, LAN_A, mac(0x69), [10, 1, 0, 69]);
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, mac(0x69), &ip));
-    assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 0);
+    assert_eq!(e.drops.get(RouterDrop::LinkLocalAddress), 0);
     assert_eq!(counter(&r, "echo_replies"), 1);
 }
 
@@ -1948,7 +1957,7 @@ fn router_drops_packets_spoofing_its_own_address_or_a_subnet_network_address_rfc
         let ip = udp_packet(src, H2_IP, 64, 8);
         let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "from {src:?}");
-        assert_eq!(e.drops.get(DropReason::MartianSource), 1, "from {src:?}");
+        assert_eq!(e.drops.get(RouterDrop::MartianSource), 1, "from {src:?}");
     }
 }
 
@@ -1959,7 +1968,7 @@ fn router_does_not_forward_to_a_subnet_network_address_rfc1812_4_2_3_1() {
     let ip = udp_packet(H1_IP, [10, 2, 0, 0], 64, 8);
     let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::BroadcastNotForwarded), 1);
+    assert_eq!(e.drops.get(RouterDrop::BroadcastNotForwarded), 1);
 }
 
 #[test]
@@ -1973,7 +1982,7 @@ fn router_link_local_destination_is_not_routed_even_without_a_route_rfc3927_7() 
         (0, 0),
         "no Net Unreachable either"
     );
-    assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 1);
+    assert_eq!(e.drops.get(RouterDrop::LinkLocalAddress), 1);
 }
 
 #[test]
@@ -2143,7 +2152,7 @@ fn router_sends_frag_needed_for_a_df_gso_frame_whose_segments_exceed_the_mtu_rfc
     // lan-a → lan-b (1400): 1488-byte segments do not fit.
     let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![gso_tcp(pool, RA, H1, true)]);
     assert!(e.gate(1).is_empty());
-    assert_eq!(e.drops.get(DropReason::FragmentationNeeded), 1);
+    assert_eq!(e.drops.get(RouterDrop::FragmentationNeeded), 1);
     assert_eq!(e.gate(0).len(), 1);
     let icmp_msg = l4_of(&e.gate(0)[0]);
     assert_eq!((icmp_msg[0], icmp_msg[1]), (3, 4));
