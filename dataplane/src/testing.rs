@@ -9,6 +9,8 @@ use crate::element::{Context, DropCounters, Element, InputGate, Outputs};
 use crate::packet::{Batch, PacketBuf, PacketPool};
 use crate::port::{Port, PortError, PortStats};
 use crate::time::Instant;
+use crate::wire::ethernet::Ethernet;
+use crate::wire::ipv4::Ipv4;
 
 #[derive(Debug, Default)]
 struct Queues {
@@ -478,19 +480,8 @@ pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -
     s
 }
 
-/// TCP flag bits for [`tcp`].
-pub mod tcp_flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-}
+/// TCP flag bits for [`tcp`] (the wire layer's).
+pub use crate::wire::tcp::flags as tcp_flags;
 
 /// A TCP segment (20-byte header, no options, window 65535, + `payload`) with a correct
 /// checksum over the IPv4 pseudo header for `src` → `dst`.
@@ -642,69 +633,78 @@ pub fn ethertype_of(frame: &[u8]) -> u16 {
     crate::wire::eth_type(frame)
 }
 
+/// The checked IPv4 view ([`Ipv4`]) of the packet in an untagged Ethernet `frame`.
+///
+/// # Panics
+/// If the frame is not IPv4 or its header lengths do not fit the frame.
+pub fn ip_view(frame: &[u8]) -> Ipv4<&[u8]> {
+    let eth = Ethernet::new_checked(frame).expect("frame holds an Ethernet header");
+    assert_eq!(eth.ethertype(), 0x0800, "frame is IPv4");
+    let l3 = eth.payload_offset();
+    Ipv4::new_checked(&frame[l3..]).expect("frame holds a well-formed IPv4 header")
+}
+
 /// The IPv4 packet in an untagged Ethernet `frame`, up to its total length (padding cut).
 ///
 /// # Panics
-/// If the frame is not IPv4 or shorter than the total length says.
+/// As [`ip_view`].
 pub fn ip_of(frame: &[u8]) -> &[u8] {
-    assert_eq!(ethertype_of(frame), 0x0800, "frame is IPv4");
-    let ip = &frame[14..];
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    &ip[..total]
+    let total = ip_view(frame).total_len();
+    &frame[14..14 + total]
 }
 
 /// IPv4 header length in bytes.
 pub fn ip_hlen(frame: &[u8]) -> usize {
-    usize::from(ip_of(frame)[0] & 0x0f) * 4
+    ip_view(frame).header_len()
 }
 
 /// IPv4 TTL.
 pub fn ip_ttl(frame: &[u8]) -> u8 {
-    ip_of(frame)[8]
+    ip_view(frame).ttl()
 }
 
 /// IPv4 protocol.
 pub fn ip_proto_of(frame: &[u8]) -> u8 {
-    ip_of(frame)[9]
+    ip_view(frame).protocol()
 }
 
 /// IPv4 source address.
 pub fn ip_src(frame: &[u8]) -> [u8; 4] {
-    let ip = ip_of(frame);
-    [ip[12], ip[13], ip[14], ip[15]]
+    ip_view(frame).src().to_be_bytes()
 }
 
 /// IPv4 destination address.
 pub fn ip_dst(frame: &[u8]) -> [u8; 4] {
-    let ip = ip_of(frame);
-    [ip[16], ip[17], ip[18], ip[19]]
+    ip_view(frame).dst().to_be_bytes()
 }
 
 /// IPv4 identification.
 pub fn ip_id(frame: &[u8]) -> u16 {
-    let ip = ip_of(frame);
-    u16::from_be_bytes([ip[4], ip[5]])
+    ip_view(frame).ident()
 }
 
 /// IPv4 flags and fragment offset: `(df, mf, offset in bytes)`.
 pub fn ip_frag(frame: &[u8]) -> (bool, bool, usize) {
-    let ip = ip_of(frame);
-    let v = u16::from_be_bytes([ip[6], ip[7]]);
+    let ip = ip_view(frame);
     (
-        v & 0x4000 != 0,
-        v & 0x2000 != 0,
-        usize::from(v & 0x1fff) * 8,
+        ip.dont_frag(),
+        ip.more_frags(),
+        usize::from(ip.frag_offset()) * 8,
     )
 }
 
 /// True when the IPv4 header checksum of `frame` is correct.
 pub fn ip_checksum_ok(frame: &[u8]) -> bool {
-    crate::wire::checksum::verify(&ip_of(frame)[..ip_hlen(frame)])
+    ip_view(frame).verify_checksum()
 }
 
 /// The IPv4 payload (after the header, options included) of `frame`.
 pub fn l4_of(frame: &[u8]) -> &[u8] {
-    &ip_of(frame)[ip_hlen(frame)..]
+    let (h, t) = {
+        let ip = ip_view(frame);
+        (ip.header_len(), ip.total_len())
+    };
+    &frame[14 + h..14 + t]
 }
 
 /// The ICMP message of `frame`.

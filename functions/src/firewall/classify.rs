@@ -1,9 +1,9 @@
 //! What the rules and the connection table look at: a packet's protocol, ports and flow key,
 //! and the flow key quoted in an ICMP error.
 
-use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip};
-use nfv_dataplane::wire::{be16, be32, ip_proto};
-use nfv_dataplane::{DropReason, Reason};
+use nfv_dataplane::Reason;
+use nfv_dataplane::wire::ip_proto;
+use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip, Quoted, QuotedL4, Transport};
 
 use super::*;
 
@@ -37,27 +37,8 @@ pub(super) enum Kind {
     Untracked,
 }
 
-pub(super) mod icmp {
-    pub const ECHO_REPLY: u8 = 0;
-    pub const DEST_UNREACH: u8 = 3;
-    pub const ECHO_REQUEST: u8 = 8;
-    pub const PORT_UNREACH: u8 = 3;
-    pub const ADMIN_PROHIBITED: u8 = 13;
-
-    /// The request type of a query request or reply, and whether it is the request.
-    pub fn query(t: u8) -> Option<(u8, bool)> {
-        match t {
-            ECHO_REQUEST | 13 | 15 | 17 => Some((t, true)),
-            ECHO_REPLY => Some((ECHO_REQUEST, false)),
-            14 | 16 | 18 => Some((t - 1, false)),
-            _ => None,
-        }
-    }
-
-    pub fn is_error(t: u8) -> bool {
-        matches!(t, 3 | 4 | 5 | 11 | 12)
-    }
-}
+/// ICMP message types, codes and classes: the wire layer's.
+pub(super) use nfv_dataplane::wire::icmp;
 
 /// Pseudo ports of an ICMP query: the identifier on the requester's side, the request type
 /// (above any identifier) on the responder's side.
@@ -71,17 +52,14 @@ pub(super) fn icmp_ports(t: u8, id: u16) -> Option<(u32, u32)> {
     })
 }
 
-pub(super) mod tcpf {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const ACK: u8 = 0x10;
-}
+pub(super) use nfv_dataplane::wire::tcp::flags as tcpf;
 
 /// Rule view and tracking kind of a validated IPv4 packet in frame `f`. `Err` when the L4
-/// header of a whole packet or first fragment is cut short.
+/// header of a whole packet or first fragment is cut short (the wire layer's
+/// [`Transport::parse`], shared with the NAT).
 pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), Reason> {
     let l4 = f.get(IP + ip.ihl..IP + ip.total).unwrap_or(&[]);
+    let t = Transport::parse(ip.proto, l4)?;
     let mut p = Pkt {
         src: ip.src,
         dst: ip.dst,
@@ -90,49 +68,37 @@ pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), Reason> {
         icmp_type: None,
         len: ip.total as u64,
     };
-    let kind = match ip.proto {
-        ip_proto::TCP => {
-            if l4.len() < 20 {
-                return Err(DropReason::Malformed.into());
-            }
-            let (sp, dp) = (be16(l4, 0), be16(l4, 2));
-            p.ports = Some((sp, dp));
-            let flags = l4[13];
-            let syn_only = flags & (tcpf::SYN | tcpf::ACK | tcpf::RST | tcpf::FIN) == tcpf::SYN;
+    let kind = match (ip.proto, t.icmp) {
+        (ip_proto::TCP, _) => {
+            p.ports = Some((t.sport, t.dport));
+            let syn_only =
+                t.tcp_flags & (tcpf::SYN | tcpf::ACK | tcpf::RST | tcpf::FIN) == tcpf::SYN;
             Kind::Tracked {
-                sport: u32::from(sp),
-                dport: u32::from(dp),
+                sport: u32::from(t.sport),
+                dport: u32::from(t.dport),
                 starts: syn_only,
-                tcp_flags: flags,
+                tcp_flags: t.tcp_flags,
             }
         }
-        ip_proto::UDP => {
-            if l4.len() < 8 {
-                return Err(DropReason::Malformed.into());
-            }
-            let (sp, dp) = (be16(l4, 0), be16(l4, 2));
-            p.ports = Some((sp, dp));
+        (ip_proto::UDP, _) => {
+            p.ports = Some((t.sport, t.dport));
             Kind::Tracked {
-                sport: u32::from(sp),
-                dport: u32::from(dp),
+                sport: u32::from(t.sport),
+                dport: u32::from(t.dport),
                 starts: true,
                 tcp_flags: 0,
             }
         }
-        ip_proto::ICMP => {
-            if l4.len() < 8 {
-                return Err(DropReason::Malformed.into());
-            }
-            let t = l4[0];
-            p.icmp_type = Some(t);
-            if let Some((sport, dport)) = icmp_ports(t, be16(l4, 4)) {
+        (_, Some((ty, id))) => {
+            p.icmp_type = Some(ty);
+            if let Some((sport, dport)) = icmp_ports(ty, id) {
                 Kind::Tracked {
                     sport,
                     dport,
-                    starts: icmp::query(t).is_some_and(|q| q.1),
+                    starts: icmp::query(ty).is_some_and(|q| q.1),
                     tcp_flags: 0,
                 }
-            } else if icmp::is_error(t) {
+            } else if icmp::is_error(ty) {
                 Kind::IcmpError
             } else {
                 Kind::Untracked
@@ -151,37 +117,21 @@ pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), Reason> {
 /// The flow key of the packet an ICMP error quotes, as that packet was sent (from the
 /// error's destination). `None` if the quote is too short or inconsistent.
 pub(super) fn quoted_key(f: &[u8], ip: &Ip) -> Option<(FlowKey, bool)> {
-    let q = f.get(IP + ip.ihl + 8..IP + ip.total)?;
-    if q.len() < 20 || q[0] >> 4 != 4 {
-        return None;
-    }
-    let ihl = usize::from(q[0] & 0x0f) * 4;
-    if ihl < 20 {
-        return None;
-    }
-    let (src, dst, proto) = (be32(q, 12), be32(q, 16), q[9]);
+    let q = Quoted::parse(f.get(IP + ip.ihl + 8..IP + ip.total)?)?;
     // The error goes back to the sender of the quoted packet.
-    if src != ip.dst {
+    if q.src != ip.dst {
         return None;
     }
-    let frag_off = be16(q, 6) & 0x1fff;
-    let l4 = q.get(ihl..).unwrap_or(&[]);
-    let (sport, dport) = match proto {
-        ip_proto::TCP | ip_proto::UDP => {
-            if frag_off != 0 || l4.len() < 4 {
-                return None;
-            }
-            (u32::from(be16(l4, 0)), u32::from(be16(l4, 2)))
+    let (sport, dport) = match (q.proto, q.transport()) {
+        (ip_proto::TCP | ip_proto::UDP, Some(QuotedL4::Ports(s, d))) => {
+            (u32::from(s), u32::from(d))
         }
-        ip_proto::ICMP => {
-            if frag_off != 0 || l4.len() < 8 {
-                return None;
-            }
-            icmp_ports(l4[0], be16(l4, 4))?
-        }
+        // An ICMP query needs its whole header quoted (RFC 792: 8 bytes).
+        (ip_proto::ICMP, Some(QuotedL4::Icmp(t, id))) if q.l4.len() >= 8 => icmp_ports(t, id)?,
+        (ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP, _) => return None,
         _ => (0, 0),
     };
-    Some(FlowKey::of(proto, src, sport, dst, dport))
+    Some(FlowKey::of(q.proto, q.src, sport, q.dst, dport))
 }
 
 pub(super) fn martian_source(a: u32) -> bool {

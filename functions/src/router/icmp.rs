@@ -13,23 +13,11 @@ use nfv_dataplane::{Context, DropReason, Outputs, PacketBuf};
 use super::forward::{is_multicast, martian_source};
 use super::*;
 
-// ICMP types and codes used here.
-pub(super) const ECHO_REPLY: u8 = 0;
-pub(super) const DEST_UNREACH: u8 = 3;
-pub(super) const REDIRECT: u8 = 5;
-pub(super) const ECHO_REQUEST: u8 = 8;
-pub(super) const TIME_EXCEEDED: u8 = 11;
-pub(super) const NET_UNREACH: u8 = 0;
-pub(super) const HOST_UNREACH: u8 = 1;
-pub(super) const PROTO_UNREACH: u8 = 2;
-pub(super) const PORT_UNREACH: u8 = 3;
-pub(super) const FRAG_NEEDED: u8 = 4;
-pub(super) const REDIRECT_HOST: u8 = 1;
-
-/// Query (informational) types: errors may be sent about these (RFC 1812 §4.3.2.7).
-pub(super) fn is_query(t: u8) -> bool {
-    matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18)
-}
+// ICMP types, codes and classes: the one definition in the wire layer.
+pub(super) use nfv_dataplane::wire::icmp::{
+    DEST_UNREACH, ECHO_REPLY, ECHO_REQUEST, FRAG_NEEDED, HOST_UNREACH, NET_UNREACH, PORT_UNREACH,
+    PROTO_UNREACH, REDIRECT, REDIRECT_HOST, TIME_EXCEEDED, is_query,
+};
 
 impl Ipv4Router {
     /// Send an ICMP error about the packet in frame `orig`, which arrived on `ingress`;
