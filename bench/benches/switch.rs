@@ -15,8 +15,8 @@ use nfv_bench::{
     Feeder, INPUTS_IN_FLIGHT, NOW, PORTS, broadcast_sets, counter, drain, four_port_switch,
     learn_stations, unicast_sets,
 };
-use nfv_dataplane::{BURST, Context, DropReason, Element, InputGate, Outputs, PacketPool};
-
+use nfv_dataplane::{BURST, Context, Element, InputGate, Outputs, PacketPool};
+use nfv_functions::SwitchDrop;
 use nfv_functions::l2_switch::DEFAULT_MAC_TABLE_SIZE;
 
 /// Room for the 100k case (the FDB grows to it as the stations are learned).
@@ -59,7 +59,7 @@ fn bench_case(
     });
     group.finish();
 
-    assert_eq!(out.drops().get(DropReason::SamePort), 0);
+    assert_eq!(out.drops().get(SwitchDrop::SamePort), 0);
     assert_eq!(out.drops().total(), 0, "{name}: no drops while timed");
     assert_eq!(counter(sw, "moved"), 0, "{name}: no station moved");
     assert_eq!(pool.available(), pool.count(), "{name}: no buffer leaked");

@@ -173,7 +173,7 @@ impl GraphBuilder {
         self.elements.push(ElemSlot {
             name: name.into(),
             spec,
-            out: Outputs::new(spec.outputs),
+            out: Outputs::with_reasons(spec.outputs, elem.drop_reasons()),
             out_to: vec![Target::None; spec.outputs as usize],
             in_packets: 0,
             generated: 0,
@@ -471,7 +471,10 @@ fn trace_events(tracer: &mut Tracer, slot: &mut ElemSlot, ctx: &mut Context) {
         for ev in slot.out.take_trace() {
             match ev {
                 Event::Note(id, text) => tracer.line(id, &slot.name, text),
-                Event::Drop(id, r) => tracer.finish(id, &slot.name, format!("drop: {r}")),
+                Event::Drop(id, r) => {
+                    let r = slot.out.drops().info(r);
+                    tracer.finish(id, &slot.name, format!("drop: {r}"))
+                }
                 Event::Consumed(id) => {
                     tracer.finish(id, &slot.name, "consumed (for the node itself)".into())
                 }

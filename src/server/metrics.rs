@@ -13,7 +13,6 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use nfv_dataplane::DropReason;
 use nfv_dataplane::worker::{Controllers, Snapshot};
 
 use crate::http::{Response, Status};
@@ -183,12 +182,12 @@ pub fn render(snapshots: &[Snapshot]) -> String {
     );
     for p in &ports {
         let (node, port) = split_port(&p.name, &p.ifname);
-        for r in DropReason::ALL {
+        for (r, n) in p.stats.drops.all() {
             sample(
                 &mut out,
                 name,
                 &[("node", node), ("port", port), ("reason", r.as_str())],
-                p.stats.drops.get(r),
+                n,
             );
         }
     }
@@ -257,12 +256,12 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Packets the function dropped, by reason (every reason is listed).",
     );
     for e in &elems {
-        for r in DropReason::ALL {
+        for (r, n) in e.drops.all() {
             sample(
                 &mut out,
                 name,
                 &[("node", &e.name), ("kind", e.kind), ("reason", r.as_str())],
-                e.drops.get(r),
+                n,
             );
         }
     }
@@ -411,13 +410,14 @@ mod tests {
     use super::*;
     use nfv_dataplane::graph::{ElementReport, GraphReport, PortReport};
     use nfv_dataplane::worker::WorkerStats;
-    use nfv_dataplane::{DropCounters, PortStats};
+    use nfv_dataplane::{DropCounters, DropReason, PortStats};
+    use nfv_functions::SwitchDrop;
 
     fn small() -> Snapshot {
         let mut drops = DropCounters::default();
         drops.add(DropReason::TxFull, 2);
-        let mut edrops = DropCounters::default();
-        edrops.add(DropReason::SamePort, 1);
+        let mut edrops = DropCounters::for_element(SwitchDrop::TABLE);
+        edrops.add(SwitchDrop::SamePort, 1);
         Snapshot {
             graph: GraphReport {
                 ports: vec![PortReport {
@@ -586,7 +586,7 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             .lines()
             .filter(|l| l.starts_with("nfv_port_drops_total{"))
             .count();
-        assert_eq!(port_drops, DropReason::COUNT);
+        assert_eq!(port_drops, DropReason::ALL.len());
     }
 
     #[test]

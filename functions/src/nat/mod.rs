@@ -164,7 +164,7 @@ use nfv_dataplane::wire::{
 use nfv_dataplane::wire::{arp, icmp as icmp_wire};
 use nfv_dataplane::{
     Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    PacketBuf, Reason, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -417,20 +417,23 @@ struct HeldSyn {
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Action {
     Emit(Verdict),
-    Drop(DropReason),
+    Drop(Reason),
     /// No mapping could be made: ICMP code 13 to the sender, then drop (RFC 5508 REQ-8).
-    Prohibit(DropReason),
+    Prohibit(Reason),
     /// Unsolicited inbound SYN (RFC 5382 REQ-4).
     HoldSyn(SynKey),
 }
 
 impl From<AllocError> for Action {
     fn from(e: AllocError) -> Action {
-        Action::Prohibit(match e {
-            AllocError::TableFull => DropReason::NatTableFull,
-            AllocError::HostQuota => DropReason::NatHostQuota,
-            AllocError::PortsExhausted => DropReason::NatPortsExhausted,
-        })
+        Action::Prohibit(
+            match e {
+                AllocError::TableFull => NatDrop::TableFull,
+                AllocError::HostQuota => NatDrop::HostQuota,
+                AllocError::PortsExhausted => NatDrop::PortsExhausted,
+            }
+            .into(),
+        )
     }
 }
 
@@ -453,6 +456,44 @@ struct Counters {
     arp_replies: u64,
     arp_passed: u64,
     no_buffer: u64,
+}
+
+nfv_dataplane::drop_reasons! {
+    /// Why the NAT drops a packet (besides the core [`DropReason`]s).
+    pub enum NatDrop: element {
+        /// An IPv4 packet from outside not addressed to one of the NAT's external addresses.
+        NotExternal = "nat_not_external",
+        /// Inbound to an external address and port with no mapping (or an inbound ICMP query
+        /// request to a dynamic address).
+        NoMapping = "nat_no_mapping",
+        /// The mapping exists but its filtering refuses this remote endpoint (RFC 4787 REQ-8).
+        Filtered = "nat_filtered",
+        /// No free external port for a new mapping; ICMP code 13 sent (RFC 5508 REQ-8).
+        PortsExhausted = "nat_ports_exhausted",
+        /// The inside host reached `max_sessions_per_host`; ICMP code 13 sent.
+        HostQuota = "nat_host_quota",
+        /// `max_sessions` reached; ICMP code 13 sent.
+        TableFull = "nat_table_full",
+        /// Inbound packet to translate before the NAT has seen its inside neighbour's MAC.
+        NoInsideNeighbour = "nat_no_inside_neighbour",
+        /// A protocol (or ICMP type) without ports that only 1:1 mappings translate.
+        UnsupportedProtocol = "nat_unsupported_protocol",
+        /// ICMP error with a bad ICMP checksum: not translated (RFC 5508 REQ-3).
+        IcmpBadChecksum = "nat_icmp_bad_checksum",
+        /// ICMP error whose quoted packet matches no active mapping (RFC 5508 REQ-3..5).
+        IcmpNoSession = "nat_icmp_no_session",
+        /// Unsolicited inbound SYN, held 6 s then answered with Port Unreachable, or refused
+        /// because one is already held for that remote endpoint or the hold is full (RFC 5382
+        /// REQ-4).
+        UnsolicitedSyn = "nat_unsolicited_syn",
+        /// Held inbound SYN dropped because an outbound SYN for the connection was translated
+        /// (RFC 5382 REQ-4, simultaneous open).
+        SynSuperseded = "nat_syn_superseded",
+        /// A held non-first fragment whose first fragment did not arrive within 2 s.
+        FragmentTimeout = "nat_fragment_timeout",
+        /// A non-first fragment that could not be held (16 per datagram, 256 in all).
+        FragmentLimit = "nat_fragment_limit",
+    }
 }
 
 /// The NAT44 element. See the module documentation.
@@ -700,10 +741,10 @@ impl Nat44 {
                 if let Some(b) = &before {
                     out.note(&pkt, || format!("not translated: {b}"));
                 }
-                match r {
-                    DropReason::NatFiltered => self.c.filtered += 1,
-                    DropReason::NatNoMapping => self.c.no_mapping += 1,
-                    _ => {}
+                if r == NatDrop::Filtered.into() {
+                    self.c.filtered += 1;
+                } else if r == NatDrop::NoMapping.into() {
+                    self.c.no_mapping += 1;
                 }
                 out.drop(pkt, r);
             }
@@ -739,7 +780,7 @@ impl Nat44 {
             }
         } else {
             if !self.is_external(ip.dst) {
-                return Action::Drop(DropReason::NatNotExternal);
+                return Action::Drop(NatDrop::NotExternal.into());
             }
             if l4.kind == Kind::IcmpError {
                 return self.icmp_error_from_outside(now, f, ip, &l4);
@@ -754,7 +795,7 @@ impl Nat44 {
     /// connection, bounded).
     fn hold_syn(&mut self, now: Instant, key: SynKey, pkt: PacketBuf, out: &mut Outputs) {
         if self.syns.contains_key(&key) || self.syns.len() >= SYN_HOLD_MAX {
-            out.drop(pkt, DropReason::NatUnsolicitedSyn);
+            out.drop(pkt, NatDrop::UnsolicitedSyn);
             return;
         }
         let until = now + self.syn_hold;
@@ -778,7 +819,7 @@ impl Nat44 {
         };
         if let Some(h) = self.syns.remove(&key) {
             self.c.syn_superseded += 1;
-            out.drop(h.pkt, DropReason::NatSynSuperseded);
+            out.drop(h.pkt, NatDrop::SynSuperseded);
         }
     }
 
@@ -808,7 +849,7 @@ impl Nat44 {
             ) {
                 self.c.syn_port_unreachable_sent += 1;
             }
-            out.drop(h.pkt, DropReason::NatUnsolicitedSyn);
+            out.drop(h.pkt, NatDrop::UnsolicitedSyn);
         }
     }
 
@@ -876,6 +917,10 @@ impl Nat44 {
 impl Element for Nat44 {
     fn kind(&self) -> &'static str {
         "nat"
+    }
+
+    fn drop_reasons(&self) -> &'static [ReasonInfo] {
+        NatDrop::TABLE
     }
 
     fn gates(&self) -> GateSpec {
