@@ -77,12 +77,9 @@
 //! earlier one's transmission), `queue_full` (drops at `limit`), `held` (gauge). Per
 //! direction `in + duplicated == passed + lost + queue_full + held`.
 //!
-//! Drops: impairment losses are reported as [`LOSS_DROP`] and queue overflow as
-//! [`QUEUE_FULL_DROP`]. `DropReason` is today one closed list for the whole data plane
-//! with no entry for either, so these are the nearest existing ones (`tx_error`: the link
-//! failed to carry the frame; `ring_full`: a bounded queue in front of a slower consumer
-//! overflowed); they become `impair_loss` and `impair_queue_full` when elements get reasons
-//! of their own. The element counters above always tell the exact cause.
+//! Drops: impairment losses are counted as `impair_loss` ([`LOSS_DROP`]) and queue overflow
+//! as `impair_queue_full` ([`QUEUE_FULL_DROP`]), the element's own reasons
+//! ([`ImpairDrop`]); the element counters above tell the direction and the loss model.
 //!
 //! # Notes
 //! * **Queue.** Like netem's tfifo, held frames live in a FIFO (`VecDeque`) while due times
@@ -129,11 +126,23 @@ pub const DEFAULT_LIMIT: u32 = 1000;
 /// How often `tick` releases frames that have become due.
 pub const TICK: Duration = Duration::from_millis(1);
 
+nfv_dataplane::drop_reasons! {
+    /// Why the impairment drops a frame (besides the core [`DropReason`]s).
+    pub enum ImpairDrop: element {
+        /// Impairment: lost on purpose by the link's loss model (`loss:`, random or
+        /// Gilbert-Elliott); the element counters `*_lost_random`/`*_lost_burst` tell which.
+        Loss = "impair_loss",
+        /// Impairment: `limit` frames were already held in that direction (netem's queue
+        /// limit).
+        QueueFull = "impair_queue_full",
+    }
+}
+
 /// The drop reason of an impairment loss (see the module docs, # Counters).
-pub const LOSS_DROP: DropReason = DropReason::TxError;
+pub const LOSS_DROP: ImpairDrop = ImpairDrop::Loss;
 
 /// The drop reason of a frame over `limit` (see the module docs, # Counters).
-pub const QUEUE_FULL_DROP: DropReason = DropReason::RingFull;
+pub const QUEUE_FULL_DROP: ImpairDrop = ImpairDrop::QueueFull;
 
 /// Input/output gate of side `a`.
 pub const GATE_A: u16 = 0;
@@ -742,6 +751,10 @@ impl Impair {
 impl Element for Impair {
     fn kind(&self) -> &'static str {
         "impair"
+    }
+
+    fn drop_reasons(&self) -> &'static [nfv_dataplane::ReasonInfo] {
+        ImpairDrop::TABLE
     }
 
     fn gates(&self) -> GateSpec {

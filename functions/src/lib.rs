@@ -25,7 +25,7 @@ pub use firewall::FwDrop;
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
 };
-pub use impair::{GilbertElliott, Impair, ImpairConfig, ImpairSpec, LossModel, Ppm};
+pub use impair::{GilbertElliott, Impair, ImpairDrop, ImpairConfig, ImpairSpec, LossModel, Ppm};
 pub use l2_switch::SwitchDrop;
 pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
 pub use nat::NatDrop;
@@ -47,6 +47,7 @@ pub const DROP_REASONS: &[(&str, &[ReasonInfo])] = &[
     ("router", RouterDrop::TABLE),
     ("nat", NatDrop::TABLE),
     ("firewall", FwDrop::TABLE),
+    ("impair", ImpairDrop::TABLE),
 ];
 
 /// The README's drop-reason table, generated from [`DROP_REASONS`].
