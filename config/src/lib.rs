@@ -85,7 +85,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use links::{LinkElement, LinkSpec};
+pub use links::{LinkElement, LinkSpec, link_tables};
 pub use problem::{ConfigError, Problem};
 pub use topology::{
     DEFAULT_AGEING, DEFAULT_ARP_TIMEOUT, DEFAULT_HOST_IFNAME, DEFAULT_ICMP_BURST,

@@ -25,7 +25,7 @@ pub use firewall::FwDrop;
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
 };
-pub use impair::{GilbertElliott, Impair, ImpairDrop, ImpairConfig, ImpairSpec, LossModel, Ppm};
+pub use impair::{GilbertElliott, Impair, ImpairConfig, ImpairDrop, ImpairSpec, LossModel, Ppm};
 pub use l2_switch::SwitchDrop;
 pub use l2_switch::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
 pub use nat::NatDrop;

@@ -57,6 +57,13 @@ impl LinkAttribute for Impair {
         "impair"
     }
 
+    fn tables(&self) -> &'static [(&'static str, &'static str)] {
+        &[(
+            "impair",
+            "Link impairments: settings, frames held and next due, per direction.",
+        )]
+    }
+
     fn validate(&self, r: &mut Report<'_>, value: &Tree, path: &str) -> Option<LinkElement> {
         let mut known: Vec<&str> = DIRECTION_FIELDS.to_vec();
         known.extend(["a-to-b", "b-to-a", "seed"]);

@@ -45,6 +45,18 @@ pub(crate) trait LinkAttribute: Sync {
     /// Check the settings at `path`, reporting every problem to `r`; the validated element
     /// when there was none.
     fn validate(&self, r: &mut Report<'_>, value: &Tree, path: &str) -> Option<LinkElement>;
+
+    /// Tables its element serves on the admin API: `(name, one line of help)`.
+    fn tables(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+}
+
+/// Every table of every link attribute's element: `(name, help, attribute key)`.
+pub fn link_tables() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    LINK_ATTRIBUTES
+        .iter()
+        .flat_map(|a| a.tables().iter().map(move |(t, h)| (*t, *h, a.key())))
 }
 
 /// A link element's validated settings: what the runtime needs to make and show it.

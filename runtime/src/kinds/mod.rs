@@ -66,11 +66,13 @@ pub struct TableInfo {
     pub help: &'static str,
 }
 
-/// Every table of every kind with the kind that has it, in registry order.
+/// Every table of every kind with the kind that has it, in registry order, then the
+/// tables of link elements ([`nfv_config::link_tables`]).
 pub fn tables() -> impl Iterator<Item = (TableInfo, &'static str)> {
     KINDS
         .iter()
         .flat_map(|k| k.tables().iter().map(move |t| (*t, k.name())))
+        .chain(nfv_config::link_tables().map(|(name, help, kind)| (TableInfo { name, help }, kind)))
 }
 
 /// One node kind. See the module docs.
@@ -310,6 +312,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), n);
+        assert!(
+            tables().any(|(t, k)| t.name == "impair" && k == "impair"),
+            "link elements' tables are listed too"
+        );
     }
 
     #[test]
