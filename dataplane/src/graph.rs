@@ -309,6 +309,8 @@ pub struct ElementReport {
     pub held: u64,
     /// Element-specific counters.
     pub counters: Vec<(&'static str, u64)>,
+    /// What they are (counter or gauge, help): [`Element::counter_info`].
+    pub counter_info: &'static [crate::element::CounterInfo],
 }
 
 /// Counters of a whole graph.
@@ -765,6 +767,7 @@ impl Graph {
                     consumed: e.out.consumed(),
                     held: e.elem.held(),
                     counters,
+                    counter_info: e.elem.counter_info(),
                 }
             })
             .collect();

@@ -305,6 +305,7 @@ mod tests {
                     consumed: 0,
                     held: 0,
                     counters: vec![("fdb_entries", 2)],
+                    counter_info: nfv_functions::l2_switch::SWITCH_COUNTERS,
                 }],
                 rings: Vec::new(),
             },

@@ -36,17 +36,12 @@ pub fn answer(ctl: &Controllers) -> Response {
     }
 }
 
-/// Element counters that are levels (a table's or a queue's current size), exported as the
-/// gauge `nfv_table_entries`; every other element counter only grows and is exported as
-/// `nfv_function_events_total`. Rule: the name ends in `_entries` or starts with `held_`, or is
-/// one of `fib_routes`, `sessions`, `mappings`, `hosts`, `flows`.
-pub fn is_level(counter: &str) -> bool {
-    counter.ends_with("_entries")
-        || counter.starts_with("held_")
-        || matches!(
-            counter,
-            "fib_routes" | "sessions" | "mappings" | "hosts" | "flows"
-        )
+/// True if element counter `name` of `e` is a level (a table's or a queue's current size),
+/// exported as the gauge `nfv_table_entries`; every other element counter only grows and is
+/// exported as `nfv_function_events_total`. The element says which
+/// ([`nfv_dataplane::Element::counter_info`]).
+fn is_level(e: &nfv_dataplane::graph::ElementReport, name: &str) -> bool {
+    nfv_dataplane::CounterInfo::is_gauge(e.counter_info, name)
 }
 
 /// Escape a label value: backslash, double quote and line feed.
@@ -273,7 +268,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Current size of a function's table or queue (MAC table, ARP cache, routes, NAT sessions, flows, held packets).",
     );
     for e in &elems {
-        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(k)) {
+        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(e, k)) {
             sample(
                 &mut out,
                 name,
@@ -290,7 +285,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Function-specific event counters (learned MACs, ARP requests sent, NAT sessions created, ...).",
     );
     for e in &elems {
-        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(k)) {
+        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(e, k)) {
             sample(
                 &mut out,
                 name,
@@ -445,6 +440,7 @@ mod tests {
                     consumed: 0,
                     held: 0,
                     counters: vec![("learned", 2), ("fdb_entries", 2)],
+                    counter_info: nfv_functions::l2_switch::SWITCH_COUNTERS,
                 }],
                 rings: Vec::new(),
             },
@@ -610,6 +606,24 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
 
     #[test]
     fn levels_are_tables_and_queues_only() {
+        use nfv_dataplane::CounterInfo;
+        let all: Vec<&CounterInfo> = [
+            nfv_functions::l2_switch::SWITCH_COUNTERS,
+            nfv_functions::router::ROUTER_COUNTERS,
+            nfv_functions::nat::NAT_COUNTERS,
+            nfv_functions::firewall::FIREWALL_COUNTERS,
+            nfv_functions::impair::IMPAIR_COUNTERS,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let is_gauge = |k: &str| {
+            let c = all
+                .iter()
+                .find(|c| c.name == k)
+                .unwrap_or_else(|| panic!("{k}"));
+            c.kind == nfv_dataplane::CounterKind::Gauge
+        };
         for k in [
             "fdb_entries",
             "arp_entries",
@@ -620,8 +634,9 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             "flows",
             "held_syns",
             "held_fragments",
+            "a_to_b_held",
         ] {
-            assert!(is_level(k), "{k}");
+            assert!(is_gauge(k), "{k}");
         }
         for k in [
             "learned",
@@ -631,7 +646,7 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             "fragments_held",
             "rules_matched_total",
         ] {
-            assert!(!is_level(k), "{k}");
+            assert!(!is_gauge(k), "{k}");
         }
     }
 }
