@@ -737,6 +737,9 @@ impl Graph {
             .map(|p| {
                 let mut stats = p.port.stats();
                 stats.drops.merge(&p.runner_drops);
+                if let Some(k) = p.port.kernel_drops() {
+                    (stats.kernel_rx_drops, stats.kernel_tx_drops) = (k.rx, k.tx);
+                }
                 PortReport {
                     name: p.name.clone(),
                     ifname: p.port.name().to_string(),

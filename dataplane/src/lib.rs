@@ -68,5 +68,5 @@ pub use element::{
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
 pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool};
-pub use port::{Port, PortError, PortStats};
+pub use port::{LinkState, Port, PortError, PortStats};
 pub use time::Instant;

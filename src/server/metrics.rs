@@ -168,6 +168,41 @@ pub fn render(snapshots: &[Snapshot]) -> String {
             );
         }
     }
+    let name = "nfv_port_kernel_drops_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Frames the kernel dropped at the port's device: rx before nfv read them (TAP queue full), tx after nfv wrote them.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        let k = [
+            ("rx", p.stats.kernel_rx_drops),
+            ("tx", p.stats.kernel_tx_drops),
+        ];
+        for (dir, n) in k {
+            let labels = [("node", node), ("port", port), ("direction", dir)];
+            sample(&mut out, name, &labels, n);
+        }
+    }
+    let name = "nfv_port_up";
+    header(
+        &mut out,
+        name,
+        "gauge",
+        "1 while the port's device works; 0 once its link went down or the device is gone.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        let up = p.stats.link == nfv_dataplane::LinkState::Up;
+        sample(
+            &mut out,
+            name,
+            &[("node", node), ("port", port)],
+            u64::from(up),
+        );
+    }
     let name = "nfv_port_drops_total";
     header(
         &mut out,
@@ -531,6 +566,13 @@ nfv_port_tx_gso_segments_total{{node="h1",port="eth0"}} 0
 # TYPE nfv_port_errors_total counter
 nfv_port_errors_total{{node="h1",port="eth0",direction="rx"}} 0
 nfv_port_errors_total{{node="h1",port="eth0",direction="tx"}} 3
+# HELP nfv_port_kernel_drops_total Frames the kernel dropped at the port's device: rx before nfv read them (TAP queue full), tx after nfv wrote them.
+# TYPE nfv_port_kernel_drops_total counter
+nfv_port_kernel_drops_total{{node="h1",port="eth0",direction="rx"}} 0
+nfv_port_kernel_drops_total{{node="h1",port="eth0",direction="tx"}} 0
+# HELP nfv_port_up 1 while the port's device works; 0 once its link went down or the device is gone.
+# TYPE nfv_port_up gauge
+nfv_port_up{{node="h1",port="eth0"}} 1
 # HELP nfv_port_drops_total Frames dropped at a port, by reason (every reason is listed).
 # TYPE nfv_port_drops_total counter
 nfv_port_drops_total{{node="h1",port="eth0",reason="tx_full"}} 2

@@ -30,6 +30,9 @@
 //!   types 3, 4, 5, 11, 12 — whose quoted packet belongs to an existing flow and was sent
 //!   by the error's destination); *invalid* (no flow and cannot start one: a TCP segment
 //!   without a pure SYN, an ICMP query reply, an ICMP error about nothing we track).
+//!   *Established* does not imply *related* (decided as nftables' `ct state` and iptables'
+//!   `--ctstate`, which users write as `established,related`): a policy allowing replies
+//!   lists both, or the ICMP errors path-MTU discovery and traceroute need are dropped.
 //! * **Invalid packets** (Linux INVALID) are counted (`invalid`) and go through the rules
 //!   like any other, but no `states` set contains *invalid*: only a rule without a state
 //!   condition can match them (that is "explicitly allowed"). Allowed, they pass without
