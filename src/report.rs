@@ -73,7 +73,7 @@ pub fn format(r: &GraphReport) -> String {
     s
 }
 
-fn drops(it: impl Iterator<Item = (nfv_dataplane::DropReason, u64)>) -> String {
+fn drops(it: impl Iterator<Item = (&'static nfv_dataplane::ReasonInfo, u64)>) -> String {
     let v: Vec<String> = it.map(|(r, n)| format!("{r}={n}")).collect();
     if v.is_empty() {
         "-".to_string()

@@ -37,7 +37,7 @@ use crate::types::{IfName, Ipv4Cidr, MacAddr};
 const NAME_MAX_LEN: usize = 32;
 
 /// Collects errors and warnings with their positions.
-struct Report<'f> {
+pub(crate) struct Report<'f> {
     file: &'f str,
     /// Directory that a relative `routes-file` is resolved against.
     base_dir: &'f Path,
@@ -65,7 +65,18 @@ impl Report<'_> {
         }
     }
 
-    fn error(&mut self, at: &Location, path: &str, value: Option<String>, message: String) {
+    /// Errors reported so far (a validator compares before and after).
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub(crate) fn error(
+        &mut self,
+        at: &Location,
+        path: &str,
+        value: Option<String>,
+        message: String,
+    ) {
         let p = self.problem(at, path, value, message);
         self.errors.push(p);
     }
@@ -932,6 +943,7 @@ impl Linker<'_> {
         let link = Link {
             a: ep(&a.at),
             b: ep(&b.at),
+            elements: Vec::new(),
         };
         self.out.push(link);
     }
@@ -1009,8 +1021,21 @@ impl Linker<'_> {
                 );
                 continue;
             }
+            let elements: Vec<_> = link
+                .value
+                .attributes
+                .iter()
+                .filter_map(|(key, value)| {
+                    let attr = crate::links::attribute(&key.value)?;
+                    attr.validate(r, value, &format!("links[{li}].{}", key.value))
+                })
+                .collect();
             if let [Some(a), Some(b)] = resolved.as_slice() {
+                let before = self.out.len();
                 self.connect(r, &format!("links[{li}]"), link.referenced.line(), a, b);
+                if let Some(l) = self.out.get_mut(before) {
+                    l.elements = elements;
+                }
             }
         }
     }

@@ -173,7 +173,7 @@ impl GraphBuilder {
         self.elements.push(ElemSlot {
             name: name.into(),
             spec,
-            out: Outputs::new(spec.outputs),
+            out: Outputs::with_reasons(spec.outputs, elem.drop_reasons()),
             out_to: vec![Target::None; spec.outputs as usize],
             in_packets: 0,
             generated: 0,
@@ -309,6 +309,8 @@ pub struct ElementReport {
     pub held: u64,
     /// Element-specific counters.
     pub counters: Vec<(&'static str, u64)>,
+    /// What they are (counter or gauge, help): [`Element::counter_info`].
+    pub counter_info: &'static [crate::element::CounterInfo],
 }
 
 /// Counters of a whole graph.
@@ -471,7 +473,10 @@ fn trace_events(tracer: &mut Tracer, slot: &mut ElemSlot, ctx: &mut Context) {
         for ev in slot.out.take_trace() {
             match ev {
                 Event::Note(id, text) => tracer.line(id, &slot.name, text),
-                Event::Drop(id, r) => tracer.finish(id, &slot.name, format!("drop: {r}")),
+                Event::Drop(id, r) => {
+                    let r = slot.out.drops().info(r);
+                    tracer.finish(id, &slot.name, format!("drop: {r}"))
+                }
                 Event::Consumed(id) => {
                     tracer.finish(id, &slot.name, "consumed (for the node itself)".into())
                 }
@@ -710,6 +715,14 @@ impl Graph {
             .collect()
     }
 
+    /// The element called `name` (as given to `add_element`), to inject packets at one of
+    /// its gates.
+    #[must_use]
+    pub fn element_id(&self, name: &str) -> Option<ElementId> {
+        let i = self.elements.iter().position(|e| e.name == name)?;
+        u16::try_from(i).ok().map(ElementId)
+    }
+
     /// Every counter of every port and element.
     pub fn report(&self) -> GraphReport {
         let rings = self
@@ -757,6 +770,7 @@ impl Graph {
                     consumed: e.out.consumed(),
                     held: e.elem.held(),
                     counters,
+                    counter_info: e.elem.counter_info(),
                 }
             })
             .collect();

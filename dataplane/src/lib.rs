@@ -53,6 +53,7 @@ pub mod graph;
 pub mod packet;
 pub mod pipeline;
 pub mod port;
+pub mod reason;
 pub mod sys;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
@@ -62,8 +63,8 @@ pub mod wire;
 pub mod worker;
 
 pub use element::{
-    Context, DropCounters, DropReason, Element, GateSpec, InputGate, OutputGate, Outputs,
-    TABLE_ROW_LIMIT, Table,
+    Context, CounterInfo, CounterKind, DropCounters, DropReason, Element, GateSpec, InputGate,
+    OutputGate, Outputs, Reason, ReasonInfo, TABLE_ROW_LIMIT, Table,
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
 pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool};

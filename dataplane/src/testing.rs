@@ -9,6 +9,8 @@ use crate::element::{Context, DropCounters, Element, InputGate, Outputs};
 use crate::packet::{Batch, PacketBuf, PacketPool};
 use crate::port::{Port, PortError, PortStats};
 use crate::time::Instant;
+use crate::wire::ethernet::Ethernet;
+use crate::wire::ipv4::Ipv4;
 
 #[derive(Debug, Default)]
 struct Queues {
@@ -185,7 +187,7 @@ pub fn run_packets(
     input: u16,
     pkts: Vec<PacketBuf>,
 ) -> Emitted {
-    let mut out = Outputs::new(elem.gates().outputs);
+    let mut out = Outputs::for_element(elem);
     let mut ctx = Context::new(now, pool);
     let held_before = elem.held();
     let n = pkts.len();
@@ -209,7 +211,7 @@ pub fn run_packets(
 
 /// Run `elem.tick` at `now` and return what came out.
 pub fn tick(elem: &mut dyn Element, pool: PacketPool, now: Instant) -> Emitted {
-    let mut out = Outputs::new(elem.gates().outputs);
+    let mut out = Outputs::for_element(elem);
     let mut ctx = Context::new(now, pool);
     let held_before = elem.held();
     elem.tick(&mut ctx, &mut out);
@@ -221,6 +223,95 @@ pub fn tick(elem: &mut dyn Element, pool: PacketPool, now: Instant) -> Emitted {
         "conservation in tick: generated == out + dropped + consumed + change in held"
     );
     e
+}
+
+/// The pool the function tests use: 512 buffers of 2048 bytes.
+pub fn pool() -> PacketPool {
+    PacketPool::new(512, 2048)
+}
+
+/// Feed one `frame` to `elem` on `gate` at `now`, in buffers of a fresh [`pool`].
+///
+/// # Panics
+/// As [`run`].
+pub fn send(elem: &mut dyn Element, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
+    run(elem, pool(), now, gate, &[frame])
+}
+
+/// As [`send`] with buffers from `pool`.
+///
+/// # Panics
+/// As [`run`].
+pub fn send_in(
+    elem: &mut dyn Element,
+    pool: PacketPool,
+    now: Instant,
+    gate: u16,
+    frame: &[u8],
+) -> Emitted {
+    run(elem, pool, now, gate, &[frame])
+}
+
+/// The value of the element's counter `name` ([`Element::counters`]).
+///
+/// # Panics
+/// If the element has no counter of that name.
+pub fn counter(elem: &dyn Element, name: &str) -> u64 {
+    let mut v = None;
+    elem.counters(&mut |k, x| {
+        if k == name {
+            v = Some(x);
+        }
+    });
+    v.unwrap_or_else(|| panic!("{} has no counter {name}", elem.kind()))
+}
+
+/// `n` seconds after [`Instant::ZERO`].
+pub fn secs(n: u64) -> Instant {
+    Instant::from_secs(n)
+}
+
+/// `n` milliseconds after [`Instant::ZERO`].
+pub fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+/// A seeded xorshift64 generator for reproducible random tests (Marsaglia 2003). The seed
+/// must not be 0.
+#[derive(Clone, Debug)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        self.next() as u8
+    }
+
+    /// A random element of the non-empty `xs`.
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
 }
 
 /// A MAC address `02:00:00:00:00:n` (locally administered unicast).
@@ -389,19 +480,8 @@ pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -
     s
 }
 
-/// TCP flag bits for [`tcp`].
-pub mod tcp_flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-}
+/// TCP flag bits for [`tcp`] (the wire layer's).
+pub use crate::wire::tcp::flags as tcp_flags;
 
 /// A TCP segment (20-byte header, no options, window 65535, + `payload`) with a correct
 /// checksum over the IPv4 pseudo header for `src` → `dst`.
@@ -553,69 +633,78 @@ pub fn ethertype_of(frame: &[u8]) -> u16 {
     crate::wire::eth_type(frame)
 }
 
+/// The checked IPv4 view ([`Ipv4`]) of the packet in an untagged Ethernet `frame`.
+///
+/// # Panics
+/// If the frame is not IPv4 or its header lengths do not fit the frame.
+pub fn ip_view(frame: &[u8]) -> Ipv4<&[u8]> {
+    let eth = Ethernet::new_checked(frame).expect("frame holds an Ethernet header");
+    assert_eq!(eth.ethertype(), 0x0800, "frame is IPv4");
+    let l3 = eth.payload_offset();
+    Ipv4::new_checked(&frame[l3..]).expect("frame holds a well-formed IPv4 header")
+}
+
 /// The IPv4 packet in an untagged Ethernet `frame`, up to its total length (padding cut).
 ///
 /// # Panics
-/// If the frame is not IPv4 or shorter than the total length says.
+/// As [`ip_view`].
 pub fn ip_of(frame: &[u8]) -> &[u8] {
-    assert_eq!(ethertype_of(frame), 0x0800, "frame is IPv4");
-    let ip = &frame[14..];
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    &ip[..total]
+    let total = ip_view(frame).total_len();
+    &frame[14..14 + total]
 }
 
 /// IPv4 header length in bytes.
 pub fn ip_hlen(frame: &[u8]) -> usize {
-    usize::from(ip_of(frame)[0] & 0x0f) * 4
+    ip_view(frame).header_len()
 }
 
 /// IPv4 TTL.
 pub fn ip_ttl(frame: &[u8]) -> u8 {
-    ip_of(frame)[8]
+    ip_view(frame).ttl()
 }
 
 /// IPv4 protocol.
 pub fn ip_proto_of(frame: &[u8]) -> u8 {
-    ip_of(frame)[9]
+    ip_view(frame).protocol()
 }
 
 /// IPv4 source address.
 pub fn ip_src(frame: &[u8]) -> [u8; 4] {
-    let ip = ip_of(frame);
-    [ip[12], ip[13], ip[14], ip[15]]
+    ip_view(frame).src().to_be_bytes()
 }
 
 /// IPv4 destination address.
 pub fn ip_dst(frame: &[u8]) -> [u8; 4] {
-    let ip = ip_of(frame);
-    [ip[16], ip[17], ip[18], ip[19]]
+    ip_view(frame).dst().to_be_bytes()
 }
 
 /// IPv4 identification.
 pub fn ip_id(frame: &[u8]) -> u16 {
-    let ip = ip_of(frame);
-    u16::from_be_bytes([ip[4], ip[5]])
+    ip_view(frame).ident()
 }
 
 /// IPv4 flags and fragment offset: `(df, mf, offset in bytes)`.
 pub fn ip_frag(frame: &[u8]) -> (bool, bool, usize) {
-    let ip = ip_of(frame);
-    let v = u16::from_be_bytes([ip[6], ip[7]]);
+    let ip = ip_view(frame);
     (
-        v & 0x4000 != 0,
-        v & 0x2000 != 0,
-        usize::from(v & 0x1fff) * 8,
+        ip.dont_frag(),
+        ip.more_frags(),
+        usize::from(ip.frag_offset()) * 8,
     )
 }
 
 /// True when the IPv4 header checksum of `frame` is correct.
 pub fn ip_checksum_ok(frame: &[u8]) -> bool {
-    crate::wire::checksum::verify(&ip_of(frame)[..ip_hlen(frame)])
+    ip_view(frame).verify_checksum()
 }
 
 /// The IPv4 payload (after the header, options included) of `frame`.
 pub fn l4_of(frame: &[u8]) -> &[u8] {
-    &ip_of(frame)[ip_hlen(frame)..]
+    let (h, t) = {
+        let ip = ip_view(frame);
+        (ip.header_len(), ip.total_len())
+    };
+    &frame[14 + h..14 + t]
 }
 
 /// The ICMP message of `frame`.

@@ -357,7 +357,7 @@ pub enum Event {
     /// [`Outputs::note`](crate::Outputs::note).
     Note(u16, String),
     /// Dropped.
-    Drop(u16, crate::DropReason),
+    Drop(u16, crate::Reason),
     /// Consumed by the element.
     Consumed(u16),
 }

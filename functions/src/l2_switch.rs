@@ -52,8 +52,8 @@ use std::time::Duration;
 
 use ahash::RandomState;
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, Reason, ReasonInfo, Table,
 };
 
 /// Default FDB size.
@@ -147,6 +147,21 @@ struct Counters {
     forwarded: u64,
     flooded: u64,
     flood_no_buffer: u64,
+}
+
+nfv_dataplane::drop_reasons! {
+    /// Why the switch drops a frame (besides the core [`DropReason`]s).
+    pub enum SwitchDrop: element {
+        /// IEEE 802.1D reserved group address 01:80:c2:00:00:0x (STP, LACP, pause): never
+        /// forwarded by a bridge.
+        LinkLocalMulticast = "link_local_multicast",
+        /// The frame's VLAN is not carried by its ingress port (or untagged on a trunk without
+        /// native VLAN).
+        VlanNotAllowed = "vlan_not_allowed",
+        /// The destination was learned on the ingress port, or no other port is in the VLAN:
+        /// the frame stays on its segment.
+        SamePort = "same_port",
+    }
 }
 
 /// The learning switch element. See the module documentation.
@@ -332,23 +347,23 @@ impl L2Switch {
     /// Classify one frame: its VLAN, and whether it carries a tag now.
     /// Err is the drop reason.
     #[inline]
-    fn classify(&self, ingress: u16, d: &[u8]) -> Result<(u16, bool), DropReason> {
+    fn classify(&self, ingress: u16, d: &[u8]) -> Result<(u16, bool), Reason> {
         let Some(port) = self.ports.get(ingress as usize) else {
-            return Err(DropReason::BadGate);
+            return Err(DropReason::BadGate.into());
         };
         if d.len() < 14 {
-            return Err(DropReason::Malformed);
+            return Err(DropReason::Malformed.into());
         }
         if d[6] & 1 != 0 || d[6..12] == [0; 6] {
-            return Err(DropReason::InvalidSourceMac);
+            return Err(DropReason::InvalidSourceMac.into());
         }
         if d[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && d[5] & 0xf0 == 0 {
-            return Err(DropReason::LinkLocalMulticast);
+            return Err(SwitchDrop::LinkLocalMulticast.into());
         }
         let ethertype = u16::from_be_bytes([d[12], d[13]]);
         if ethertype == TPID_8021Q {
             if d.len() < 18 {
-                return Err(DropReason::Malformed);
+                return Err(DropReason::Malformed.into());
             }
             let vid = u16::from_be_bytes([d[14], d[15]]) & 0x0fff;
             if vid == 0 {
@@ -356,16 +371,16 @@ impl L2Switch {
                 return port
                     .native
                     .map(|v| (v, true))
-                    .ok_or(DropReason::VlanNotAllowed);
+                    .ok_or(SwitchDrop::VlanNotAllowed.into());
             }
             if port.access || !port.tagged.contains(vid) {
-                return Err(DropReason::VlanNotAllowed);
+                return Err(SwitchDrop::VlanNotAllowed.into());
             }
             Ok((vid, true))
         } else {
             port.native
                 .map(|v| (v, false))
-                .ok_or(DropReason::VlanNotAllowed)
+                .ok_or(SwitchDrop::VlanNotAllowed.into())
         }
     }
 
@@ -421,7 +436,7 @@ impl L2Switch {
         let members = &self.members[vlan as usize];
         let last = members.iter().rposition(|p| *p != ingress);
         let Some(last) = last else {
-            out.drop(pkt, DropReason::SamePort);
+            out.drop(pkt, SwitchDrop::SamePort);
             return;
         };
         self.c.flooded += 1;
@@ -439,9 +454,43 @@ impl L2Switch {
     }
 }
 
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const SWITCH_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::counter("learned", "Source MACs learned into the FDB."),
+    CounterInfo::counter(
+        "moved",
+        "Learned MACs that moved to another port (station moves).",
+    ),
+    CounterInfo::counter(
+        "learn_table_full",
+        "Source MACs not learned: the FDB was at mac-table-size.",
+    ),
+    CounterInfo::counter(
+        "aged_out",
+        "FDB entries removed after ageing without traffic.",
+    ),
+    CounterInfo::counter(
+        "forwarded",
+        "Frames sent to the one port their destination was learned on.",
+    ),
+    CounterInfo::counter(
+        "flooded",
+        "Frames flooded to every other port of their VLAN (unknown unicast, broadcast, multicast).",
+    ),
+    CounterInfo::counter(
+        "flood_no_buffer",
+        "Flood copies not made: the packet pool was empty.",
+    ),
+    CounterInfo::gauge("fdb_entries", "Entries in the FDB now."),
+];
+
 impl Element for L2Switch {
     fn kind(&self) -> &'static str {
         "switch"
+    }
+
+    fn drop_reasons(&self) -> &'static [ReasonInfo] {
+        SwitchDrop::TABLE
     }
 
     fn gates(&self) -> GateSpec {
@@ -477,7 +526,7 @@ impl Element for L2Switch {
                 continue;
             }
             match self.lookup(vlan, dst, now) {
-                Some(p) if p == ingress => out.drop(pkt, DropReason::SamePort),
+                Some(p) if p == ingress => out.drop(pkt, SwitchDrop::SamePort),
                 Some(p) => {
                     self.c.forwarded += 1;
                     self.send(pkt, tagged, vlan, p, out);
@@ -516,6 +565,10 @@ impl Element for L2Switch {
         f("fdb_entries", self.fdb.len() as u64);
     }
 
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        SWITCH_COUNTERS
+    }
+
     /// `fdb`: the live MAC table, sorted by VLAN and MAC.
     fn tables(&self, now: Instant, out: &mut dyn FnMut(Table)) {
         let mut entries: Vec<_> = self.fdb_entries(now).collect();
@@ -545,7 +598,7 @@ impl Element for L2Switch {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use nfv_dataplane::PacketPool;
-    use nfv_dataplane::testing::{self, BROADCAST, eth, eth_tagged, mac};
+    use nfv_dataplane::testing::{self, BROADCAST, counter, eth, eth_tagged, mac};
 
     use super::*;
 
@@ -581,16 +634,6 @@ mod tests {
             access("p3", 1),
             access("p4", 1),
         ])
-    }
-
-    fn counter(sw: &L2Switch, name: &str) -> u64 {
-        let mut v = None;
-        sw.counters(&mut |k, n| {
-            if k == name {
-                v = Some(n);
-            }
-        });
-        v.unwrap()
     }
 
     const IPV4: u16 = 0x0800;
@@ -630,7 +673,7 @@ mod tests {
         let ev = run(&mut sw, &eth(mac(2), mac(1), IPV4, b"x"), 1, 9);
         assert_eq!(
             ev.last(),
-            Some(&Event::Drop(9, DropReason::SamePort)),
+            Some(&Event::Drop(9, SwitchDrop::SamePort.into())),
             "{ev:?}"
         );
     }
@@ -687,7 +730,7 @@ mod tests {
         // mac(5) → mac(1), both on p1.
         let e = testing::run(&mut sw, pool, T0, 0, &[&eth(mac(1), mac(5), IPV4, b"")]);
         assert_eq!(e.total(), 0);
-        assert_eq!(e.drops.get(DropReason::SamePort), 1);
+        assert_eq!(e.drops.get(SwitchDrop::SamePort), 1);
     }
 
     #[test]
@@ -875,11 +918,11 @@ mod tests {
         for (gate, f) in cases {
             let e = testing::run(&mut sw, pool, T0, gate, &[&f]);
             assert_eq!(e.total(), 0);
-            assert_eq!(e.drops.get(DropReason::VlanNotAllowed), 1);
+            assert_eq!(e.drops.get(SwitchDrop::VlanNotAllowed), 1);
         }
         // Native VLAN on t2 accepts untagged frames into VLAN 30 (no other member: stays).
         let e = testing::run(&mut sw, pool, T0, 2, &[&eth(BROADCAST, mac(1), IPV4, b"")]);
-        assert_eq!(e.drops.get(DropReason::SamePort), 1);
+        assert_eq!(e.drops.get(SwitchDrop::SamePort), 1);
         assert_eq!(sw.lookup(30, mac(1), T0), Some(2));
     }
 
@@ -911,7 +954,7 @@ mod tests {
         assert_eq!(e.drops.get(DropReason::Malformed), 2);
         let e = testing::run(&mut sw, pool, T0, 0, &[&mcast_src, &zero_src, &stp]);
         assert_eq!(e.drops.get(DropReason::InvalidSourceMac), 2);
-        assert_eq!(e.drops.get(DropReason::LinkLocalMulticast), 1);
+        assert_eq!(e.drops.get(SwitchDrop::LinkLocalMulticast), 1);
         assert_eq!(e.total(), 0);
         assert_eq!(sw.fdb_len(), 0, "nothing learned from bad frames");
         assert_eq!(pool.available(), 16);

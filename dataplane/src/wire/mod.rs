@@ -1,16 +1,22 @@
 //! Packet header helpers that the crates (smoltcp, etherparse) do not give us in the form the
-//! fast path needs: the Internet checksum with RFC 1624 incremental updates, and fixed
-//! offsets of Ethernet, ARP and IPv4 fields.
+//! fast path needs: the Internet checksum with RFC 1624 incremental updates, fixed offsets
+//! of Ethernet, ARP and IPv4 fields, and smoltcp-style checked views ([`ethernet::Ethernet`],
+//! [`ipv4::Ipv4`], [`udp::Udp`], [`tcp::Tcp`], [`icmp::Icmpv4`]) whose `new_checked` proves
+//! the lengths once so that no getter or setter can panic, and whose setters keep
+//! checksums right. Room is left for `ipv6`/`icmpv6` modules of the same shape.
 //!
-//! Contract: nothing here panics on packet bytes. Accessors take slices whose length the
-//! caller has checked (the `*_LEN` constants say how much), and the checksum functions
-//! accept any length.
+//! Contract: nothing here panics on packet bytes. The views check lengths in `new_checked`;
+//! the plain accessors take slices whose length the caller has checked (the `*_LEN`
+//! constants say how much); the checksum functions accept any length.
 
 pub mod arp;
 pub mod checksum;
+pub mod ethernet;
 pub mod gso;
 pub mod icmp;
 pub mod ipv4;
+pub mod tcp;
+pub mod udp;
 
 /// Ethernet header length (no tag).
 pub const ETH_HLEN: usize = 14;

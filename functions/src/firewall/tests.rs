@@ -11,15 +11,17 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use nfv_dataplane::testing::{
-    self, BROADCAST, Emitted, Ipv4Fields, arp_reply, arp_request, eth, eth_dst_of, eth_ipv4,
-    eth_src_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst, ip_of, ip_proto_of,
-    ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, tcp, tcp_flags, tcp_syn, udp,
+    self, BROADCAST, Ipv4Fields, XorShift, arp_reply, arp_request, counter, eth, eth_dst_of,
+    eth_ipv4, eth_src_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst, ip_of,
+    ip_proto_of, ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, pool, secs, send, tcp,
+    tcp_flags, tcp_syn, udp,
 };
 use nfv_dataplane::wire::checksum::{checksum, verify};
 use nfv_dataplane::{DropReason, Element, Instant, PacketPool};
 
 use super::{
-    Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FwTimeouts, Rule, TcpState,
+    Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FwDrop, FwTimeouts, Rule,
+    TcpState,
 };
 
 // ------------------------------------------------------------------ fixtures
@@ -37,14 +39,6 @@ const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMP: u8 = 1;
 const GRE: u8 = 47;
-
-fn secs(n: u64) -> Instant {
-    Instant::from_secs(n)
-}
-
-fn pool() -> PacketPool {
-    PacketPool::new(256, 2048)
-}
 
 fn cfg(rules: Vec<Rule>, default: Action) -> FirewallConfig {
     FirewallConfig {
@@ -97,20 +91,6 @@ fn example_policy() -> Firewall {
         ],
         Action::Drop,
     )
-}
-
-fn counter(f: &Firewall, name: &str) -> u64 {
-    let mut v = None;
-    f.counters(&mut |n, x| {
-        if n == name {
-            v = Some(x);
-        }
-    });
-    v.unwrap_or_else(|| panic!("firewall has no counter {name}"))
-}
-
-fn send(f: &mut Firewall, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
-    testing::run(f, pool(), now, gate, &[frame])
 }
 
 /// The Ethernet frame a host on the side of `gate` sends through the firewall.
@@ -489,7 +469,7 @@ fn first_matching_rule_wins_over_later_ones() {
         IN,
         &frame_from(IN, &udp_ip(IN_HOST, OUT_HOST, 1, 53)),
     );
-    assert_eq!(e.drops.get(DropReason::FwRuleDrop), 1);
+    assert_eq!(e.drops.get(FwDrop::RuleDrop), 1);
     assert!(passes(&mut f, T0, IN, &udp_ip(IN_HOST, OUT_HOST, 1, 54)));
     assert_eq!(f.rule_hits(), &[1, 1]);
 }
@@ -507,10 +487,10 @@ fn default_policy_allow_drop_and_reject_apply_when_no_rule_matches() {
     assert!(passes(&mut f, T0, IN, &ip));
     let mut f = fw(none(), Action::Drop);
     let e = send(&mut f, T0, IN, &frame_from(IN, &ip));
-    assert_eq!((e.total(), e.drops.get(DropReason::FwRuleDrop)), (0, 1));
+    assert_eq!((e.total(), e.drops.get(FwDrop::RuleDrop)), (0, 1));
     let mut f = fw(none(), Action::Reject);
     let e = send(&mut f, T0, IN, &frame_from(IN, &ip));
-    assert_eq!(e.drops.get(DropReason::FwRejected), 1);
+    assert_eq!(e.drops.get(FwDrop::Rejected), 1);
     assert_eq!(
         (e.gate(0).len(), e.gate(1).len()),
         (1, 0),
@@ -575,7 +555,7 @@ fn example_policy_blocks_unsolicited_inbound_except_tcp_80() {
         OUT,
         &frame_from(OUT, &udp_ip(OUT_HOST, IN_HOST, 53, 5353)),
     );
-    assert_eq!(e.drops.get(DropReason::FwRuleDrop), 1);
+    assert_eq!(e.drops.get(FwDrop::RuleDrop), 1);
     assert!(!passes(
         &mut f,
         T0,
@@ -590,7 +570,7 @@ fn example_policy_blocks_unsolicited_inbound_except_tcp_80() {
         OUT,
         &frame_from(OUT, &echo_reply_ip(OUT_HOST, IN_HOST, 9)),
     );
-    assert_eq!(e.drops.get(DropReason::FwInvalid), 1);
+    assert_eq!(e.drops.get(FwDrop::Invalid), 1);
     // Replies to a different port than the outbound flow's are not established.
     assert!(passes(&mut f, T0, IN, &udp_ip(IN_HOST, OUT_HOST, 5353, 53)));
     assert!(!passes(
@@ -644,7 +624,7 @@ fn reject_tcp_syn_answers_rst_ack_acknowledging_it_with_valid_checksums() {
     let seg = tcp(OUT_HOST, IN_HOST, 1234, 22, 5000, 0, tcp_flags::SYN, b"abc");
     let fr = frame_from(OUT, &ipv4(OUT_HOST, IN_HOST, TCP, 64, &seg));
     let e = send(&mut f, T0, OUT, &fr);
-    assert_eq!(e.drops.get(DropReason::FwRejected), 1);
+    assert_eq!(e.drops.get(FwDrop::Rejected), 1);
     assert!(e.gate(0).is_empty(), "original dropped");
     let [r] = e.gate(1) else {
         panic!("one RST out of the ingress gate")
@@ -712,7 +692,7 @@ fn reject_tcp_ack_answers_rst_with_seq_from_its_ack_and_never_answers_a_rst() {
     assert!(l4_checksum_ok(OUT_HOST, IN_HOST, TCP, t));
     let rst = tcp_ip(IN_HOST, OUT_HOST, 40000, 80, tcp_flags::RST);
     let e = send(&mut f, T0, IN, &frame_from(IN, &rst));
-    assert_eq!((e.total(), e.drops.get(DropReason::FwRejected)), (0, 1));
+    assert_eq!((e.total(), e.drops.get(FwDrop::Rejected)), (0, 1));
     assert_eq!(counter(&f, "rejects_suppressed"), 1);
 }
 
@@ -768,7 +748,7 @@ fn reject_never_answers_an_icmp_error_a_broadcast_or_a_martian() {
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     let e = testing::run(&mut f, pool(), T0, IN, &refs);
     assert_eq!(e.total(), 0, "no answers");
-    assert_eq!(e.drops.get(DropReason::FwRejected), 4);
+    assert_eq!(e.drops.get(FwDrop::Rejected), 4);
     assert_eq!(counter(&f, "rejects_suppressed"), 4);
 }
 
@@ -782,7 +762,7 @@ fn reject_answers_are_rate_limited_by_the_token_bucket() {
     let fr = frame_from(IN, &udp_ip(IN_HOST, OUT_HOST, 1, 2));
     let e = testing::run(&mut f, pool(), T0, IN, &[&fr, &fr, &fr, &fr]);
     assert_eq!(e.gate(0).len(), 2, "the burst");
-    assert_eq!(e.drops.get(DropReason::FwRejected), 4);
+    assert_eq!(e.drops.get(FwDrop::Rejected), 4);
     assert_eq!(counter(&f, "rejects_rate_limited"), 2);
     let e = send(&mut f, secs(1), IN, &fr);
     assert_eq!(e.gate(0).len(), 1, "one token per second");
@@ -822,7 +802,7 @@ fn related_port_unreachable_for_an_allowed_udp_flow_passes_with_state_related() 
     let spoof = unreach_ip(OUT_HOST, IN_HOST2, 3, &query);
     for ip in [stray, spoof] {
         let e = send(&mut f, T0, OUT, &frame_from(OUT, &ip));
-        assert_eq!(e.drops.get(DropReason::FwInvalid), 1);
+        assert_eq!(e.drops.get(FwDrop::Invalid), 1);
     }
     assert_eq!(counter(&f, "invalid"), 2);
 }
@@ -863,11 +843,7 @@ fn invalid_tcp_without_a_syn_is_dropped_unless_a_stateless_rule_allows_it() {
     );
     let ack = tcp_ip(OUT_HOST, IN_HOST, 443, 40000, tcp_flags::ACK);
     let e = send(&mut f, T0, OUT, &frame_from(OUT, &ack));
-    assert_eq!(
-        e.drops.get(DropReason::FwInvalid),
-        1,
-        "states never name invalid"
-    );
+    assert_eq!(e.drops.get(FwDrop::Invalid), 1, "states never name invalid");
     for flags in [
         tcp_flags::SYN | tcp_flags::ACK,
         tcp_flags::SYN | tcp_flags::FIN,
@@ -880,7 +856,7 @@ fn invalid_tcp_without_a_syn_is_dropped_unless_a_stateless_rule_allows_it() {
             OUT,
             &frame_from(OUT, &tcp_ip(OUT_HOST, IN_HOST, 1, 2, flags)),
         );
-        assert_eq!(e.drops.get(DropReason::FwInvalid), 1, "flags {flags:#x}");
+        assert_eq!(e.drops.get(FwDrop::Invalid), 1, "flags {flags:#x}");
     }
     assert_eq!(counter(&f, "invalid"), 5);
     // A rule with no state condition explicitly allows it; no flow is picked up.
@@ -1209,7 +1185,7 @@ fn full_table_drops_new_flows_but_not_established_ones_and_recovers_after_expiry
         IN,
         &frame_from(IN, &udp_ip(IN_HOST, OUT_HOST, 3, 53)),
     );
-    assert_eq!(e.drops.get(DropReason::FwTableFull), 1);
+    assert_eq!(e.drops.get(FwDrop::TableFull), 1);
     assert!(passes(
         &mut f,
         secs(100),
@@ -1247,7 +1223,7 @@ fn later_fragments_follow_an_allowed_first_fragment_and_orphans_are_dropped() {
     // Unsolicited inbound: first dropped, later fragment an orphan.
     assert!(!passes(&mut f, T0, OUT, &p1));
     let e = send(&mut f, T0, OUT, &frame_from(OUT, &p2));
-    assert_eq!(e.drops.get(DropReason::FwFragment), 1);
+    assert_eq!(e.drops.get(FwDrop::Fragment), 1);
     // Outbound (allowed): both pass.
     let q1 = ipv4_with(IN_HOST, OUT_HOST, UDP, &first, &l4);
     let q2 = ipv4_with(IN_HOST, OUT_HOST, UDP, &rest, &[2; 16]);
@@ -1280,32 +1256,10 @@ fn tcp_fragment_at_offset_8_is_dropped_rfc1858() {
     };
     let p = ipv4_with(IN_HOST, OUT_HOST, TCP, &overlap, &[0; 16]);
     let e = send(&mut f, T0, IN, &frame_from(IN, &p));
-    assert_eq!(e.drops.get(DropReason::FwFragment), 1);
+    assert_eq!(e.drops.get(FwDrop::Fragment), 1);
 }
 
 // ------------------------------------------------------------------ robustness
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
 
 fn fuzz_ip(rng: &mut XorShift) -> Vec<u8> {
     let addrs = [

@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
+use super::NatDrop;
 use arrayvec::ArrayVec;
 use nfv_dataplane::wire::{ETHERTYPE_IPV4, be32, write_eth};
-use nfv_dataplane::{DropReason, Instant, OutputGate, Outputs, PacketBuf};
+use nfv_dataplane::{Instant, OutputGate, Outputs, PacketBuf};
 
 use super::rewrite::{IP, Ip, Side, rewrite};
 use super::{Nat44, Verdict};
@@ -120,7 +121,7 @@ impl Nat44 {
             }
             Some(rec) => {
                 if self.frags_held >= FRAG_HOLD_TOTAL || rec.held.is_full() {
-                    out.drop(pkt, DropReason::NatFragmentLimit);
+                    out.drop(pkt, NatDrop::FragmentLimit);
                 } else {
                     rec.held.push(pkt);
                     self.frags_held += 1;
@@ -129,7 +130,7 @@ impl Nat44 {
             }
             None => {
                 if self.frags_held >= FRAG_HOLD_TOTAL || self.frags.len() >= FRAG_MAX_RECORDS {
-                    out.drop(pkt, DropReason::NatFragmentLimit);
+                    out.drop(pkt, NatDrop::FragmentLimit);
                     return;
                 }
                 let until = now + FRAG_TIMEOUT;
@@ -154,7 +155,7 @@ impl Nat44 {
         if let Some(rec) = self.frags.remove(key) {
             for p in rec.held {
                 self.frags_held -= 1;
-                out.drop(p, DropReason::NatFragmentTimeout);
+                out.drop(p, NatDrop::FragmentTimeout);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Inside → outside: source translation (with mapping and session creation), hairpinning,
 //! and ICMP errors sent by inside hosts.
 
+use super::NatDrop;
 use nfv_dataplane::wire::checksum;
 use nfv_dataplane::wire::{be16, be32, eth_dst, eth_src};
 use nfv_dataplane::{DropReason, Instant};
@@ -45,7 +46,7 @@ impl Nat44 {
             return Ok(());
         }
         let Some(proto) = l4.proto else {
-            return Err(Action::Drop(DropReason::NatUnsupportedProtocol));
+            return Err(Action::Drop(NatDrop::UnsupportedProtocol.into()));
         };
         let m = self.table.outbound(
             now,
@@ -93,7 +94,7 @@ impl Nat44 {
         // Look at the destination first, so that an unmappable one creates no state.
         if self.dst_lookup(now, ip.dst, l4).is_none() {
             self.c.no_mapping += 1;
-            return Action::Drop(DropReason::NatNoMapping);
+            return Action::Drop(NatDrop::NoMapping.into());
         }
         let router = eth_src(f);
         if let Err(a) = self.translate_src(now, f, ip, l4) {
@@ -129,12 +130,12 @@ impl Nat44 {
         let (ext_ip, ext_port) = if let Some(&ext) = self.one_in.get(&e.dst) {
             (ext, None)
         } else {
-            let proto: NatProto = e.nat.ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
+            let proto: NatProto = e.nat.ok_or(Action::Drop(NatDrop::IcmpNoSession.into()))?;
             let m = self
                 .table
                 .lookup_in(now, proto, e.dst, e.dport)
                 .filter(|&m| self.table.allows(now, m, e.src, e.remote_port(e.sport)))
-                .ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
+                .ok_or(Action::Drop(NatDrop::IcmpNoSession.into()))?;
             let mp = self.table.mapping(m);
             (mp.ext_ip, Some(mp.ext_port))
         };
@@ -164,10 +165,10 @@ impl Nat44 {
     ) -> Action {
         let end = IP + ip.total;
         if !checksum::verify(&f[l4.off..end]) {
-            return Action::Drop(DropReason::NatIcmpBadChecksum);
+            return Action::Drop(NatDrop::IcmpBadChecksum.into());
         }
         let Some(e) = parse_embedded(f, ip) else {
-            return Action::Drop(DropReason::Malformed);
+            return Action::Drop(DropReason::Malformed.into());
         };
         let router = eth_src(f);
         if let Err(a) = self.error_inside_half(now, f, &e) {
@@ -176,7 +177,7 @@ impl Nat44 {
         let v = if hairpin {
             // The quote's destination is now external: re-read it for the outside half.
             let Some(e) = parse_embedded(f, ip) else {
-                return Action::Drop(DropReason::Malformed);
+                return Action::Drop(DropReason::Malformed.into());
             };
             if let Err(a) = self.error_outside_half(now, f, &e) {
                 return a;

@@ -163,8 +163,8 @@ use nfv_dataplane::wire::{
 };
 use nfv_dataplane::wire::{arp, icmp as icmp_wire};
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, Reason, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -417,20 +417,23 @@ struct HeldSyn {
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Action {
     Emit(Verdict),
-    Drop(DropReason),
+    Drop(Reason),
     /// No mapping could be made: ICMP code 13 to the sender, then drop (RFC 5508 REQ-8).
-    Prohibit(DropReason),
+    Prohibit(Reason),
     /// Unsolicited inbound SYN (RFC 5382 REQ-4).
     HoldSyn(SynKey),
 }
 
 impl From<AllocError> for Action {
     fn from(e: AllocError) -> Action {
-        Action::Prohibit(match e {
-            AllocError::TableFull => DropReason::NatTableFull,
-            AllocError::HostQuota => DropReason::NatHostQuota,
-            AllocError::PortsExhausted => DropReason::NatPortsExhausted,
-        })
+        Action::Prohibit(
+            match e {
+                AllocError::TableFull => NatDrop::TableFull,
+                AllocError::HostQuota => NatDrop::HostQuota,
+                AllocError::PortsExhausted => NatDrop::PortsExhausted,
+            }
+            .into(),
+        )
     }
 }
 
@@ -453,6 +456,44 @@ struct Counters {
     arp_replies: u64,
     arp_passed: u64,
     no_buffer: u64,
+}
+
+nfv_dataplane::drop_reasons! {
+    /// Why the NAT drops a packet (besides the core [`DropReason`]s).
+    pub enum NatDrop: element {
+        /// An IPv4 packet from outside not addressed to one of the NAT's external addresses.
+        NotExternal = "nat_not_external",
+        /// Inbound to an external address and port with no mapping (or an inbound ICMP query
+        /// request to a dynamic address).
+        NoMapping = "nat_no_mapping",
+        /// The mapping exists but its filtering refuses this remote endpoint (RFC 4787 REQ-8).
+        Filtered = "nat_filtered",
+        /// No free external port for a new mapping; ICMP code 13 sent (RFC 5508 REQ-8).
+        PortsExhausted = "nat_ports_exhausted",
+        /// The inside host reached `max_sessions_per_host`; ICMP code 13 sent.
+        HostQuota = "nat_host_quota",
+        /// `max_sessions` reached; ICMP code 13 sent.
+        TableFull = "nat_table_full",
+        /// Inbound packet to translate before the NAT has seen its inside neighbour's MAC.
+        NoInsideNeighbour = "nat_no_inside_neighbour",
+        /// A protocol (or ICMP type) without ports that only 1:1 mappings translate.
+        UnsupportedProtocol = "nat_unsupported_protocol",
+        /// ICMP error with a bad ICMP checksum: not translated (RFC 5508 REQ-3).
+        IcmpBadChecksum = "nat_icmp_bad_checksum",
+        /// ICMP error whose quoted packet matches no active mapping (RFC 5508 REQ-3..5).
+        IcmpNoSession = "nat_icmp_no_session",
+        /// Unsolicited inbound SYN, held 6 s then answered with Port Unreachable, or refused
+        /// because one is already held for that remote endpoint or the hold is full (RFC 5382
+        /// REQ-4).
+        UnsolicitedSyn = "nat_unsolicited_syn",
+        /// Held inbound SYN dropped because an outbound SYN for the connection was translated
+        /// (RFC 5382 REQ-4, simultaneous open).
+        SynSuperseded = "nat_syn_superseded",
+        /// A held non-first fragment whose first fragment did not arrive within 2 s.
+        FragmentTimeout = "nat_fragment_timeout",
+        /// A non-first fragment that could not be held (16 per datagram, 256 in all).
+        FragmentLimit = "nat_fragment_limit",
+    }
 }
 
 /// The NAT44 element. See the module documentation.
@@ -700,10 +741,10 @@ impl Nat44 {
                 if let Some(b) = &before {
                     out.note(&pkt, || format!("not translated: {b}"));
                 }
-                match r {
-                    DropReason::NatFiltered => self.c.filtered += 1,
-                    DropReason::NatNoMapping => self.c.no_mapping += 1,
-                    _ => {}
+                if r == NatDrop::Filtered.into() {
+                    self.c.filtered += 1;
+                } else if r == NatDrop::NoMapping.into() {
+                    self.c.no_mapping += 1;
                 }
                 out.drop(pkt, r);
             }
@@ -739,7 +780,7 @@ impl Nat44 {
             }
         } else {
             if !self.is_external(ip.dst) {
-                return Action::Drop(DropReason::NatNotExternal);
+                return Action::Drop(NatDrop::NotExternal.into());
             }
             if l4.kind == Kind::IcmpError {
                 return self.icmp_error_from_outside(now, f, ip, &l4);
@@ -754,7 +795,7 @@ impl Nat44 {
     /// connection, bounded).
     fn hold_syn(&mut self, now: Instant, key: SynKey, pkt: PacketBuf, out: &mut Outputs) {
         if self.syns.contains_key(&key) || self.syns.len() >= SYN_HOLD_MAX {
-            out.drop(pkt, DropReason::NatUnsolicitedSyn);
+            out.drop(pkt, NatDrop::UnsolicitedSyn);
             return;
         }
         let until = now + self.syn_hold;
@@ -778,7 +819,7 @@ impl Nat44 {
         };
         if let Some(h) = self.syns.remove(&key) {
             self.c.syn_superseded += 1;
-            out.drop(h.pkt, DropReason::NatSynSuperseded);
+            out.drop(h.pkt, NatDrop::SynSuperseded);
         }
     }
 
@@ -808,7 +849,7 @@ impl Nat44 {
             ) {
                 self.c.syn_port_unreachable_sent += 1;
             }
-            out.drop(h.pkt, DropReason::NatUnsolicitedSyn);
+            out.drop(h.pkt, NatDrop::UnsolicitedSyn);
         }
     }
 
@@ -873,9 +914,102 @@ impl Nat44 {
     }
 }
 
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const NAT_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::gauge("sessions", "Sessions (5-tuple translations) now."),
+    CounterInfo::gauge(
+        "mappings",
+        "Endpoint mappings (inside endpoint to external endpoint) now.",
+    ),
+    CounterInfo::gauge("hosts", "Inside hosts with at least one session now."),
+    CounterInfo::gauge(
+        "held_syns",
+        "Unsolicited inbound SYNs held now (RFC 5382 REQ-4).",
+    ),
+    CounterInfo::gauge(
+        "held_fragments",
+        "Non-first fragments held for their first fragment now.",
+    ),
+    CounterInfo::counter("sessions_created", "Sessions created."),
+    CounterInfo::counter(
+        "sessions_expired",
+        "Sessions removed after their idle timeout.",
+    ),
+    CounterInfo::counter("mappings_created", "Endpoint mappings created."),
+    CounterInfo::counter(
+        "port_alloc_failed",
+        "New mappings refused: no free external port.",
+    ),
+    CounterInfo::counter(
+        "host_quota_exceeded",
+        "New sessions refused: the inside host had max-sessions-per-host.",
+    ),
+    CounterInfo::counter("table_full", "New sessions refused: max-sessions reached."),
+    CounterInfo::counter("in2out", "Packets translated inside to outside."),
+    CounterInfo::counter("out2in", "Packets translated outside to inside."),
+    CounterInfo::counter(
+        "hairpinned",
+        "Packets from inside to an external address of the NAT, translated back in (RFC 4787 REQ-9).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_translated",
+        "ICMP errors translated with their quoted packet (RFC 5508).",
+    ),
+    CounterInfo::counter(
+        "filtered",
+        "Inbound packets refused by the mapping's filtering (RFC 4787 REQ-8).",
+    ),
+    CounterInfo::counter(
+        "no_mapping",
+        "Inbound packets to an external endpoint with no mapping.",
+    ),
+    CounterInfo::counter(
+        "icmp_prohibited_sent",
+        "ICMP administratively prohibited (code 13) sent for refused new sessions.",
+    ),
+    CounterInfo::counter(
+        "syn_port_unreachable_sent",
+        "ICMP port unreachable sent for unsolicited SYNs held 6 s (RFC 5382 REQ-4).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_rate_limited",
+        "ICMP errors not sent: the token bucket was empty.",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_suppressed",
+        "ICMP errors never sent by rule (about an ICMP error, a broadcast …).",
+    ),
+    CounterInfo::counter("fragments_translated", "Fragments translated."),
+    CounterInfo::counter(
+        "fragments_held",
+        "Non-first fragments held until their first fragment came.",
+    ),
+    CounterInfo::counter(
+        "syn_held",
+        "Unsolicited inbound SYNs held (RFC 5382 REQ-4).",
+    ),
+    CounterInfo::counter(
+        "syn_superseded",
+        "Held SYNs dropped because the inside host opened the connection.",
+    ),
+    CounterInfo::counter(
+        "arp_replies",
+        "ARP replies sent for the external addresses.",
+    ),
+    CounterInfo::counter("arp_passed", "ARP frames passed between the sides."),
+    CounterInfo::counter(
+        "no_buffer",
+        "Packets not made (ICMP, ARP): the packet pool was empty.",
+    ),
+];
+
 impl Element for Nat44 {
     fn kind(&self) -> &'static str {
         "nat"
+    }
+
+    fn drop_reasons(&self) -> &'static [ReasonInfo] {
+        NatDrop::TABLE
     }
 
     fn gates(&self) -> GateSpec {
@@ -957,6 +1091,10 @@ impl Element for Nat44 {
         f("arp_replies", c.arp_replies);
         f("arp_passed", c.arp_passed);
         f("no_buffer", c.no_buffer);
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        NAT_COUNTERS
     }
 
     /// `nat`: the live sessions, sorted by internal then remote endpoint.

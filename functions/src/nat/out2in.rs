@@ -1,6 +1,7 @@
 //! Outside → inside: destination translation with filtering, unsolicited SYNs, and ICMP
 //! errors arriving from outside.
 
+use super::NatDrop;
 use nfv_dataplane::wire::checksum;
 use nfv_dataplane::{DropReason, Instant};
 
@@ -64,15 +65,15 @@ impl Nat44 {
                 Ok(self.last_inside)
             }
             None if hold => Err(Action::HoldSyn(syn_key)),
-            None if l4.proto.is_none() => Err(Action::Drop(DropReason::NatUnsupportedProtocol)),
-            None => Err(Action::Drop(DropReason::NatNoMapping)),
+            None if l4.proto.is_none() => Err(Action::Drop(NatDrop::UnsupportedProtocol.into())),
+            None => Err(Action::Drop(NatDrop::NoMapping.into())),
             Some(Target::Mapping(m)) => {
                 let rport = l4.remote_port(remote_port);
                 if !self.table.allows(now, m, remote_ip, rport) {
                     return Err(if hold {
                         Action::HoldSyn(syn_key)
                     } else {
-                        Action::Drop(DropReason::NatFiltered)
+                        Action::Drop(NatDrop::Filtered.into())
                     });
                 }
                 if l4.proto == Some(NatProto::Tcp) {
@@ -101,7 +102,7 @@ impl Nat44 {
         self.last_outside = Some(nfv_dataplane::wire::eth_src(f));
         match self.translate_dst(now, f, ip, l4, ip.src, l4.sport, true) {
             Err(a) => a,
-            Ok(None) => Action::Drop(DropReason::NatNoInsideNeighbour),
+            Ok(None) => Action::Drop(NatDrop::NoInsideNeighbour.into()),
             Ok(Some(mac)) => {
                 self.c.out2in += 1;
                 Action::Emit(Verdict {
@@ -126,12 +127,12 @@ impl Nat44 {
         let (int_ip, int_port, nb) = if let Some(&int) = self.one_out.get(&e.src) {
             (int, None, self.last_inside)
         } else {
-            let proto = e.nat.ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
+            let proto = e.nat.ok_or(Action::Drop(NatDrop::IcmpNoSession.into()))?;
             let m = self
                 .table
                 .lookup_out(now, proto, e.src, e.sport)
                 .filter(|&m| self.table.allows(now, m, e.dst, e.remote_port(e.dport)))
-                .ok_or(Action::Drop(DropReason::NatIcmpNoSession))?;
+                .ok_or(Action::Drop(NatDrop::IcmpNoSession.into()))?;
             let mp = self.table.mapping(m);
             (
                 mp.int_ip,
@@ -164,14 +165,14 @@ impl Nat44 {
     ) -> Action {
         let end = IP + ip.total;
         if !checksum::verify(&f[l4.off..end]) {
-            return Action::Drop(DropReason::NatIcmpBadChecksum);
+            return Action::Drop(NatDrop::IcmpBadChecksum.into());
         }
         let Some(e) = parse_embedded(f, ip) else {
-            return Action::Drop(DropReason::Malformed);
+            return Action::Drop(DropReason::Malformed.into());
         };
         match self.error_outside_half(now, f, &e) {
             Err(a) => a,
-            Ok(None) => Action::Drop(DropReason::NatNoInsideNeighbour),
+            Ok(None) => Action::Drop(NatDrop::NoInsideNeighbour.into()),
             Ok(Some(mac)) => {
                 fix_icmp_checksum(f, l4.off, end);
                 self.c.icmp_errors_translated += 1;

@@ -13,36 +13,16 @@
 use nfv_dataplane::wire::checksum;
 use nfv_dataplane::wire::gso::F_NEEDS_CSUM;
 use nfv_dataplane::wire::{be16, be32, ip_proto};
-use nfv_dataplane::{DropReason, Offload};
+use nfv_dataplane::{DropReason, Offload, Reason};
 
 use super::NatProto;
 use super::table::tcp_flag;
 
 pub(super) use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip, parse as parse_ipv4};
+use nfv_dataplane::wire::ipv4::{Quoted, QuotedL4, Transport};
 
-/// ICMP message classes (RFC 792, RFC 5508 §2).
-pub(super) mod icmp {
-    pub const ECHO_REPLY: u8 = 0;
-    pub const DEST_UNREACH: u8 = 3;
-    pub const ECHO_REQUEST: u8 = 8;
-    pub const PORT_UNREACH: u8 = 3;
-    pub const ADMIN_PROHIBITED: u8 = 13;
-
-    /// Error messages that quote the offending packet.
-    pub fn is_error(t: u8) -> bool {
-        matches!(t, 3 | 4 | 5 | 11 | 12)
-    }
-
-    /// Query requests carrying an identifier (echo, timestamp, information, mask).
-    pub fn is_query_request(t: u8) -> bool {
-        matches!(t, ECHO_REQUEST | 13 | 15 | 17)
-    }
-
-    /// Query replies carrying an identifier.
-    pub fn is_query_reply(t: u8) -> bool {
-        matches!(t, ECHO_REPLY | 14 | 16 | 18)
-    }
-}
+/// ICMP message types, codes and classes (RFC 792, RFC 5508 §2): the wire layer's.
+pub(super) use nfv_dataplane::wire::icmp;
 
 /// What the NAT does with the transport part of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,10 +71,10 @@ impl L4 {
 
 /// Parse the transport header of an unfragmented packet or a first fragment. Headers the
 /// NAT must rewrite have to be complete (a "tiny first fragment" is malformed).
-pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, DropReason> {
+pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, Reason> {
     let off = IP + ip.ihl;
-    let end = IP + ip.total;
-    let len = end - off;
+    let l4 = f.get(off..IP + ip.total).unwrap_or(&[]);
+    let t = Transport::parse(ip.proto, l4)?;
     let mut l4 = L4 {
         kind: Kind::Other,
         proto: None,
@@ -104,33 +84,27 @@ pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, DropReason> {
         flags: 0,
         icmp_type: 0,
     };
-    match ip.proto {
-        ip_proto::TCP | ip_proto::UDP => {
-            let tcp = ip.proto == ip_proto::TCP;
-            if len < if tcp { 20 } else { 8 } {
-                return Err(DropReason::Malformed);
-            }
+    match (ip.proto, t.icmp) {
+        (ip_proto::TCP | ip_proto::UDP, _) => {
             l4.kind = Kind::Ported;
-            l4.proto = Some(if tcp { NatProto::Tcp } else { NatProto::Udp });
-            l4.sport = be16(f, off);
-            l4.dport = be16(f, off + 2);
-            if tcp {
-                l4.flags = f[off + 13];
-            }
+            l4.proto = Some(if ip.proto == ip_proto::TCP {
+                NatProto::Tcp
+            } else {
+                NatProto::Udp
+            });
+            l4.sport = t.sport;
+            l4.dport = t.dport;
+            l4.flags = t.tcp_flags;
         }
-        ip_proto::ICMP => {
-            if len < 8 {
-                return Err(DropReason::Malformed);
-            }
-            let t = f[off];
-            l4.icmp_type = t;
-            if icmp::is_error(t) {
+        (_, Some((ty, id))) => {
+            l4.icmp_type = ty;
+            if icmp::is_error(ty) {
                 l4.kind = Kind::IcmpError;
-            } else if icmp::is_query_request(t) || icmp::is_query_reply(t) {
+            } else if icmp::is_query(ty) {
                 l4.kind = Kind::Ported;
                 l4.proto = Some(NatProto::Icmp);
-                l4.sport = be16(f, off + 4);
-                l4.dport = l4.sport;
+                l4.sport = id;
+                l4.dport = id;
             }
         }
         _ => {}
@@ -171,47 +145,28 @@ impl Embedded {
 pub(super) fn parse_embedded(f: &[u8], ip: &Ip) -> Option<Embedded> {
     let ipo = IP + ip.ihl + 8;
     let end = IP + ip.total;
-    if ipo + 20 > end || f[ipo] >> 4 != 4 {
-        return None;
-    }
-    let ihl = usize::from(f[ipo] & 0x0f) * 4;
-    let l4o = ipo + ihl;
-    if ihl < 20 || l4o > end {
-        return None;
-    }
-    let proto = f[ipo + 9];
-    let first = be16(f, ipo + 6) & 0x1fff == 0;
+    let q = Quoted::parse(f.get(ipo..end)?)?;
     let mut e = Embedded {
         ipo,
-        src: be32(f, ipo + 12),
-        dst: be32(f, ipo + 16),
-        proto,
+        src: q.src,
+        dst: q.dst,
+        proto: q.proto,
         nat: None,
-        l4o,
+        l4o: ipo + q.ihl,
         end,
         sport: 0,
         dport: 0,
     };
-    if !first {
-        return Some(e); // a non-first fragment quotes no ports
-    }
-    match proto {
-        ip_proto::TCP | ip_proto::UDP if l4o + 4 <= end => {
-            e.nat = Some(if proto == ip_proto::TCP {
-                NatProto::Tcp
-            } else {
-                NatProto::Udp
-            });
-            e.sport = be16(f, l4o);
-            e.dport = be16(f, l4o + 2);
+    // A non-first fragment quotes no ports; a quote may stop inside the transport header.
+    match (q.proto, q.transport()) {
+        (ip_proto::TCP, Some(QuotedL4::Ports(s, d))) => {
+            (e.nat, e.sport, e.dport) = (Some(NatProto::Tcp), s, d);
         }
-        ip_proto::ICMP if l4o + 6 <= end => {
-            let t = f[l4o];
-            if icmp::is_query_request(t) || icmp::is_query_reply(t) {
-                e.nat = Some(NatProto::Icmp);
-                e.sport = be16(f, l4o + 4);
-                e.dport = e.sport;
-            }
+        (ip_proto::UDP, Some(QuotedL4::Ports(s, d))) => {
+            (e.nat, e.sport, e.dport) = (Some(NatProto::Udp), s, d);
+        }
+        (ip_proto::ICMP, Some(QuotedL4::Icmp(t, id))) if icmp::is_query(t) => {
+            (e.nat, e.sport, e.dport) = (Some(NatProto::Icmp), id, id);
         }
         _ => {}
     }
@@ -328,7 +283,7 @@ pub(super) fn partial_begin(
     f: &mut [u8],
     ip: &Ip,
     o: Option<Offload>,
-) -> Result<Option<Partial>, DropReason> {
+) -> Result<Option<Partial>, Reason> {
     let Some(o) = o.filter(|o| o.flags & F_NEEDS_CSUM != 0) else {
         return Ok(None);
     };
@@ -336,11 +291,11 @@ pub(super) fn partial_begin(
     let want = match ip.proto {
         ip_proto::TCP => 16,
         ip_proto::UDP => 6,
-        _ => return Err(DropReason::OffloadInvalid),
+        _ => return Err(DropReason::OffloadInvalid.into()),
     };
     let co = l4o + want;
     if usize::from(o.csum_start) != l4o || usize::from(o.csum_offset) != want || co + 2 > ip.end() {
-        return Err(DropReason::OffloadInvalid);
+        return Err(DropReason::OffloadInvalid.into());
     }
     let p = be16(f, co);
     let c = if p == 0xffff { 0xffff } else { !p };
@@ -478,7 +433,7 @@ mod tests {
         ] {
             assert_eq!(
                 partial_begin(&mut f, &ip, Some(bad)).map(|p| p.is_some()),
-                Err(DropReason::OffloadInvalid)
+                Err(DropReason::OffloadInvalid.into())
             );
         }
         let no = Offload { flags: 0, ..o };

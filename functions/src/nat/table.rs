@@ -73,12 +73,7 @@ pub(super) mod tcp_state {
 }
 
 /// TCP header flag bits.
-pub(super) mod tcp_flag {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const ACK: u8 = 0x10;
-}
+pub(super) use nfv_dataplane::wire::tcp::flags as tcp_flag;
 
 /// Why no mapping could be made (RFC 5508 REQ-8: the caller answers with ICMP code 13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,16 +14,17 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use nfv_dataplane::testing::{
-    self, Emitted, Ipv4Fields, arp_of, arp_reply, arp_request, eth, eth_dst_of, eth_ipv4,
+    self, Emitted, Ipv4Fields, arp_of, arp_reply, arp_request, counter, eth, eth_dst_of, eth_ipv4,
     eth_src_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst, ip_frag, ip_of,
-    ip_proto_of, ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, tcp, tcp_flags, udp,
+    ip_proto_of, ip_src, ipv4, ipv4_with, l4_checksum_ok, l4_of, mac, ms, pool, secs, send, tcp,
+    tcp_flags, udp,
 };
 use nfv_dataplane::wire::checksum::verify;
-use nfv_dataplane::{DropReason, Element, Instant, PacketPool};
+use nfv_dataplane::{DropReason, Element, Instant, PacketPool, Reason};
 
 use super::{
-    Filtering, INSIDE, Nat44, NatConfig, NatError, NatProto, NatTimeouts, OUTSIDE, PortForward,
-    SessionState,
+    Filtering, INSIDE, Nat44, NatConfig, NatDrop, NatError, NatProto, NatTimeouts, OUTSIDE,
+    PortForward, SessionState,
 };
 
 // ------------------------------------------------------------------ fixtures
@@ -49,18 +50,6 @@ const ACK: u8 = tcp_flags::ACK;
 const FIN: u8 = tcp_flags::FIN;
 const RST: u8 = tcp_flags::RST;
 
-fn secs(n: u64) -> Instant {
-    Instant::from_secs(n)
-}
-
-fn ms(n: u64) -> Instant {
-    Instant::from_millis(n)
-}
-
-fn pool() -> PacketPool {
-    PacketPool::new(512, 2048)
-}
-
 fn cfg() -> NatConfig {
     NatConfig {
         inside_mac: NAT_IN,
@@ -78,20 +67,6 @@ fn nat_with(f: impl FnOnce(&mut NatConfig)) -> Nat44 {
     Nat44::new(&c).unwrap()
 }
 
-fn counter(n: &Nat44, name: &str) -> u64 {
-    let mut v = None;
-    n.counters(&mut |k, x| {
-        if k == name {
-            v = Some(x);
-        }
-    });
-    v.unwrap_or_else(|| panic!("nat has no counter {name}"))
-}
-
-fn send(n: &mut Nat44, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
-    testing::run(n, pool(), now, gate, &[frame])
-}
-
 /// The single frame that came out, which must be on `gate`.
 fn only(e: &Emitted, gate: u16) -> Vec<u8> {
     assert_eq!(e.total(), 1, "exactly one frame out, drops {:?}", e.drops);
@@ -103,9 +78,11 @@ fn only(e: &Emitted, gate: u16) -> Vec<u8> {
     e.gate(gate as usize)[0].clone()
 }
 
-fn dropped(e: &Emitted, r: DropReason) {
+fn dropped(e: &Emitted, r: impl Into<Reason>) {
+    let r = r.into();
+    let name = e.drops.info(r);
     assert_eq!(e.total(), 0, "nothing out");
-    assert_eq!(e.drops.get(r), 1, "dropped as {r}, got {:?}", e.drops);
+    assert_eq!(e.drops.get(r), 1, "dropped as {name}, got {:?}", e.drops);
 }
 
 /// Inside frame as the router sends it: to the outside next hop's MAC.
@@ -300,7 +277,7 @@ fn nat_icmp_query_mapping_is_endpoint_independent_and_replies_return_rfc5508_req
         OUTSIDE,
         &outside_frame(&echo_ip(R1, EXT, id)),
     );
-    dropped(&e, DropReason::NatNoMapping);
+    dropped(&e, NatDrop::NoMapping);
 }
 
 #[test]
@@ -444,7 +421,7 @@ fn nat_filtering_address_dependent_is_default_admits_new_port_blocks_new_address
     in_udp_ok(&mut n, secs(1), R1, 9999, 5000, H1, 5000);
     dropped(
         &in_udp(&mut n, secs(1), R2, 53, EXT, 5000),
-        DropReason::NatFiltered,
+        NatDrop::Filtered,
     );
     assert_eq!(counter(&n, "filtered"), 1);
 }
@@ -456,11 +433,11 @@ fn nat_filtering_address_and_port_dependent_blocks_new_port_rfc5382_req3() {
     in_udp_ok(&mut n, secs(1), R1, 53, 5000, H1, 5000);
     dropped(
         &in_udp(&mut n, secs(1), R1, 9999, EXT, 5000),
-        DropReason::NatFiltered,
+        NatDrop::Filtered,
     );
     dropped(
         &in_udp(&mut n, secs(1), R2, 53, EXT, 5000),
-        DropReason::NatFiltered,
+        NatDrop::Filtered,
     );
 }
 
@@ -469,16 +446,16 @@ fn nat_inbound_without_mapping_or_to_other_address_is_dropped() {
     let mut n = nat_with(|_| {});
     dropped(
         &in_udp(&mut n, secs(0), R1, 53, EXT, 5000),
-        DropReason::NatNoMapping,
+        NatDrop::NoMapping,
     );
     dropped(
         &in_udp(&mut n, secs(0), R1, 53, [203, 0, 113, 9], 5000),
-        DropReason::NatNotExternal,
+        NatDrop::NotExternal,
     );
     let gre = ipv4(R1, EXT, 47, 64, &[0; 8]);
     dropped(
         &send(&mut n, secs(0), OUTSIDE, &outside_frame(&gre)),
-        DropReason::NatUnsupportedProtocol,
+        NatDrop::UnsupportedProtocol,
     );
     assert_eq!(counter(&n, "sessions"), 0, "inbound never creates state");
 }
@@ -493,10 +470,7 @@ fn nat_hairpin_udp_target_sees_external_source_and_filtering_applies_rfc4787_req
     // H1 → EXT:p2: H2's mapping never sent to EXT, so the first try is filtered (but makes
     // H1's session to EXT, as a real hole-punching exchange would).
     let to_h2 = eth_ipv4(NAT_IN, ROUTER, &udp_ip(H1, 5000, EXT, p2));
-    dropped(
-        &send(&mut n, secs(1), INSIDE, &to_h2),
-        DropReason::NatFiltered,
-    );
+    dropped(&send(&mut n, secs(1), INSIDE, &to_h2), NatDrop::Filtered);
     // H2 → EXT:p1 passes (H1 sent to EXT) and H1 sees H2's *external* endpoint (REQ-9a).
     let to_h1 = eth_ipv4(NAT_IN, ROUTER, &udp_ip(H2, 6000, EXT, p1));
     let f = only(&send(&mut n, secs(2), INSIDE, &to_h1), INSIDE);
@@ -560,10 +534,7 @@ fn nat_hairpin_icmp_echo_to_one_to_one_host_uses_external_addresses_rfc5508_req7
     assert_eq!((ip_src(&f), ip_dst(&f), icmp_id(&f)), (EXT3, H1, 42));
     // Echo to a dynamic external address has nobody to go to.
     let req = eth_ipv4(NAT_IN, ROUTER, &echo_ip(H1, EXT, 43));
-    dropped(
-        &send(&mut n, secs(0), INSIDE, &req),
-        DropReason::NatNoMapping,
-    );
+    dropped(&send(&mut n, secs(0), INSIDE, &req), NatDrop::NoMapping);
 }
 
 // ------------------------------------------------------------------ timers
@@ -575,7 +546,7 @@ fn nat_udp_mapping_expires_at_300s_not_before_rfc4787_req5() {
     in_udp_ok(&mut n, ms(299_999), R1, 53, 5000, H1, 5000);
     dropped(
         &in_udp(&mut n, secs(300), R1, 53, EXT, 5000),
-        DropReason::NatNoMapping,
+        NatDrop::NoMapping,
     );
     assert_eq!(counter(&n, "mappings"), 0, "reaped on lookup");
     assert_eq!(counter(&n, "sessions_expired"), 1);
@@ -589,7 +560,7 @@ fn nat_outbound_refreshes_inbound_does_not_rfc4787_req6() {
     in_udp_ok(&mut n, secs(299), R1, 53, 5000, H1, 5000);
     dropped(
         &in_udp(&mut n, secs(300), R1, 53, EXT, 5000),
-        DropReason::NatNoMapping,
+        NatDrop::NoMapping,
     );
 
     let mut n = nat_with(|_| {});
@@ -598,7 +569,7 @@ fn nat_outbound_refreshes_inbound_does_not_rfc4787_req6() {
     in_udp_ok(&mut n, secs(499), R1, 53, 5000, H1, 5000);
     dropped(
         &in_udp(&mut n, secs(500), R1, 53, EXT, 5000),
-        DropReason::NatNoMapping,
+        NatDrop::NoMapping,
     );
 }
 
@@ -618,7 +589,7 @@ fn nat_lazy_refresh_keeps_exact_expiry_and_adf_rfc4787_req6() {
     assert_eq!(counter(&n, "sessions"), 1, "not reaped before it expires");
     dropped(
         &in_udp(&mut n, ms(300_500), R1, 54, EXT, 5000),
-        DropReason::NatNoMapping,
+        NatDrop::NoMapping,
     );
     assert_eq!(counter(&n, "mappings"), 0);
 }
@@ -706,7 +677,7 @@ fn nat_tcp_established_uses_7440s_and_fins_both_ways_move_to_240s_rfc5382_req5()
     );
     // Inbound does not refresh: alive at 7441 s, gone at 7442 s.
     only(&tcp_in(&mut n, secs(7441), ACK), INSIDE);
-    dropped(&tcp_in(&mut n, secs(7442), ACK), DropReason::NatNoMapping);
+    dropped(&tcp_in(&mut n, secs(7442), ACK), NatDrop::NoMapping);
 
     let mut n = nat_with(|_| {});
     tcp_out(&mut n, secs(0), SYN);
@@ -724,7 +695,7 @@ fn nat_tcp_established_uses_7440s_and_fins_both_ways_move_to_240s_rfc5382_req5()
         (SessionState::TcpClosing, Duration::from_secs(240))
     );
     only(&tcp_in(&mut n, secs(259), ACK), INSIDE);
-    dropped(&tcp_in(&mut n, secs(260), ACK), DropReason::NatNoMapping);
+    dropped(&tcp_in(&mut n, secs(260), ACK), NatDrop::NoMapping);
 }
 
 #[test]
@@ -771,7 +742,7 @@ fn nat_unsolicited_syn_held_then_silently_dropped_when_outbound_syn_follows_rfc5
     let f = inside_frame(&tcp_ip(H1, 40000, R1, 80, SYN));
     let e = send(&mut n, secs(3), INSIDE, &f);
     only(&e, OUTSIDE);
-    assert_eq!(e.drops.get(DropReason::NatSynSuperseded), 1);
+    assert_eq!(e.drops.get(NatDrop::SynSuperseded), 1);
     assert_eq!(n.held(), 0);
     assert_eq!(
         testing::tick(&mut n, pool(), secs(10)).total(),
@@ -789,13 +760,13 @@ fn nat_unsolicited_syn_held_6s_then_port_unreachable_rfc5382_req4() {
     // A retransmission of the same SYN is not held twice.
     dropped(
         &send(&mut n, secs(1), OUTSIDE, &outside_frame(&syn)),
-        DropReason::NatUnsolicitedSyn,
+        NatDrop::UnsolicitedSyn,
     );
     let e = testing::tick(&mut n, pool(), ms(5_999));
     assert_eq!((e.total(), n.held()), (0, 1), "nothing before 6 s");
     let e = testing::tick(&mut n, pool(), secs(6));
     let f = only(&e, OUTSIDE);
-    assert_eq!(e.drops.get(DropReason::NatUnsolicitedSyn), 1);
+    assert_eq!(e.drops.get(NatDrop::UnsolicitedSyn), 1);
     assert_eq!((eth_dst_of(&f), eth_src_of(&f)), (PEER, NAT_OUT));
     assert_eq!((ip_src(&f), ip_dst(&f)), (EXT, R1));
     checksums_ok(&f);
@@ -963,20 +934,20 @@ fn nat_icmp_error_with_bad_checksum_or_no_session_is_dropped_rfc5508_req3() {
     err[22] ^= 0xff; // ICMP checksum
     dropped(
         &send(&mut n, secs(0), OUTSIDE, &outside_frame(&err)),
-        DropReason::NatIcmpBadChecksum,
+        NatDrop::IcmpBadChecksum,
     );
     // A quote of a packet to a remote the mapping never sent to (ADF refuses it).
     let bogus = udp_ip(EXT, 5000, R2, 53);
     let err = unreach(R2, EXT, &bogus);
     dropped(
         &send(&mut n, secs(0), OUTSIDE, &outside_frame(&err)),
-        DropReason::NatIcmpNoSession,
+        NatDrop::IcmpNoSession,
     );
     let bogus = udp_ip(EXT, 7777, R1, 53);
     let err = unreach(R1, EXT, &bogus);
     dropped(
         &send(&mut n, secs(0), OUTSIDE, &outside_frame(&err)),
-        DropReason::NatIcmpNoSession,
+        NatDrop::IcmpNoSession,
     );
 }
 
@@ -1007,13 +978,13 @@ fn nat_icmp_errors_never_refresh_or_delete_a_mapping_rfc4787_req12_rfc5508_req6(
     }
     dropped(
         &send(&mut n, secs(300), OUTSIDE, &outside_frame(&err)),
-        DropReason::NatIcmpNoSession,
+        NatDrop::IcmpNoSession,
     );
 }
 
 // ------------------------------------------------------------------ no mapping → code 13
 
-fn assert_code13(e: &Emitted, from: [u8; 4], to: [u8; 4], reason: DropReason) {
+fn assert_code13(e: &Emitted, from: [u8; 4], to: [u8; 4], reason: NatDrop) {
     let f = only(e, INSIDE);
     assert_eq!(e.drops.get(reason), 1, "{:?}", e.drops);
     assert_eq!((eth_dst_of(&f), eth_src_of(&f)), (ROUTER, NAT_IN));
@@ -1033,7 +1004,7 @@ fn nat_code13_when_per_host_quota_is_reached_rfc5508_req8() {
         INSIDE,
         &inside_frame(&udp_ip(H1, 5000, R2, 53)),
     );
-    assert_code13(&e, EXT, H1, DropReason::NatHostQuota);
+    assert_code13(&e, EXT, H1, NatDrop::HostQuota);
     out_udp(&mut n, secs(0), H2, 5000, R1, 53); // other hosts unaffected
     assert_eq!(counter(&n, "icmp_prohibited_sent"), 1);
 }
@@ -1044,7 +1015,7 @@ fn nat_code13_when_table_is_full_rfc5508_req8() {
     out_udp(&mut n, secs(0), H1, 5000, R1, 53);
     out_udp(&mut n, secs(0), H2, 5000, R1, 53);
     let e = send(&mut n, secs(0), INSIDE, &inside_frame(&echo_ip(H3, R1, 1)));
-    assert_code13(&e, EXT, H3, DropReason::NatTableFull);
+    assert_code13(&e, EXT, H3, NatDrop::TableFull);
     // Existing sessions keep working.
     out_udp(&mut n, secs(1), H1, 5000, R1, 53);
 }
@@ -1064,7 +1035,7 @@ fn nat_code13_when_ports_are_exhausted_rfc5508_req8() {
         INSIDE,
         &inside_frame(&udp_ip(H3, 5000, R1, 53)),
     );
-    assert_code13(&e, EXT, H3, DropReason::NatPortsExhausted);
+    assert_code13(&e, EXT, H3, NatDrop::PortsExhausted);
     assert_eq!(counter(&n, "port_alloc_failed"), 1);
     // TCP has its own port space.
     only(
@@ -1089,7 +1060,7 @@ fn nat_code13_is_rate_limited() {
     let f = inside_frame(&udp_ip(H2, 5000, R1, 53));
     assert_eq!(send(&mut n, secs(0), INSIDE, &f).total(), 1);
     let e = send(&mut n, secs(0), INSIDE, &f);
-    dropped(&e, DropReason::NatTableFull);
+    dropped(&e, NatDrop::TableFull);
     assert_eq!(counter(&n, "icmp_errors_rate_limited"), 1);
 }
 
@@ -1102,7 +1073,7 @@ fn nat_static_forward_admits_anyone_and_its_outbound_uses_the_forwarded_port() {
     let syn = outside_frame(&tcp_ip(R1, 5555, EXT, 8080, SYN));
     dropped(
         &send(&mut n, secs(0), OUTSIDE, &syn),
-        DropReason::NatNoInsideNeighbour,
+        NatDrop::NoInsideNeighbour,
     );
     out_udp(&mut n, secs(0), H1, 5000, R1, 53); // teaches the router's MAC
     for r in [R1, R2] {
@@ -1315,10 +1286,7 @@ fn nat_held_fragments_without_a_first_are_dropped_after_2s_rfc4787_req14() {
     send(&mut n, secs(0), INSIDE, &fr[1]);
     assert_eq!(testing::tick(&mut n, pool(), ms(1999)).total(), 0);
     let e = testing::tick(&mut n, pool(), secs(2));
-    assert_eq!(
-        (e.drops.get(DropReason::NatFragmentTimeout), n.held()),
-        (1, 0)
-    );
+    assert_eq!((e.drops.get(NatDrop::FragmentTimeout), n.held()), (1, 0));
     // The per-datagram bound.
     let mut n = nat_with(|_| {});
     let many: Vec<Vec<u8>> = (1..=17u16)
@@ -1334,10 +1302,7 @@ fn nat_held_fragments_without_a_first_are_dropped_after_2s_rfc4787_req14() {
         .collect();
     let refs: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
     let e = testing::run(&mut n, pool(), secs(0), INSIDE, &refs);
-    assert_eq!(
-        (n.held(), e.drops.get(DropReason::NatFragmentLimit)),
-        (16, 1)
-    );
+    assert_eq!((n.held(), e.drops.get(NatDrop::FragmentLimit)), (16, 1));
 }
 
 // ------------------------------------------------------------------ L2
@@ -1690,7 +1655,7 @@ fn nat_fills_the_default_table_of_65536_sessions_then_answers_code_13_rfc5508_re
         INSIDE,
         &inside_frame(&udp_ip([10, 0, 2, 1], 40_000, R1, 53)),
     );
-    assert_eq!(e.drops.get(DropReason::NatTableFull), 1);
+    assert_eq!(e.drops.get(NatDrop::TableFull), 1);
     let err = only(&e, INSIDE);
     assert_eq!(
         icmp_of(&err)[..2],

@@ -56,23 +56,29 @@
 
 pub mod fib;
 
+mod arp;
+mod config;
+mod forward;
+mod frag;
+mod icmp;
+
+pub use config::{RouterConfig, RouterError, RouterInterfaceConfig, StaticRoute};
+
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ahash::RandomState;
-use arrayvec::ArrayVec;
 use nfv_dataplane::wire::{
-    ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, be16, be32, eth_dst, eth_src, eth_type,
-    ip_proto, write_eth,
+    ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, eth_dst, eth_src, eth_type,
 };
-use nfv_dataplane::wire::{arp, checksum, gso, icmp as icmp_wire};
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
+use arp::{ArpEntry, ArpState};
 use fib::{Fib, FibBuilder};
 
 /// Packets held per unresolved next hop (RFC 1122 §2.3.2.2: SHOULD keep at least one).
@@ -86,76 +92,6 @@ pub const ARP_FAILED_HOLD: Duration = Duration::from_secs(3);
 /// Most ARP entries (resolved, pending or failed) per router.
 pub const ARP_MAX_ENTRIES: usize = 16_384;
 const TICK: Duration = Duration::from_millis(100);
-
-/// One router interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouterInterfaceConfig {
-    /// Interface (gate) name.
-    pub name: String,
-    /// Its MAC address.
-    pub mac: [u8; 6],
-    /// Its address.
-    pub addr: Ipv4Addr,
-    /// Prefix length of the connected subnet.
-    pub prefix_len: u8,
-    /// MTU (IP packet size limit).
-    pub mtu: u16,
-}
-
-/// A static route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StaticRoute {
-    /// Network address.
-    pub prefix: Ipv4Addr,
-    /// Prefix length.
-    pub len: u8,
-    /// Next hop, on a connected subnet.
-    pub via: Ipv4Addr,
-}
-
-/// Router configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouterConfig {
-    /// Interfaces in gate order.
-    pub interfaces: Vec<RouterInterfaceConfig>,
-    /// Static routes.
-    pub routes: Vec<StaticRoute>,
-    /// ICMP errors per second (0 disables ICMP errors).
-    pub icmp_rate_limit: u32,
-    /// Token-bucket depth.
-    pub icmp_burst: u32,
-    /// ARP entry lifetime.
-    pub arp_timeout: Duration,
-    /// Send ICMP redirects.
-    pub redirects: bool,
-}
-
-/// Why a router could not be built (config validation normally catches these first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouterError {
-    /// A static route's next hop is on no connected subnet.
-    NextHopNotConnected(StaticRoute),
-    /// A route could not be added to the FIB.
-    Fib(String),
-    /// More than 65535 interfaces.
-    TooManyInterfaces,
-}
-
-impl std::fmt::Display for RouterError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RouterError::NextHopNotConnected(r) => write!(
-                f,
-                "route {}/{} via {}: the next hop is on no connected subnet",
-                r.prefix, r.len, r.via
-            ),
-            RouterError::Fib(e) => write!(f, "forwarding table: {e}"),
-            RouterError::TooManyInterfaces => f.write_str("too many interfaces"),
-        }
-    }
-}
-
-impl std::error::Error for RouterError {}
 
 #[derive(Clone, Debug)]
 struct Iface {
@@ -190,31 +126,6 @@ enum NextHop {
     Gateway(u16, u32),
 }
 
-#[derive(Debug)]
-enum ArpState {
-    Resolved {
-        mac: [u8; 6],
-        confirmed: Instant,
-        last_probe: Instant,
-    },
-    Incomplete {
-        tries: u8,
-        last_request: Instant,
-        /// Boxed: resolved entries (the common case) stay small; one allocation per next hop
-        /// being resolved, not per packet.
-        queue: Box<ArrayVec<PacketBuf, ARP_QUEUE_PER_NEXT_HOP>>,
-    },
-    Failed {
-        until: Instant,
-    },
-}
-
-#[derive(Debug)]
-struct ArpEntry {
-    iface: u16,
-    state: ArpState,
-}
-
 #[derive(Clone, Copy, Debug, Default)]
 struct Counters {
     forwarded: u64,
@@ -234,74 +145,38 @@ struct Counters {
     no_buffer: u64,
 }
 
-/// ICMP types and codes used here.
-mod icmp {
-    pub const ECHO_REPLY: u8 = 0;
-    pub const DEST_UNREACH: u8 = 3;
-    pub const REDIRECT: u8 = 5;
-    pub const ECHO_REQUEST: u8 = 8;
-    pub const TIME_EXCEEDED: u8 = 11;
-    pub const NET_UNREACH: u8 = 0;
-    pub const HOST_UNREACH: u8 = 1;
-    pub const PROTO_UNREACH: u8 = 2;
-    pub const PORT_UNREACH: u8 = 3;
-    pub const FRAG_NEEDED: u8 = 4;
-    pub const REDIRECT_HOST: u8 = 1;
+use nfv_dataplane::wire::ipv4::parse as parse_ipv4;
 
-    /// Query (informational) types: errors may be sent about these (RFC 1812 §4.3.2.7).
-    pub fn is_query(t: u8) -> bool {
-        matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18)
+nfv_dataplane::drop_reasons! {
+    /// Why the router drops a packet (besides the core [`DropReason`]s).
+    pub enum RouterDrop: element {
+        /// Unicast frame addressed to another station's MAC arrived at a router interface.
+        NotForUs = "not_for_us",
+        /// TTL would reach 0 (RFC 1812 §5.3.1); ICMP Time Exceeded sent.
+        TtlExceeded = "ttl_exceeded",
+        /// No route to the destination (RFC 1812 §5.2.7.1); ICMP Net Unreachable sent.
+        NoRoute = "no_route",
+        /// The next hop did not answer ARP; ICMP Host Unreachable sent.
+        HostUnreachable = "host_unreachable",
+        /// More packets waiting for one next hop's ARP reply than the queue holds.
+        ArpQueueFull = "arp_queue_full",
+        /// Larger than the egress MTU with DF set (RFC 1812 §5.2.6); ICMP Fragmentation
+        /// Needed sent.
+        FragmentationNeeded = "fragmentation_needed",
+        /// Source 0/8, 127/8, multicast, class E or broadcast (RFC 1812 §5.3.7).
+        MartianSource = "martian_source",
+        /// Destination 0/8, 127/8 or class E (RFC 1812 §5.3.7).
+        MartianDestination = "martian_destination",
+        /// 169.254/16 source or destination: never forwarded (RFC 3927 §7).
+        LinkLocalAddress = "link_local_address",
+        /// Unicast IP in a link-layer broadcast/multicast: not forwarded (RFC 1812 §5.3.4).
+        L2BroadcastNotForwarded = "l2_broadcast_not_forwarded",
+        /// Limited (255.255.255.255) or directed broadcast: not forwarded (RFC 1812 §5.3.5).
+        BroadcastNotForwarded = "broadcast_not_forwarded",
+        /// IP multicast destination: no multicast routing.
+        MulticastNotForwarded = "multicast_not_forwarded",
     }
 }
-
-/// RFC 1812 §5.3.7 / §4.2.2.11: a source that is not a unique host address.
-fn martian_source(a: u32) -> bool {
-    let first = a >> 24;
-    first == 0 || first == 127 || first >= 224
-}
-
-/// RFC 1812 §5.3.7: destinations never forwarded (multicast and limited broadcast are
-/// handled separately).
-fn martian_destination(a: u32) -> bool {
-    let first = a >> 24;
-    first == 0 || first == 127 || (240..255).contains(&first) || (first == 255 && a != u32::MAX)
-}
-
-fn is_multicast(a: u32) -> bool {
-    a >> 28 == 0xe
-}
-
-/// True if the IPv4 options carry a loose or strict source route (RFC 791 types 0x83,
-/// 0x89): RFC 1812 §5.2.7.2 forbids redirects for such packets.
-fn source_routed(f: &[u8], ihl: usize) -> bool {
-    let end = (IP + ihl).min(f.len());
-    let mut o = IP + 20;
-    while o < end {
-        match f[o] {
-            0 => return false,
-            1 => o += 1,
-            t => {
-                if t == 0x83 || t == 0x89 {
-                    return true;
-                }
-                let len = f.get(o + 1).map_or(0, |l| usize::from(*l));
-                if len < 2 {
-                    return false;
-                }
-                o += len;
-            }
-        }
-    }
-    false
-}
-
-fn is_link_local(a: u32) -> bool {
-    a >> 16 == 0xa9fe
-}
-
-use nfv_dataplane::wire::ipv4::{
-    IP, Ipv4Header as Ip, fix_checksum as fix_ip_checksum, parse as parse_ipv4,
-};
 
 /// The IPv4 router element. See the module documentation.
 #[derive(Debug)]
@@ -480,805 +355,66 @@ impl Ipv4Router {
     }
 
     // ---------------------------------------------------------------- ARP
-
-    /// Build an ARP packet in a new buffer. A buffer too small for it (a pool with tiny
-    /// buffers) is dropped as `no_buffer`, so the generated packet is still accounted for.
-    #[allow(clippy::too_many_arguments)]
-    fn arp_packet(
-        ctx: &mut Context,
-        out: &mut Outputs,
-        eth_dst: [u8; 6],
-        op: u16,
-        sha: [u8; 6],
-        spa: u32,
-        tha: [u8; 6],
-        tpa: u32,
-    ) -> Option<PacketBuf> {
-        let mut p = ctx.alloc()?;
-        let mut f = [0u8; 60];
-        write_eth(&mut f, eth_dst, sha, ETHERTYPE_ARP);
-        f[14..22].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 0]);
-        f[20..22].copy_from_slice(&op.to_be_bytes());
-        f[22..28].copy_from_slice(&sha);
-        f[28..32].copy_from_slice(&spa.to_be_bytes());
-        f[32..38].copy_from_slice(&tha);
-        f[38..42].copy_from_slice(&tpa.to_be_bytes());
-        if p.extend_from_slice(&f) {
-            Some(p)
-        } else {
-            out.drop(p, DropReason::NoBuffer);
-            None
-        }
-    }
-
-    fn send_arp_request(&mut self, ctx: &mut Context, iface: u16, target: u32, out: &mut Outputs) {
-        let Some(ifc) = self.ifaces.get(iface as usize) else {
-            return;
-        };
-        match Self::arp_packet(
-            ctx,
-            out,
-            MAC_BROADCAST,
-            1,
-            ifc.mac,
-            ifc.addr,
-            [0; 6],
-            target,
-        ) {
-            Some(p) => {
-                self.c.arp_requests_sent += 1;
-                out.emit(OutputGate(iface), p);
-            }
-            None => self.c.no_buffer += 1,
-        }
-    }
-
-    /// Record `mac` for `ip` and send everything that waited for it.
-    fn arp_resolved(&mut self, ip: u32, mac: [u8; 6], now: Instant, out: &mut Outputs) {
-        let Some(e) = self.arp.get_mut(&ip) else {
-            return;
-        };
-        let iface = e.iface;
-        let old = std::mem::replace(
-            &mut e.state,
-            ArpState::Resolved {
-                mac,
-                confirmed: now,
-                last_probe: now,
-            },
-        );
-        if let ArpState::Incomplete { queue, .. } = old {
-            self.c.arp_resolved += 1;
-            let src = self.ifaces[iface as usize].mac;
-            for mut p in *queue {
-                self.held -= 1;
-                write_eth(p.data_mut(), mac, src, ETHERTYPE_IPV4);
-                out.emit(OutputGate(iface), p);
-            }
-        }
-    }
-
-    fn handle_arp(&mut self, ctx: &mut Context, i: u16, mut pkt: PacketBuf, out: &mut Outputs) {
-        let Some(req) = arp::parse(pkt.data()) else {
-            out.drop(pkt, DropReason::ArpInvalid);
-            return;
-        };
-        // A group or zero sender hardware address is never believed or answered
-        // (RFC 1812 §3.3.2).
-        if !req.sender_is_unicast() {
-            out.drop(pkt, DropReason::ArpInvalid);
-            return;
-        }
-        let (op, sha, spa, tpa) = (req.op, req.sha, req.spa, req.tpa);
-        let ifc = &self.ifaces[i as usize];
-        let (my_mac, my_addr) = (ifc.mac, ifc.addr);
-        let sender_ok = spa != 0 && ifc.contains(spa);
-        // RFC 826 merge: refresh an entry we already have, from any ARP on this interface.
-        if sender_ok && self.arp.get(&spa).is_some_and(|e| e.iface == i) {
-            self.arp_resolved(spa, sha, ctx.now, out);
-        }
-        if tpa != my_addr || spa == my_addr {
-            self.c.local_delivered += 1;
-            out.consume(pkt);
-            return;
-        }
-        // We are the target: learn the sender (RFC 826), then answer a request.
-        if sender_ok && !self.arp.contains_key(&spa) && self.arp.len() < ARP_MAX_ENTRIES {
-            self.arp.insert(
-                spa,
-                ArpEntry {
-                    iface: i,
-                    state: ArpState::Resolved {
-                        mac: sha,
-                        confirmed: ctx.now,
-                        last_probe: ctx.now,
-                    },
-                },
-            );
-        }
-        if op != arp::OP_REQUEST {
-            self.c.local_delivered += 1;
-            out.consume(pkt);
-            return;
-        }
-        // Turn the request into the reply in place.
-        pkt.truncate(60);
-        arp::reply_in_place(pkt.data_mut(), &req, my_mac, my_addr);
-        self.c.arp_replies_sent += 1;
-        out.emit(OutputGate(i), pkt);
-    }
-
-    // ------------------------------------------------------------ sending
-
-    /// Send an IP packet (Ethernet header space at the front) out of `iface` to next hop
-    /// `nh`, resolving its MAC if needed. `ingress` is where the packet entered (for an
-    /// ICMP Host Unreachable), `None` for packets the router made.
-    fn send_ip(
-        &mut self,
-        ctx: &mut Context,
-        mut pkt: PacketBuf,
-        iface: u16,
-        nh: u32,
-        ingress: Option<u16>,
-        out: &mut Outputs,
-    ) {
-        let now = ctx.now;
-        let timeout = self.arp_timeout;
-        let src_mac = self.ifaces[iface as usize].mac;
-        let mut probe = false;
-        if let Some(e) = self.arp.get_mut(&nh) {
-            match &mut e.state {
-                ArpState::Resolved {
-                    mac,
-                    confirmed,
-                    last_probe,
-                } if now.saturating_since(*confirmed) <= timeout => {
-                    // Refresh in the last quarter of the entry's life, at most 1/s.
-                    if now.saturating_since(*confirmed) > self.arp_refresh_after
-                        && now.saturating_since(*last_probe) >= Duration::from_secs(1)
-                    {
-                        *last_probe = now;
-                        probe = true;
-                    }
-                    let mac = *mac;
-                    out.note(&pkt, || {
-                        format!(
-                            "arp hit: {} is {}",
-                            Ipv4Addr::from(nh),
-                            crate::show::mac(&mac)
-                        )
-                    });
-                    write_eth(pkt.data_mut(), mac, src_mac, ETHERTYPE_IPV4);
-                    out.emit(OutputGate(iface), pkt);
-                    if probe {
-                        self.send_arp_request(ctx, iface, nh, out);
-                    }
-                    return;
-                }
-                ArpState::Incomplete { queue, .. } => {
-                    out.note(&pkt, || {
-                        format!("arp pending for {}: queued", Ipv4Addr::from(nh))
-                    });
-                    match queue.try_push(pkt) {
-                        Ok(()) => self.held += 1,
-                        Err(e) => out.drop(e.element(), DropReason::ArpQueueFull),
-                    }
-                    return;
-                }
-                ArpState::Failed { until } if now < *until => {
-                    out.note(&pkt, || format!("arp failed for {}", Ipv4Addr::from(nh)));
-                    if let Some(ingress) = ingress {
-                        self.icmp_error(
-                            ctx,
-                            ingress,
-                            &pkt,
-                            false,
-                            icmp::DEST_UNREACH,
-                            icmp::HOST_UNREACH,
-                            0,
-                            out,
-                        );
-                    }
-                    out.drop(pkt, DropReason::HostUnreachable);
-                    return;
-                }
-                _ => {}
-            }
-        }
-        // Unknown, expired or failed-and-expired: start resolving.
-        if !self.arp.contains_key(&nh) && self.arp.len() >= ARP_MAX_ENTRIES {
-            out.drop(pkt, DropReason::ArpQueueFull);
-            return;
-        }
-        out.note(&pkt, || {
-            format!(
-                "arp miss for {}: queued, arp request sent",
-                Ipv4Addr::from(nh)
-            )
-        });
-        let mut queue = Box::new(ArrayVec::new());
-        let _ = queue.try_push(pkt);
-        self.held += 1;
-        self.arp.insert(
-            nh,
-            ArpEntry {
-                iface,
-                state: ArpState::Incomplete {
-                    tries: 1,
-                    last_request: now,
-                    queue,
-                },
-            },
-        );
-        self.send_arp_request(ctx, iface, nh, out);
-    }
-
-    /// Route a packet the router made (ICMP) towards `dst`.
-    fn send_originated(&mut self, ctx: &mut Context, pkt: PacketBuf, dst: u32, out: &mut Outputs) {
-        match self.route(dst) {
-            Some(NextHop::Connected(j)) => self.send_ip(ctx, pkt, j, dst, None, out),
-            Some(NextHop::Gateway(j, gw)) => self.send_ip(ctx, pkt, j, gw, None, out),
-            _ => out.drop(pkt, DropReason::NoRoute),
-        }
-    }
-
-    // --------------------------------------------------------------- ICMP
-
-    /// Send an ICMP error about the packet in frame `orig`, which arrived on `ingress`;
-    /// the error's source is that interface's address (what traceroute shows for a hop).
-    #[allow(clippy::too_many_arguments)]
-    fn icmp_error(
-        &mut self,
-        ctx: &mut Context,
-        ingress: u16,
-        orig: &PacketBuf,
-        l2_broadcast: bool,
-        typ: u8,
-        code: u8,
-        rest: u32,
-        out: &mut Outputs,
-    ) {
-        let src = self.ifaces[ingress as usize].addr;
-        self.icmp_error_from(ctx, src, orig, l2_broadcast, typ, code, rest, out);
-    }
-
-    /// Send an ICMP error about the packet in frame `orig` from the router's address `src`
-    /// (RFC 1812 §4.3.2.4: one of the router's own addresses), unless RFC 1812 §4.3.2.7
-    /// forbids it or the rate limit says no.
-    #[allow(clippy::too_many_arguments)]
-    fn icmp_error_from(
-        &mut self,
-        ctx: &mut Context,
-        src: u32,
-        orig: &PacketBuf,
-        l2_broadcast: bool,
-        typ: u8,
-        code: u8,
-        rest: u32,
-        out: &mut Outputs,
-    ) {
-        let f = orig.data();
-        let Ok(ip) = parse_ipv4(f) else {
-            return;
-        };
-        // RFC 1812 §4.3.2.7: never in response to these.
-        let about_icmp_error = ip.proto == ip_proto::ICMP
-            && ip.frag_off == 0
-            && f.get(IP + ip.ihl).is_some_and(|t| !icmp::is_query(*t));
-        let dst_broadcast = ip.dst == u32::MAX
-            || is_multicast(ip.dst)
-            || self
-                .ifaces
-                .iter()
-                .any(|i| i.mask < u32::MAX - 1 && i.broadcast() == ip.dst);
-        if about_icmp_error
-            || dst_broadcast
-            || l2_broadcast
-            || ip.frag_off != 0
-            || martian_source(ip.src)
-        {
-            self.c.icmp_errors_suppressed += 1;
-            return;
-        }
-        if !self.icmp_bucket.take(ctx.now) {
-            self.c.icmp_errors_rate_limited += 1;
-            return;
-        }
-        let Some(mut p) = ctx.alloc() else {
-            self.c.no_buffer += 1;
-            return;
-        };
-        let id = self.next_id();
-        let h = icmp_wire::ErrorHeader {
-            eth_dst: [0; 6], // send_originated writes the Ethernet header
-            eth_src: [0; 6],
-            src,
-            dst: ip.src,
-            id,
-            typ,
-            code,
-            rest,
-        };
-        if !icmp_wire::build_error(&mut p, &h, &f[IP..IP + ip.total]) {
-            out.drop(p, DropReason::NoBuffer);
-            return;
-        }
-        out.note(orig, || {
-            format!(
-                "icmp error type {typ} code {code} sent to {}",
-                Ipv4Addr::from(ip.src)
-            )
-        });
-        out.note(&p, || {
-            format!(
-                "icmp error type {typ} code {code} from {} to {}",
-                Ipv4Addr::from(src),
-                Ipv4Addr::from(ip.src)
-            )
-        });
-        if typ == icmp::REDIRECT {
-            self.c.redirects_sent += 1;
-        } else {
-            self.c.icmp_errors_sent += 1;
-        }
-        self.send_originated(ctx, p, ip.src, out);
-    }
-
-    // -------------------------------------------------------------- local
-
-    /// A packet addressed to one of the router's own addresses.
-    fn local(
-        &mut self,
-        ctx: &mut Context,
-        mut pkt: PacketBuf,
-        ip: Ip,
-        l2b: bool,
-        out: &mut Outputs,
-    ) {
-        self.c.local_delivered += 1;
-        if ip.frag_off != 0 || ip.more_frags {
-            // No reassembly for the router's own traffic: nothing it serves needs it.
-            out.consume(pkt);
-            return;
-        }
-        let l4 = IP + ip.ihl;
-        let end = IP + ip.total;
-        match ip.proto {
-            ip_proto::ICMP => {
-                let f = pkt.data();
-                if end - l4 < 8 || !checksum::verify(&f[l4..end]) || f[l4] != icmp::ECHO_REQUEST {
-                    out.consume(pkt);
-                    return;
-                }
-                // RFC 1812 §4.3.3.6 echo server: the request becomes the reply in place.
-                let f = pkt.data_mut();
-                f[IP + 12..IP + 16].copy_from_slice(&ip.dst.to_be_bytes());
-                f[IP + 16..IP + 20].copy_from_slice(&ip.src.to_be_bytes());
-                f[IP + 8] = 64;
-                fix_ip_checksum(f, ip.ihl);
-                let old = be16(f, l4);
-                f[l4] = icmp::ECHO_REPLY;
-                let c = checksum::update16(be16(f, l4 + 2), old, be16(f, l4));
-                f[l4 + 2..l4 + 4].copy_from_slice(&c.to_be_bytes());
-                self.c.echo_replies += 1;
-                self.send_originated(ctx, pkt, ip.src, out);
-            }
-            ip_proto::UDP => {
-                self.icmp_error_from(
-                    ctx,
-                    ip.dst,
-                    &pkt,
-                    l2b,
-                    icmp::DEST_UNREACH,
-                    icmp::PORT_UNREACH,
-                    0,
-                    out,
-                );
-                out.consume(pkt);
-            }
-            ip_proto::TCP => self.tcp_reset(ctx, pkt, ip, out),
-            _ => {
-                self.icmp_error_from(
-                    ctx,
-                    ip.dst,
-                    &pkt,
-                    l2b,
-                    icmp::DEST_UNREACH,
-                    icmp::PROTO_UNREACH,
-                    0,
-                    out,
-                );
-                out.consume(pkt);
-            }
-        }
-    }
-
-    /// RFC 793 "reset generation" for a segment to a closed port, in place.
-    fn tcp_reset(&mut self, ctx: &mut Context, mut pkt: PacketBuf, ip: Ip, out: &mut Outputs) {
-        let l4 = IP + ip.ihl;
-        let f = pkt.data();
-        if ip.total < ip.ihl + 20 {
-            out.consume(pkt);
-            return;
-        }
-        let flags = f[l4 + 13];
-        if flags & 0x04 != 0 {
-            out.consume(pkt); // never answer a RST
-            return;
-        }
-        let (sport, dport) = (be16(f, l4), be16(f, l4 + 2));
-        let (seq, ack) = (be32(f, l4 + 4), be32(f, l4 + 8));
-        let doff = usize::from(f[l4 + 12] >> 4) * 4;
-        let seg_len = ip.total.saturating_sub(ip.ihl + doff) as u32
-            + u32::from(flags & 0x02 != 0)
-            + u32::from(flags & 0x01 != 0);
-        let (new_seq, new_ack, new_flags) = if flags & 0x10 != 0 {
-            (ack, 0, 0x04)
-        } else {
-            (0, seq.wrapping_add(seg_len), 0x14)
-        };
-        let id = self.next_id();
-        pkt.truncate(l4 + 20);
-        let f = pkt.data_mut();
-        f[IP] = 0x45;
-        f[IP + 2..IP + 4].copy_from_slice(&40u16.to_be_bytes());
-        f[IP + 4..IP + 6].copy_from_slice(&id.to_be_bytes());
-        f[IP + 6..IP + 8].copy_from_slice(&[0x40, 0]);
-        f[IP + 8] = 64;
-        f[IP + 12..IP + 16].copy_from_slice(&ip.dst.to_be_bytes());
-        f[IP + 16..IP + 20].copy_from_slice(&ip.src.to_be_bytes());
-        // Drop IP options: the reset is a fresh 20-byte header.
-        if ip.ihl > 20 {
-            f.copy_within(l4..l4 + 20, IP + 20);
-        }
-        let t = IP + 20;
-        f[t..t + 2].copy_from_slice(&dport.to_be_bytes());
-        f[t + 2..t + 4].copy_from_slice(&sport.to_be_bytes());
-        f[t + 4..t + 8].copy_from_slice(&new_seq.to_be_bytes());
-        f[t + 8..t + 12].copy_from_slice(&new_ack.to_be_bytes());
-        f[t + 12] = 5 << 4;
-        f[t + 13] = new_flags;
-        f[t + 14..t + 20].copy_from_slice(&[0; 6]);
-        pkt.truncate(t + 20);
-        let f = pkt.data_mut();
-        fix_ip_checksum(f, 20);
-        let ps = checksum::pseudo_header_v4(ip.dst, ip.src, ip_proto::TCP, 20);
-        let c = !checksum::fold(checksum::sum(&f[t..t + 20], ps));
-        f[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
-        self.c.tcp_resets_sent += 1;
-        self.send_originated(ctx, pkt, ip.src, out);
-    }
-
-    // ---------------------------------------------------------- forwarding
-
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &mut self,
-        ctx: &mut Context,
-        i: u16,
-        mut pkt: PacketBuf,
-        ip: Ip,
-        j: u16,
-        nh: u32,
-        out: &mut Outputs,
-    ) {
-        if is_link_local(ip.src) || is_link_local(ip.dst) {
-            out.drop(pkt, DropReason::LinkLocalAddress); // RFC 3927 §7
-            return;
-        }
-        // RFC 1812 §5.3.1: TTL expiry → Time Exceeded, code 0.
-        if ip.ttl <= 1 {
-            self.icmp_error(ctx, i, &pkt, false, icmp::TIME_EXCEEDED, 0, 0, out);
-            out.drop(pkt, DropReason::TtlExceeded);
-            return;
-        }
-        let mtu = usize::from(self.ifaces[j as usize].mtu);
-        // A GSO super-frame's IP total length is the whole super-frame's (up to 64 KB): what
-        // must fit the next hop is each segment (Linux `ip_forward` checks GSO skbs with
-        // `skb_gso_validate_network_len` the same way).
-        let gso = match pkt.offload().map(|o| gso::check(pkt.data(), &o)) {
-            None | Some(Ok(None)) => None,
-            Some(Ok(Some(plan))) => Some(plan),
-            Some(Err(r)) => {
-                out.drop(pkt, r);
-                return;
-            }
-        };
-        let too_big = match &gso {
-            Some(plan) => plan.ip_segment_len() > mtu,
-            None => ip.total > mtu,
-        };
-        if too_big && ip.dont_frag {
-            // RFC 1812 §5.2.6 / RFC 1191: Fragmentation Needed with the next-hop MTU.
-            self.icmp_error(
-                ctx,
-                i,
-                &pkt,
-                false,
-                icmp::DEST_UNREACH,
-                icmp::FRAG_NEEDED,
-                mtu as u32,
-                out,
-            );
-            out.drop(pkt, DropReason::FragmentationNeeded);
-            return;
-        }
-        // RFC 1812 §5.2.7.2: redirect a sender on this subnet to a better next hop on it.
-        let ingress = &self.ifaces[i as usize];
-        if self.redirects
-            && j == i
-            && !source_routed(pkt.data(), ip.ihl)
-            && ingress.contains(ip.src)
-            && ingress.contains(nh)
-            && nh != ip.src
-        {
-            self.icmp_error(
-                ctx,
-                i,
-                &pkt,
-                false,
-                icmp::REDIRECT,
-                icmp::REDIRECT_HOST,
-                nh,
-                out,
-            );
-        }
-        // TTL decrement with an RFC 1624 incremental checksum update.
-        let f = pkt.data_mut();
-        let old = be16(f, IP + 8);
-        f[IP + 8] = ip.ttl - 1;
-        let c = checksum::update16(be16(f, IP + 10), old, be16(f, IP + 8));
-        f[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
-        out.note(&pkt, || format!("ttl {} -> {}", ip.ttl, ip.ttl - 1));
-        self.c.forwarded += 1;
-        if let (true, Some(plan)) = (too_big, gso) {
-            self.segment(ctx, pkt, &plan, mtu, j, nh, i, out);
-        } else if too_big {
-            self.fragment(ctx, pkt, ip, mtu, j, nh, i, out);
-        } else {
-            self.send_ip(ctx, pkt, j, nh, Some(i), out);
-        }
-    }
-
-    /// A GSO super-frame without DF whose segments do not fit the next hop's MTU: cut it
-    /// into its segments in software ([`gso::Plan`]), then fragment each that is still too
-    /// big (RFC 791), as Linux does for a GSO skb it may fragment (`ip_finish_output_gso`).
-    /// Segments are sent in order as they are made; the original becomes the last one (its
-    /// last payload chunk moves up behind the headers), so nothing is allocated but the
-    /// segments' buffers. If the pool runs dry half-way, the segments already sent stay
-    /// sent (for TCP, like a loss of the rest) and the original is a `no_buffer` drop.
-    #[allow(clippy::too_many_arguments)]
-    fn segment(
-        &mut self,
-        ctx: &mut Context,
-        mut pkt: PacketBuf,
-        plan: &gso::Plan,
-        mtu: usize,
-        j: u16,
-        nh: u32,
-        i: u16,
-        out: &mut Outputs,
-    ) {
-        let last = plan.count - 1;
-        for k in 0..last {
-            let Some(mut p) = ctx.alloc() else {
-                out.drop(pkt, DropReason::NoBuffer);
-                return;
-            };
-            match plan.write_segment(pkt.data(), k, p.buffer_mut()) {
-                Some(n) => p.set_len(n),
-                None => {
-                    out.drop(p, DropReason::NoBuffer);
-                    out.drop(pkt, DropReason::NoBuffer);
-                    return;
-                }
-            }
-            self.c.gso_segments_created += 1;
-            self.send_segment(ctx, p, mtu, j, nh, i, out);
-        }
-        let start = plan.hdr_len + last * plan.mss;
-        pkt.data_mut().copy_within(start.., plan.hdr_len);
-        pkt.truncate(plan.segment_len(last));
-        plan.fix_segment(pkt.data_mut(), last);
-        pkt.set_offload(None);
-        self.c.gso_segments_created += 1;
-        self.send_segment(ctx, pkt, mtu, j, nh, i, out);
-    }
-
-    /// Send one software-made segment, fragmenting it if it is still over `mtu`.
-    #[allow(clippy::too_many_arguments)]
-    fn send_segment(
-        &mut self,
-        ctx: &mut Context,
-        p: PacketBuf,
-        mtu: usize,
-        j: u16,
-        nh: u32,
-        i: u16,
-        out: &mut Outputs,
-    ) {
-        match parse_ipv4(p.data()) {
-            Ok(sip) if sip.total > mtu => self.fragment(ctx, p, sip, mtu, j, nh, i, out),
-            Ok(_) => self.send_ip(ctx, p, j, nh, Some(i), out),
-            Err(r) => out.drop(p, r),
-        }
-    }
-
-    /// RFC 791 fragmentation into pieces of at most `mtu` bytes. The original becomes the
-    /// first fragment; the others are new packets. Options without the copy flag appear
-    /// only in the first fragment.
-    #[allow(clippy::too_many_arguments)]
-    fn fragment(
-        &mut self,
-        ctx: &mut Context,
-        mut pkt: PacketBuf,
-        ip: Ip,
-        mtu: usize,
-        j: u16,
-        nh: u32,
-        i: u16,
-        out: &mut Outputs,
-    ) {
-        // A partial (NEEDS_CSUM) transport checksum cannot be finished by the receiver over
-        // fragments: complete it first, as Linux `ip_do_fragment` does (`skb_checksum_help`).
-        if let Some(o) = pkt.offload() {
-            if o.flags & gso::F_NEEDS_CSUM != 0
-                && let Err(r) = gso::complete_csum(pkt.data_mut(), &o)
-            {
-                out.drop(pkt, r);
-                return;
-            }
-            pkt.set_offload(None);
-        }
-        let f = pkt.data();
-        // Header for the 2nd.. fragments: base header + copied options, padded to 4 bytes.
-        let mut rest_hdr = [0u8; 60];
-        rest_hdr[..20].copy_from_slice(&f[IP..IP + 20]);
-        let mut rl = 20;
-        let mut o = IP + 20;
-        while o < IP + ip.ihl {
-            let t = f[o];
-            if t == 0 {
-                break;
-            }
-            if t == 1 {
-                o += 1;
-                continue;
-            }
-            let len = f.get(o + 1).map_or(0, |l| usize::from(*l));
-            if len < 2 || o + len > IP + ip.ihl {
-                break;
-            }
-            if t & 0x80 != 0 {
-                rest_hdr[rl..rl + len].copy_from_slice(&f[o..o + len]);
-                rl += len;
-            }
-            o += len;
-        }
-        let rl = rl.div_ceil(4) * 4;
-        rest_hdr[0] = 0x40 | (rl / 4) as u8;
-        let first_data = (mtu - ip.ihl) & !7;
-        let rest_data = (mtu - rl) & !7;
-        let payload = ip.total - ip.ihl;
-        // Allocate every fragment first: a datagram with a missing fragment is worthless.
-        let mut frags: Vec<PacketBuf> = Vec::new();
-        let mut off = first_data;
-        while off < payload {
-            let n = rest_data.min(payload - off);
-            let Some(mut p) = ctx.alloc() else {
-                for p in frags {
-                    out.drop(p, DropReason::NoBuffer);
-                }
-                out.drop(pkt, DropReason::NoBuffer);
-                return;
-            };
-            let last = off + n == payload;
-            let fo = ip.frag_off + (off / 8) as u16;
-            let mf = !last || ip.more_frags;
-            let mut h = rest_hdr;
-            h[2..4].copy_from_slice(&((rl + n) as u16).to_be_bytes());
-            h[6..8].copy_from_slice(&(fo | if mf { 0x2000 } else { 0 }).to_be_bytes());
-            let data = &pkt.data()[IP + ip.ihl + off..IP + ip.ihl + off + n];
-            let ok = p.extend_from_slice(&[0u8; ETH_HLEN])
-                && p.extend_from_slice(&h[..rl])
-                && p.extend_from_slice(data);
-            if !ok {
-                for p in frags {
-                    out.drop(p, DropReason::NoBuffer);
-                }
-                out.drop(p, DropReason::NoBuffer);
-                out.drop(pkt, DropReason::NoBuffer);
-                return;
-            }
-            fix_ip_checksum(p.data_mut(), rl);
-            frags.push(p);
-            off += n;
-        }
-        // The original becomes the first fragment.
-        pkt.truncate(IP + ip.ihl + first_data);
-        let f = pkt.data_mut();
-        f[IP + 2..IP + 4].copy_from_slice(&((ip.ihl + first_data) as u16).to_be_bytes());
-        f[IP + 6..IP + 8].copy_from_slice(&(ip.frag_off | 0x2000).to_be_bytes());
-        fix_ip_checksum(f, ip.ihl);
-        self.c.fragments_created += frags.len() as u64 + 1;
-        self.send_ip(ctx, pkt, j, nh, Some(i), out);
-        for p in frags {
-            self.send_ip(ctx, p, j, nh, Some(i), out);
-        }
-    }
-
-    fn handle_ipv4(
-        &mut self,
-        ctx: &mut Context,
-        i: u16,
-        mut pkt: PacketBuf,
-        l2b: bool,
-        out: &mut Outputs,
-    ) {
-        let ip = match parse_ipv4(pkt.data()) {
-            Ok(ip) => ip,
-            Err(r) => {
-                out.drop(pkt, r); // RFC 1812 §5.2.2: silently discarded, counted
-                return;
-            }
-        };
-        pkt.truncate(IP + ip.total); // Ethernet padding
-        // A connected subnet's directed broadcast (or its {network, 0} form, §4.2.3.1) is no
-        // valid source either (RFC 1812 §5.3.7 via §4.2.2.11 (d)), and a packet from outside
-        // claiming one of the router's own addresses is spoofed (Linux drops it as martian).
-        let src_bad = self.ifaces.iter().any(|f| {
-            f.addr == ip.src
-                || (f.mask < u32::MAX - 1 && (f.broadcast() == ip.src || f.net() == ip.src))
-        });
-        if martian_source(ip.src) || src_bad {
-            out.drop(pkt, DropReason::MartianSource);
-            return;
-        }
-        if ip.dst == u32::MAX {
-            out.drop(pkt, DropReason::BroadcastNotForwarded); // RFC 1812 §5.3.5
-            return;
-        }
-        if is_multicast(ip.dst) {
-            out.drop(pkt, DropReason::MulticastNotForwarded);
-            return;
-        }
-        if martian_destination(ip.dst) {
-            out.drop(pkt, DropReason::MartianDestination);
-            return;
-        }
-        let route = self.route(ip.dst);
-        if is_link_local(ip.dst) && route != Some(NextHop::Local) {
-            out.drop(pkt, DropReason::LinkLocalAddress); // RFC 3927 §7
-            return;
-        }
-        out.note(&pkt, || self.describe_route(ip.dst, route));
-        match route {
-            Some(NextHop::Local) => self.local(ctx, pkt, ip, l2b, out),
-            Some(NextHop::Broadcast) => out.drop(pkt, DropReason::BroadcastNotForwarded),
-            Some(_) if l2b => out.drop(pkt, DropReason::L2BroadcastNotForwarded), // §5.3.4
-            Some(NextHop::Connected(j)) => self.forward(ctx, i, pkt, ip, j, ip.dst, out),
-            Some(NextHop::Gateway(j, gw)) => self.forward(ctx, i, pkt, ip, j, gw, out),
-            None => {
-                // RFC 1812 §5.2.7.1: Destination Unreachable, Network Unreachable.
-                self.icmp_error(
-                    ctx,
-                    i,
-                    &pkt,
-                    l2b,
-                    icmp::DEST_UNREACH,
-                    icmp::NET_UNREACH,
-                    0,
-                    out,
-                );
-                out.drop(pkt, DropReason::NoRoute);
-            }
-        }
-    }
 }
+
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const ROUTER_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::counter("forwarded", "IPv4 packets forwarded to a next hop."),
+    CounterInfo::counter("local_delivered", "Packets addressed to the router itself."),
+    CounterInfo::counter(
+        "echo_replies",
+        "ICMP echo replies sent (pings to the router).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_sent",
+        "ICMP errors sent (time exceeded, unreachable, fragmentation needed).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_rate_limited",
+        "ICMP errors not sent: the token bucket was empty (RFC 1812 4.3.2.8).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_suppressed",
+        "ICMP errors never sent by rule: about an ICMP error, a broadcast, a martian or a non-initial fragment (RFC 1812 4.3.2.7).",
+    ),
+    CounterInfo::counter("redirects_sent", "ICMP redirects sent (RFC 1812 5.2.7.2)."),
+    CounterInfo::counter(
+        "tcp_resets_sent",
+        "TCP resets sent for TCP to the router's own addresses.",
+    ),
+    CounterInfo::counter(
+        "fragments_created",
+        "Fragments made from packets larger than the egress MTU.",
+    ),
+    CounterInfo::counter(
+        "gso_segments_created",
+        "Segments made in software from GSO super-frames.",
+    ),
+    CounterInfo::counter("arp_requests_sent", "ARP requests sent for next hops."),
+    CounterInfo::counter(
+        "arp_replies_sent",
+        "ARP replies sent for the router's addresses.",
+    ),
+    CounterInfo::counter("arp_resolved", "Next hops resolved by ARP."),
+    CounterInfo::counter("arp_failed", "Next hops that did not answer ARP."),
+    CounterInfo::gauge("arp_entries", "Entries in the ARP cache now."),
+    CounterInfo::counter(
+        "no_buffer",
+        "Packets not made (ICMP, ARP, fragments): the packet pool was empty.",
+    ),
+    CounterInfo::gauge(
+        "fib_routes",
+        "Routes in the FIB (connected, local and static).",
+    ),
+];
 
 impl Element for Ipv4Router {
     fn kind(&self) -> &'static str {
         "router"
+    }
+
+    fn drop_reasons(&self) -> &'static [ReasonInfo] {
+        RouterDrop::TABLE
     }
 
     fn gates(&self) -> GateSpec {
@@ -1311,7 +447,7 @@ impl Element for Ipv4Router {
             let dst = eth_dst(f);
             let l2b = dst[0] & 1 != 0;
             if !l2b && dst != my_mac {
-                out.drop(pkt, DropReason::NotForUs);
+                out.drop(pkt, RouterDrop::NotForUs);
                 continue;
             }
             match eth_type(f) {
@@ -1395,7 +531,7 @@ impl Element for Ipv4Router {
                     out,
                 );
             }
-            out.drop(p, DropReason::HostUnreachable);
+            out.drop(p, RouterDrop::HostUnreachable);
         }
     }
 
@@ -1426,6 +562,10 @@ impl Element for Ipv4Router {
         f("arp_entries", self.arp.len() as u64);
         f("no_buffer", c.no_buffer);
         f("fib_routes", self.fib.routes() as u64);
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        ROUTER_COUNTERS
     }
 
     /// `arp` (the neighbour cache, by address) and `routes` (connected, local, then static

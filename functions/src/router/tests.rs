@@ -15,16 +15,17 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use nfv_dataplane::testing::{
-    self, BROADCAST, Emitted, Ipv4Fields, arp_of, arp_reply, arp_request, eth, eth_dst_of,
-    eth_ipv4, eth_src_of, ethertype_of, icmp, icmp_echo_request, icmp_of, ip_checksum_ok, ip_dst,
-    ip_frag, ip_hlen, ip_id, ip_of, ip_proto_of, ip_src, ip_ttl, ipv4, ipv4_fix_checksum,
-    ipv4_with, l4_checksum_ok, l4_of, mac, tcp, tcp_flags, tcp_syn, udp,
+    self, BROADCAST, Ipv4Fields, XorShift, arp_of, arp_reply, arp_request, counter, eth,
+    eth_dst_of, eth_ipv4, eth_src_of, ethertype_of, icmp, icmp_echo_request, icmp_of,
+    ip_checksum_ok, ip_dst, ip_frag, ip_hlen, ip_id, ip_of, ip_proto_of, ip_src, ip_ttl, ipv4,
+    ipv4_fix_checksum, ipv4_with, l4_checksum_ok, l4_of, mac, ms, pool, secs, send_in, tcp,
+    tcp_flags, tcp_syn, udp,
 };
 use nfv_dataplane::wire::checksum::{checksum, verify};
-use nfv_dataplane::{DropReason, Element, Instant, PacketPool};
+use nfv_dataplane::{DropReason, Element, Instant, PacketPool, Reason};
 
 use super::{
-    ARP_FAILED_HOLD, ARP_QUEUE_PER_NEXT_HOP, ARP_TRIES, Ipv4Router, RouterConfig,
+    ARP_FAILED_HOLD, ARP_QUEUE_PER_NEXT_HOP, ARP_TRIES, Ipv4Router, RouterConfig, RouterDrop,
     RouterInterfaceConfig, StaticRoute,
 };
 
@@ -51,18 +52,6 @@ const T0: Instant = Instant::ZERO;
 const UDP: u8 = 17;
 const TCP: u8 = 6;
 const ICMP: u8 = 1;
-
-fn ms(n: u64) -> Instant {
-    Instant::from_millis(n)
-}
-
-fn secs(n: u64) -> Instant {
-    Instant::from_secs(n)
-}
-
-fn pool() -> PacketPool {
-    PacketPool::new(256, 2048)
-}
 
 fn iface(name: &str, mac: [u8; 6], addr: [u8; 4], mtu: u16) -> RouterInterfaceConfig {
     RouterInterfaceConfig {
@@ -101,20 +90,6 @@ fn router(cfg: &RouterConfig) -> Ipv4Router {
     Ipv4Router::new(cfg).unwrap()
 }
 
-fn counter(r: &Ipv4Router, name: &str) -> u64 {
-    let mut v = None;
-    r.counters(&mut |n, x| {
-        if n == name {
-            v = Some(x);
-        }
-    });
-    v.unwrap_or_else(|| panic!("router has no counter {name}"))
-}
-
-fn send(r: &mut Ipv4Router, pool: PacketPool, now: Instant, gate: u16, frame: &[u8]) -> Emitted {
-    testing::run(r, pool, now, gate, &[frame])
-}
-
 fn router_ip(gate: u16) -> [u8; 4] {
     if gate == LAN_A { A_ADDR } else { B_ADDR }
 }
@@ -127,7 +102,7 @@ fn router_mac(gate: u16) -> [u8; 6] {
 /// the target learns the sender). Nothing comes out.
 fn learn(r: &mut Ipv4Router, pool: PacketPool, now: Instant, gate: u16, hw: [u8; 6], ip: [u8; 4]) {
     let f = arp_reply(hw, ip, router_mac(gate), router_ip(gate));
-    let e = send(r, pool, now, gate, &f);
+    let e = send_in(r, pool, now, gate, &f);
     assert_eq!(
         (e.total(), e.consumed),
         (0, 1),
@@ -234,7 +209,7 @@ fn is_arp(f: &[u8]) -> bool {
 fn router_arp_request_for_its_address_gets_exact_reply_and_requester_is_learned_rfc826() {
     let pool = pool();
     let mut r = router(&config(&[]));
-    let e = send(&mut r, pool, T0, LAN_A, &arp_request(H1, H1_IP, A_ADDR));
+    let e = send_in(&mut r, pool, T0, LAN_A, &arp_request(H1, H1_IP, A_ADDR));
     assert!(e.gate(1).is_empty());
     assert_eq!(e.gate(0).len(), 1);
     assert_eq!(
@@ -269,7 +244,7 @@ fn router_arp_request_for_another_address_is_consumed_unanswered_and_not_learned
     let mut r = router(&config(&[]));
     // Another host on lan-a, and lan-b's address asked on lan-a (answered only on lan-b).
     for tpa in [[10, 1, 0, 3], B_ADDR] {
-        let e = send(&mut r, pool, T0, LAN_A, &arp_request(H1, H1_IP, tpa));
+        let e = send_in(&mut r, pool, T0, LAN_A, &arp_request(H1, H1_IP, tpa));
         assert_eq!(
             (e.total(), e.consumed, e.generated),
             (0, 1, 0),
@@ -288,7 +263,7 @@ fn router_arp_merge_updates_an_existing_entry_from_any_arp_on_its_interface_rfc8
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     // H1 changed its NIC and asks for somebody else: merge flag set, entry updated.
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(10),
@@ -298,11 +273,11 @@ fn router_arp_merge_updates_an_existing_entry_from_any_arp_on_its_interface_rfc8
     assert_eq!((e.total(), e.consumed), (0, 1));
     assert_eq!(r.arp_lookup(Ipv4Addr::from(H1_IP)), Some(mac(9)));
     // A gratuitous ARP (spa == tpa) moves it back.
-    let e = send(&mut r, pool, ms(20), LAN_A, &arp_request(H1, H1_IP, H1_IP));
+    let e = send_in(&mut r, pool, ms(20), LAN_A, &arp_request(H1, H1_IP, H1_IP));
     assert_eq!((e.total(), e.consumed), (0, 1));
     assert_eq!(r.arp_lookup(Ipv4Addr::from(H1_IP)), Some(H1));
     // The same address claimed on the other interface changes nothing.
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(30),
@@ -320,14 +295,14 @@ fn router_arp_never_learns_a_sender_outside_the_interface_subnet_rfc826() {
     let mut r = router(&config(&[]));
     // lan-b's host claimed on lan-a (spoofing), an off-subnet sender, an RFC 5227 probe.
     for spa in [H2_IP, [192, 0, 2, 9], [0, 0, 0, 0]] {
-        let e = send(&mut r, pool, T0, LAN_A, &arp_request(mac(7), spa, A_ADDR));
+        let e = send_in(&mut r, pool, T0, LAN_A, &arp_request(mac(7), spa, A_ADDR));
         assert_eq!(e.drops.total(), 0, "sender {spa:?}");
         assert_eq!(
             r.arp_lookup(Ipv4Addr::from(spa)),
             None,
             "sender {spa:?} not learned"
         );
-        let e = send(&mut r, pool, T0, LAN_A, &arp_reply(mac(7), spa, RA, A_ADDR));
+        let e = send_in(&mut r, pool, T0, LAN_A, &arp_reply(mac(7), spa, RA, A_ADDR));
         assert_eq!((e.total(), e.consumed), (0, 1));
         assert_eq!(
             r.arp_lookup(Ipv4Addr::from(spa)),
@@ -346,17 +321,17 @@ fn router_arp_never_believes_a_broadcast_or_multicast_sender_hardware_address_rf
         // A well-formed frame from H1's MAC whose ARP payload claims a group address.
         let mut f = arp_request(sha, H1_IP, A_ADDR);
         f[6..12].copy_from_slice(&H1);
-        send(&mut r, pool, T0, LAN_A, &f);
+        send_in(&mut r, pool, T0, LAN_A, &f);
         let mut f = arp_reply(sha, H1_IP, RA, A_ADDR);
         f[6..12].copy_from_slice(&H1);
-        send(&mut r, pool, T0, LAN_A, &f);
+        send_in(&mut r, pool, T0, LAN_A, &f);
         assert_eq!(r.arp_lookup(Ipv4Addr::from(H1_IP)), None, "{sha:x?}");
     }
     // Nor does a known entry get overwritten by one.
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let mut f = arp_request(BROADCAST, H1_IP, [10, 1, 0, 3]);
     f[6..12].copy_from_slice(&H1);
-    send(&mut r, pool, T0, LAN_A, &f);
+    send_in(&mut r, pool, T0, LAN_A, &f);
     assert_eq!(r.arp_lookup(Ipv4Addr::from(H1_IP)), Some(H1));
 }
 
@@ -370,7 +345,7 @@ fn router_arp_with_bad_hardware_or_protocol_type_is_dropped_arp_invalid_rfc826()
     bad_ptype[16..18].copy_from_slice(&0x86ddu16.to_be_bytes());
     let short = arp_request(H1, H1_IP, A_ADDR)[..41].to_vec();
     for f in [bad_htype, bad_ptype, short] {
-        let e = send(&mut r, pool, T0, LAN_A, &f);
+        let e = send_in(&mut r, pool, T0, LAN_A, &f);
         assert_eq!((e.total(), e.drops.get(DropReason::ArpInvalid)), (0, 1));
     }
     assert_eq!(counter(&r, "arp_entries"), 0);
@@ -414,7 +389,7 @@ fn router_echo_request_gets_reply_with_same_id_seq_data_from_pinged_address_rfc1
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let before = counter(&r, "local_delivered");
     let (f, _) = ping_frame(A_ADDR, 64, b"0123456789abcdef");
-    let e = send(&mut r, pool, T0, LAN_A, &f);
+    let e = send_in(&mut r, pool, T0, LAN_A, &f);
     assert!(e.gate(1).is_empty());
     assert_eq!(e.gate(0).len(), 1);
     assert_eq!(
@@ -425,7 +400,7 @@ fn router_echo_request_gets_reply_with_same_id_seq_data_from_pinged_address_rfc1
     assert_echo_reply(&e.gate(0)[0], A_ADDR, b"0123456789abcdef");
     // Odd-length data exercises the checksum's last byte.
     let (f, _) = ping_frame(A_ADDR, 64, b"odd");
-    let e = send(&mut r, pool, T0, LAN_A, &f);
+    let e = send_in(&mut r, pool, T0, LAN_A, &f);
     assert_echo_reply(&e.gate(0)[0], A_ADDR, b"odd");
     assert_eq!(counter(&r, "echo_replies"), 2);
     assert_eq!(counter(&r, "local_delivered") - before, 2);
@@ -438,8 +413,8 @@ fn router_echo_request_with_ttl_1_or_0_to_router_is_answered_not_expired_rfc1812
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     for ttl in [1, 0] {
         let (f, _) = ping_frame(A_ADDR, ttl, b"ttl");
-        let e = send(&mut r, pool, T0, LAN_A, &f);
-        assert_eq!(e.drops.get(DropReason::TtlExceeded), 0, "TTL {ttl}");
+        let e = send_in(&mut r, pool, T0, LAN_A, &f);
+        assert_eq!(e.drops.get(RouterDrop::TtlExceeded), 0, "TTL {ttl}");
         assert_eq!(e.gate(0).len(), 1, "TTL {ttl}");
         assert_echo_reply(&e.gate(0)[0], A_ADDR, b"ttl");
     }
@@ -452,7 +427,7 @@ fn router_echo_to_other_interface_address_is_answered_from_that_address_rfc1812_
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let (f, _) = ping_frame(B_ADDR, 64, b"far side");
-    let e = send(&mut r, pool, T0, LAN_A, &f);
+    let e = send_in(&mut r, pool, T0, LAN_A, &f);
     assert!(e.gate(1).is_empty(), "the reply goes back out lan-a");
     assert_eq!(e.gate(0).len(), 1);
     assert_echo_reply(&e.gate(0)[0], B_ADDR, b"far side");
@@ -463,11 +438,11 @@ fn router_echo_reply_to_unresolved_host_waits_for_arp_rfc1122_2_3_2_2() {
     let pool = pool();
     let mut r = router(&config(&[]));
     let (f, _) = ping_frame(A_ADDR, 64, b"who are you");
-    let e = send(&mut r, pool, T0, LAN_A, &f);
+    let e = send_in(&mut r, pool, T0, LAN_A, &f);
     assert_eq!(r.held(), 1, "the reply waits for H1's MAC");
     assert_eq!(e.gate(0).len(), 1);
     assert_arp_request(&e.gate(0)[0], LAN_A, H1_IP);
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(5),
@@ -487,7 +462,7 @@ fn router_echo_request_with_bad_icmp_checksum_is_consumed_without_reply_rfc1122_
     let mut m = icmp_echo_request(1, 1, b"x");
     m[2] ^= 0x55;
     let f = eth_ipv4(RA, H1, &ipv4(H1_IP, A_ADDR, ICMP, 64, &m));
-    let e = send(&mut r, pool, T0, LAN_A, &f);
+    let e = send_in(&mut r, pool, T0, LAN_A, &f);
     assert_eq!((e.total(), e.consumed, e.generated), (0, 1, 0));
     assert_eq!(counter(&r, "echo_replies"), 0);
 }
@@ -502,7 +477,7 @@ fn router_forwards_with_ttl_decremented_by_one_valid_checksum_and_egress_macs_rf
     let ip = udp_packet(H1_IP, H2_IP, 64, 10);
     let frame = eth_ipv4(RA, H1, &ip);
     assert_eq!(frame.len(), 60, "padded input");
-    let e = send(&mut r, pool, T0, LAN_A, &frame);
+    let e = send_in(&mut r, pool, T0, LAN_A, &frame);
     assert!(e.gate(0).is_empty(), "no redirect, nothing back");
     assert_eq!(e.gate(1).len(), 1);
     assert_eq!((e.generated, e.drops.total()), (0, 0));
@@ -532,14 +507,14 @@ fn router_holds_first_packet_to_unknown_next_hop_and_arps_then_sends_it_rfc1122_
     let pool = pool();
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, H2_IP, 64, 30);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(r.held(), 1);
     assert!(e.gate(0).is_empty());
     assert_eq!(e.gate(1).len(), 1);
     assert_eq!(e.generated, 1);
     assert_arp_request(&e.gate(1)[0], LAN_B, H2_IP);
     assert_eq!(counter(&r, "arp_requests_sent"), 1);
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(200),
@@ -562,9 +537,9 @@ fn router_pending_resolution_completes_from_the_next_hops_own_arp_request_rfc826
     let pool = pool();
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, H2_IP, 64, 8);
-    send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(r.held(), 1);
-    let e = send(&mut r, pool, ms(50), LAN_B, &arp_request(H2, H2_IP, B_ADDR));
+    let e = send_in(&mut r, pool, ms(50), LAN_B, &arp_request(H2, H2_IP, B_ADDR));
     assert_eq!(r.held(), 0);
     assert_eq!(e.gate(1).len(), 2, "the held packet and the ARP reply");
     let (arp, ipf): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = e.gate(1).iter().partition(|f| is_arp(f));
@@ -592,9 +567,9 @@ fn router_arp_queue_is_bounded_per_next_hop_and_extra_packets_dropped_arp_queue_
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     let e = testing::run(&mut r, pool, T0, LAN_A, &refs);
     assert_eq!(r.held(), ARP_QUEUE_PER_NEXT_HOP as u64);
-    assert_eq!(e.drops.get(DropReason::ArpQueueFull), 2);
+    assert_eq!(e.drops.get(RouterDrop::ArpQueueFull), 2);
     assert_eq!(e.gate(1).len(), 1, "one ARP request for the lot");
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(100),
@@ -619,14 +594,14 @@ fn router_sends_at_most_one_arp_request_per_second_per_destination_rfc1122_2_3_2
     let to_h2 = eth_ipv4(RA, H1, &udp_packet(H1_IP, H2_IP, 64, 8));
     let e = testing::run(&mut r, pool, T0, LAN_A, &[&to_h2, &to_h2]);
     assert_eq!(e.gate(1).len(), 1, "two packets within 1 s: one request");
-    let e = send(&mut r, pool, ms(500), LAN_A, &to_h2);
+    let e = send_in(&mut r, pool, ms(500), LAN_A, &to_h2);
     assert!(
         e.gate(1).is_empty(),
         "a third packet within 1 s: no request"
     );
     // Another destination gets its own request.
     let to_h3 = eth_ipv4(RA, H1, &udp_packet(H1_IP, [10, 2, 0, 3], 64, 8));
-    let e = send(&mut r, pool, ms(500), LAN_A, &to_h3);
+    let e = send_in(&mut r, pool, ms(500), LAN_A, &to_h3);
     assert_eq!(e.gate(1).len(), 1);
     assert_arp_request(&e.gate(1)[0], LAN_B, [10, 2, 0, 3]);
     for t in [500, 700, 999] {
@@ -670,7 +645,7 @@ fn router_gives_up_after_arp_tries_and_sends_host_unreachable_to_sender_rfc1812_
     let e = testing::tick(&mut r, pool, failed_at);
     assert!(e.gate(1).is_empty(), "no further request");
     assert_eq!(r.held(), 0);
-    assert_eq!(e.drops.get(DropReason::HostUnreachable), 2);
+    assert_eq!(e.drops.get(RouterDrop::HostUnreachable), 2);
     assert_eq!(e.gate(0).len(), 2, "one Host Unreachable per held packet");
     // The held packet had already been through TTL decrement.
     let quoted = decremented(&ip);
@@ -681,10 +656,10 @@ fn router_gives_up_after_arp_tries_and_sends_host_unreachable_to_sender_rfc1812_
     assert_eq!(r.arp_lookup(Ipv4Addr::from(H2_IP)), None);
 
     // Within ARP_FAILED_HOLD: Host Unreachable at once, no new request, nothing held.
-    let e = send(&mut r, pool, failed_at + ARP_FAILED_HOLD / 2, LAN_A, &f);
+    let e = send_in(&mut r, pool, failed_at + ARP_FAILED_HOLD / 2, LAN_A, &f);
     assert!(e.gate(1).is_empty());
     assert_eq!(r.held(), 0);
-    assert_eq!(e.drops.get(DropReason::HostUnreachable), 1);
+    assert_eq!(e.drops.get(RouterDrop::HostUnreachable), 1);
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(
         &e.gate(0)[0],
@@ -700,7 +675,7 @@ fn router_gives_up_after_arp_tries_and_sends_host_unreachable_to_sender_rfc1812_
     // After the hold, resolution starts again.
     let later = failed_at + ARP_FAILED_HOLD;
     testing::tick(&mut r, pool, later);
-    let e = send(&mut r, pool, later, LAN_A, &f);
+    let e = send_in(&mut r, pool, later, LAN_A, &f);
     assert_eq!(r.held(), 1);
     assert_eq!(e.gate(1).len(), 1);
     assert_arp_request(&e.gate(1)[0], LAN_B, H2_IP);
@@ -743,7 +718,7 @@ fn router_arp_entry_ages_out_after_arp_timeout_rfc1122_2_3_2_1() {
     testing::tick(&mut r, pool, ms(10_100));
     assert_eq!(r.arp_lookup(Ipv4Addr::from(H2_IP)), None, "aged out");
     assert_eq!(counter(&r, "arp_entries"), 0);
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(10_200),
@@ -763,19 +738,19 @@ fn router_arp_entry_in_use_is_reprobed_in_last_quarter_of_its_life_and_refreshed
     start(&mut r, pool);
     learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
     let f = eth_ipv4(RA, H1, &udp_packet(H1_IP, H2_IP, 64, 8));
-    let e = send(&mut r, pool, secs(5), LAN_A, &f);
+    let e = send_in(&mut r, pool, secs(5), LAN_A, &f);
     assert_eq!(
         e.gate(1).len(),
         1,
         "forwarded, no probe before 3/4 of the lifetime"
     );
-    let e = send(&mut r, pool, ms(6_500), LAN_A, &f);
+    let e = send_in(&mut r, pool, ms(6_500), LAN_A, &f);
     assert_eq!(e.gate(1).len(), 2, "forwarded and probed");
     assert!(!is_arp(&e.gate(1)[0]));
     assert_arp_request(&e.gate(1)[1], LAN_B, H2_IP);
-    let e = send(&mut r, pool, ms(7_000), LAN_A, &f);
+    let e = send_in(&mut r, pool, ms(7_000), LAN_A, &f);
     assert_eq!(e.gate(1).len(), 1, "at most one probe per second");
-    send(
+    send_in(
         &mut r,
         pool,
         ms(7_200),
@@ -803,9 +778,9 @@ fn router_ttl_expiry_sends_time_exceeded_from_ingress_address_rfc1812_5_3_1() {
     for ttl in [1, 0] {
         // A traceroute probe.
         let ip = udp_packet(H1_IP, H2_IP, ttl, 24);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert!(e.gate(1).is_empty(), "TTL {ttl}: not forwarded");
-        assert_eq!(e.drops.get(DropReason::TtlExceeded), 1);
+        assert_eq!(e.drops.get(RouterDrop::TtlExceeded), 1);
         assert_eq!((e.gate(0).len(), e.generated), (1, 1));
         let m = assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 11, 0, &ip);
         assert_eq!(&m[4..8], &[0; 4], "unused");
@@ -821,7 +796,7 @@ fn router_ttl_expiry_of_echo_request_sends_time_exceeded_rfc1812_4_3_2_7() {
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let ip = ipv4(H1_IP, H2_IP, ICMP, 1, &icmp_echo_request(9, 1, b"probe"));
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 11, 0, &ip);
 }
@@ -832,7 +807,7 @@ fn router_ttl_expiry_time_exceeded_comes_from_the_ingress_interface_on_lan_b_rfc
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
     let ip = udp_packet(H2_IP, H1_IP, 1, 4);
-    let e = send(&mut r, pool, T0, LAN_B, &eth_ipv4(RB, H2, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_B, &eth_ipv4(RB, H2, &ip));
     assert_eq!(e.gate(1).len(), 1);
     assert_icmp_error(&e.gate(1)[0], H2, RB, B_ADDR, H2_IP, 11, 0, &ip);
 }
@@ -843,8 +818,8 @@ fn router_no_route_sends_net_unreachable_rfc1812_5_2_7_1() {
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let ip = udp_packet(H1_IP, UNROUTED, 64, 16);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
-    assert_eq!(e.drops.get(DropReason::NoRoute), 1);
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    assert_eq!(e.drops.get(RouterDrop::NoRoute), 1);
     assert!(e.gate(1).is_empty());
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 3, 0, &ip);
@@ -907,16 +882,16 @@ fn router_df_packet_over_egress_mtu_gets_frag_needed_with_next_hop_mtu_rfc1812_5
     };
     let ip = udp_packet_with(H1_IP, H2_IP, &h, 1472);
     assert_eq!(ip.len(), 1500);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert!(e.gate(1).is_empty());
-    assert_eq!(e.drops.get(DropReason::FragmentationNeeded), 1);
+    assert_eq!(e.drops.get(RouterDrop::FragmentationNeeded), 1);
     assert_eq!(e.gate(0).len(), 1);
     let m = assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 3, 4, &ip);
     assert_eq!(&m[4..6], &[0, 0], "unused");
     assert_eq!(&m[6..8], &1400u16.to_be_bytes(), "next-hop MTU (RFC 1191)");
     // Exactly the MTU passes.
     let ip = udp_packet_with(H1_IP, H2_IP, &h, 1372);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(1).len(), 1);
     assert_eq!(ip_of(&e.gate(1)[0]).len(), 1400);
 }
@@ -932,7 +907,7 @@ fn router_fragments_packet_over_egress_mtu_without_df_rfc1812_5_2_6_rfc791() {
     };
     let ip = udp_packet_with(H1_IP, H2_IP, &h, 2972);
     assert_eq!(ip.len(), 3000);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert!(e.gate(0).is_empty());
     assert_eq!(e.drops.total(), 0);
     let frags = e.gate(1);
@@ -962,7 +937,7 @@ fn router_fragmenting_a_fragment_keeps_its_offset_base_and_mf_on_the_last_piece_
         // A middle (mf) or last (!mf) fragment of 1480 data bytes at byte offset 800.
         let data: Vec<u8> = (0..1480).map(|i| (i * 7 % 256) as u8).collect();
         let ip = ipv4_with(H1_IP, H2_IP, UDP, &h, &data);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!(e.gate(1).len(), 2, "mf={mf}");
         let payload = check_fragments(e.gate(1), &ip, 800, mf);
         assert_eq!(payload, data, "mf={mf}");
@@ -987,7 +962,7 @@ fn router_fragmentation_copies_only_options_with_the_copy_flag_rfc791_3_1() {
     let data: Vec<u8> = (0..1468).map(|i| (i % 253) as u8).collect();
     let ip = ipv4_with(H1_IP, H2_IP, UDP, &h, &data);
     assert_eq!((ip.len(), ip[0]), (1500, 0x48));
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     let frags = e.gate(1);
     assert_eq!(frags.len(), 2);
     assert_eq!(ip_hlen(&frags[0]), 32, "first fragment keeps all options");
@@ -1077,7 +1052,7 @@ fn router_invalid_ipv4_headers_are_silently_dropped_with_exact_reason_rfc1812_5_
         ),
     ];
     for (what, f, reason) in &cases {
-        let e = send(&mut r, pool, T0, LAN_A, f);
+        let e = send_in(&mut r, pool, T0, LAN_A, f);
         assert_eq!(e.total(), 0, "{what}: nothing sent");
         assert_eq!(e.generated, 0, "{what}: no ICMP (RFC 1812 4.3.2.7)");
         assert_eq!(e.drops.get(*reason), 1, "{what}: dropped as {reason}");
@@ -1085,7 +1060,7 @@ fn router_invalid_ipv4_headers_are_silently_dropped_with_exact_reason_rfc1812_5_
     }
     assert_eq!(counter(&r, "icmp_errors_sent"), 0);
     // Control: the unmodified packet does produce an error.
-    let e = send(&mut r, pool, T0, LAN_A, &frame(&good));
+    let e = send_in(&mut r, pool, T0, LAN_A, &frame(&good));
     assert_eq!(e.generated, 1);
 }
 
@@ -1094,18 +1069,27 @@ fn router_frames_not_for_it_or_of_other_ethertypes_are_dropped_by_reason() {
     let pool = pool();
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, H2_IP, 64, 4);
-    let cases: Vec<(Vec<u8>, DropReason)> = vec![
-        (eth_ipv4(RB, H1, &ip), DropReason::NotForUs), // lan-b's MAC seen on lan-a
-        (eth_ipv4(mac(77), H1, &ip), DropReason::NotForUs),
-        (eth_ipv4(RA, BROADCAST, &ip), DropReason::InvalidSourceMac),
-        (eth(RA, H1, 0x86dd, &ip), DropReason::UnsupportedEthertype),
-        (eth(RA, H1, 0x8100, &ip), DropReason::UnsupportedEthertype),
-        (vec![0; 13], DropReason::Malformed),
+    let cases: Vec<(Vec<u8>, Reason)> = vec![
+        (eth_ipv4(RB, H1, &ip), RouterDrop::NotForUs.into()), // lan-b's MAC seen on lan-a
+        (eth_ipv4(mac(77), H1, &ip), RouterDrop::NotForUs.into()),
+        (
+            eth_ipv4(RA, BROADCAST, &ip),
+            DropReason::InvalidSourceMac.into(),
+        ),
+        (
+            eth(RA, H1, 0x86dd, &ip),
+            DropReason::UnsupportedEthertype.into(),
+        ),
+        (
+            eth(RA, H1, 0x8100, &ip),
+            DropReason::UnsupportedEthertype.into(),
+        ),
+        (vec![0; 13], DropReason::Malformed.into()),
     ];
     for (f, reason) in &cases {
-        let e = send(&mut r, pool, T0, LAN_A, f);
+        let e = send_in(&mut r, pool, T0, LAN_A, f);
         assert_eq!((e.total(), e.generated), (0, 0));
-        assert_eq!(e.drops.get(*reason), 1, "{reason}");
+        assert_eq!(e.drops.get(*reason), 1, "{}", e.drops.info(*reason));
     }
 }
 
@@ -1113,7 +1097,7 @@ fn router_frames_not_for_it_or_of_other_ethertypes_are_dropped_by_reason() {
 fn router_frames_on_an_input_gate_it_does_not_have_are_dropped_bad_gate() {
     let pool = pool();
     let mut r = router(&config(&[]));
-    let e = send(&mut r, pool, T0, 2, &arp_request(H1, H1_IP, A_ADDR));
+    let e = send_in(&mut r, pool, T0, 2, &arp_request(H1, H1_IP, A_ADDR));
     assert_eq!((e.total(), e.drops.get(DropReason::BadGate)), (0, 1));
 }
 
@@ -1135,11 +1119,11 @@ fn router_sends_no_icmp_error_about_an_icmp_error_rfc1812_4_3_2_7() {
         let m = icmp(typ, code, [0; 4], &inner);
         // TTL expiry on the way to H2, and no route.
         for (dst, reason) in [
-            (H2_IP, DropReason::TtlExceeded),
-            (UNROUTED, DropReason::NoRoute),
+            (H2_IP, RouterDrop::TtlExceeded),
+            (UNROUTED, RouterDrop::NoRoute),
         ] {
             let ip = ipv4(H1_IP, dst, ICMP, 1, &m);
-            let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+            let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
             assert_eq!(
                 (e.total(), e.generated),
                 (0, 0),
@@ -1165,7 +1149,7 @@ fn router_sends_no_icmp_error_about_a_packet_to_a_broadcast_or_multicast_address
         [239, 1, 2, 3],
     ] {
         let ip = udp_packet(H1_IP, dst, 1, 8);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "to {dst:?}");
         assert_eq!(e.drops.total(), 1);
     }
@@ -1179,17 +1163,17 @@ fn router_sends_no_icmp_error_about_a_link_layer_broadcast_frame_rfc1812_4_3_2_7
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     // UDP to the router's closed port and to an unrouted address, in broadcast frames.
     let to_me = udp_packet(H1_IP, A_ADDR, 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(BROADCAST, H1, &to_me));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(BROADCAST, H1, &to_me));
     assert_eq!((e.total(), e.generated, e.consumed), (0, 0, 1));
     assert_eq!(suppressed(&r), 1);
     let unrouted = udp_packet(H1_IP, UNROUTED, 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(BROADCAST, H1, &unrouted));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(BROADCAST, H1, &unrouted));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::NoRoute), 1);
+    assert_eq!(e.drops.get(RouterDrop::NoRoute), 1);
     assert_eq!(suppressed(&r), 2);
     // Link-layer multicast counts too.
     let mcast = [0x01, 0x00, 0x5e, 0, 0, 1];
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(mcast, H1, &to_me));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(mcast, H1, &to_me));
     assert_eq!((e.total(), e.generated), (0, 0));
     assert_eq!(suppressed(&r), 3);
     assert_eq!(counter(&r, "icmp_errors_sent"), 0);
@@ -1207,9 +1191,9 @@ fn router_sends_no_icmp_error_about_a_non_initial_fragment_rfc1812_4_3_2_7() {
         ..Ipv4Fields::default()
     };
     let ip = ipv4_with(H1_IP, H2_IP, UDP, &later, &[0xab; 16]);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::TtlExceeded), 1);
+    assert_eq!(e.drops.get(RouterDrop::TtlExceeded), 1);
     assert_eq!(suppressed(&r), 1);
     // The first fragment (offset 0, MF) does get its Time Exceeded.
     let first = Ipv4Fields {
@@ -1218,7 +1202,7 @@ fn router_sends_no_icmp_error_about_a_non_initial_fragment_rfc1812_4_3_2_7() {
         ..Ipv4Fields::default()
     };
     let ip = udp_packet_with(H1_IP, H2_IP, &first, 32);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 11, 0, &ip);
 }
@@ -1237,9 +1221,9 @@ fn router_sends_no_icmp_error_about_a_martian_source_rfc1812_4_3_2_7() {
         // To the router's closed UDP port and with an expired TTL: both would be errors.
         for (dst, ttl) in [(A_ADDR, 64), (H2_IP, 1)] {
             let ip = udp_packet(src, dst, ttl, 8);
-            let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+            let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
             assert_eq!((e.total(), e.generated), (0, 0), "from {src:?}");
-            assert_eq!(e.drops.get(DropReason::MartianSource), 1);
+            assert_eq!(e.drops.get(RouterDrop::MartianSource), 1);
         }
     }
     assert_eq!(counter(&r, "icmp_errors_sent"), 0);
@@ -1253,7 +1237,7 @@ fn router_icmp_error_datagram_is_at_most_576_bytes_for_a_large_original_rfc1812_
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let ip = udp_packet(H1_IP, UNROUTED, 64, 1472);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     let f = &e.gate(0)[0];
     assert_eq!(
         ip_of(f).len(),
@@ -1275,13 +1259,13 @@ fn router_icmp_errors_are_token_bucket_rate_limited_but_echo_replies_are_not_rfc
     let f = eth_ipv4(RA, H1, &udp_packet(H1_IP, UNROUTED, 64, 8));
     let five = [&f[..]; 5];
     let e = testing::run(&mut r, pool, T0, LAN_A, &five);
-    assert_eq!(e.drops.get(DropReason::NoRoute), 5);
+    assert_eq!(e.drops.get(RouterDrop::NoRoute), 5);
     assert_eq!(e.gate(0).len(), 2, "the burst");
     assert_eq!(counter(&r, "icmp_errors_sent"), 2);
     assert_eq!(counter(&r, "icmp_errors_rate_limited"), 3);
     // Echo replies are not errors: still answered with the bucket empty.
     let (ping, _) = ping_frame(A_ADDR, 64, b"still here");
-    let e = send(&mut r, pool, ms(500), LAN_A, &ping);
+    let e = send_in(&mut r, pool, ms(500), LAN_A, &ping);
     assert_eq!(e.gate(0).len(), 1);
     assert_echo_reply(&e.gate(0)[0], A_ADDR, b"still here");
     let e = testing::run(&mut r, pool, ms(999), LAN_A, &[&f]);
@@ -1303,7 +1287,7 @@ fn router_icmp_rate_limit_zero_disables_icmp_errors_rfc1812_4_3_2_8() {
     let mut r = router(&cfg);
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let f = eth_ipv4(RA, H1, &udp_packet(H1_IP, UNROUTED, 64, 8));
-    let e = send(&mut r, pool, T0, LAN_A, &f);
+    let e = send_in(&mut r, pool, T0, LAN_A, &f);
     assert_eq!((e.total(), e.generated), (0, 0));
     assert_eq!(counter(&r, "icmp_errors_sent"), 0);
 }
@@ -1321,9 +1305,9 @@ fn router_unicast_ip_in_link_layer_broadcast_frame_is_not_forwarded_rfc1812_5_3_
         [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03],
         [0x33, 0x33, 0, 0, 0, 1],
     ] {
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(dst_mac, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(dst_mac, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0));
-        assert_eq!(e.drops.get(DropReason::L2BroadcastNotForwarded), 1);
+        assert_eq!(e.drops.get(RouterDrop::L2BroadcastNotForwarded), 1);
     }
     assert_eq!(counter(&r, "forwarded"), 0);
 }
@@ -1335,10 +1319,10 @@ fn router_limited_and_directed_broadcasts_are_not_forwarded_rfc1812_5_3_5() {
     for dst in [[255; 4], [10, 2, 0, 255], [10, 1, 0, 255]] {
         for dst_mac in [RA, BROADCAST] {
             let ip = udp_packet(H1_IP, dst, 64, 8);
-            let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(dst_mac, H1, &ip));
+            let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(dst_mac, H1, &ip));
             assert_eq!((e.total(), e.generated), (0, 0), "to {dst:?}");
             assert_eq!(
-                e.drops.get(DropReason::BroadcastNotForwarded),
+                e.drops.get(RouterDrop::BroadcastNotForwarded),
                 1,
                 "to {dst:?}"
             );
@@ -1352,9 +1336,9 @@ fn router_multicast_destination_is_not_forwarded() {
     let mut r = router(&config(&[([0, 0, 0, 0], 0, GW_B_IP)]));
     let ip = udp_packet(H1_IP, [224, 0, 0, 251], 64, 8);
     let mcast_mac = [0x01, 0x00, 0x5e, 0, 0, 0xfb];
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(mcast_mac, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(mcast_mac, H1, &ip));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::MulticastNotForwarded), 1);
+    assert_eq!(e.drops.get(RouterDrop::MulticastNotForwarded), 1);
 }
 
 #[test]
@@ -1373,9 +1357,9 @@ fn router_martian_sources_and_destinations_are_dropped_rfc1812_5_3_7() {
     ];
     for src in sources {
         let ip = udp_packet(src, [192, 0, 2, 1], 64, 8);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!(e.total(), 0, "from {src:?}");
-        assert_eq!(e.drops.get(DropReason::MartianSource), 1, "from {src:?}");
+        assert_eq!(e.drops.get(RouterDrop::MartianSource), 1, "from {src:?}");
     }
     let dests = [
         [0, 0, 0, 0],
@@ -1386,12 +1370,12 @@ fn router_martian_sources_and_destinations_are_dropped_rfc1812_5_3_7() {
     ];
     for dst in dests {
         let ip = udp_packet(H1_IP, dst, 64, 8);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "to {dst:?}");
-        assert_eq!(e.drops.get(DropReason::MartianDestination), 1, "to {dst:?}");
+        assert_eq!(e.drops.get(RouterDrop::MartianDestination), 1, "to {dst:?}");
     }
     // Control: an ordinary destination goes to the default gateway.
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         T0,
@@ -1415,10 +1399,10 @@ fn router_connected_subnet_broadcast_source_is_martian_and_gets_no_icmp_error_rf
         ([10, 2, 0, 255], 64),
     ] {
         let ip = udp_packet(src, H2_IP, ttl, 8);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "from {src:?} TTL {ttl}");
         assert_eq!(
-            e.drops.get(DropReason::MartianSource),
+            e.drops.get(RouterDrop::MartianSource),
             1,
             "from {src:?} TTL {ttl}"
         );
@@ -1435,9 +1419,9 @@ fn router_link_local_169_254_source_or_destination_is_never_forwarded_rfc3927_7(
     learn(&mut r, pool, T0, LAN_B, GW_B, GW_B_IP);
     for (src, dst) in [(H1_IP, [169, 254, 1, 1]), ([169, 254, 9, 9], H2_IP)] {
         let ip = udp_packet(src, dst, 64, 8);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "{src:?} -> {dst:?}");
-        assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 1);
+        assert_eq!(e.drops.get(RouterDrop::LinkLocalAddress), 1);
     }
     // A link-local host may still ping the router on its own link.
     let ip = ipv4(
@@ -1448,8 +1432,8 @@ fn router_link_local_169_254_source_or_destination_is_never_forwarded_rfc3927_7(
         &icmp_echo_request(1, 1, b"ll"),
     );
     learn(&mut r, pool, T0, LAN_A, mac(0x69), [10, 1, 0, 69]);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, mac(0x69), &ip));
-    assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 0);
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, mac(0x69), &ip));
+    assert_eq!(e.drops.get(RouterDrop::LinkLocalAddress), 0);
     assert_eq!(counter(&r, "echo_replies"), 1);
 }
 
@@ -1482,7 +1466,7 @@ fn router_longest_prefix_match_chooses_the_most_specific_route_rfc1812_5_2_4_3()
             (LAN_A, H1_IP, H1, RA)
         };
         let ip = udp_packet(src, dst, 64, 8);
-        let e = send(&mut r, pool, T0, in_gate, &eth_ipv4(in_mac, src_mac, &ip));
+        let e = send_in(&mut r, pool, T0, in_gate, &eth_ipv4(in_mac, src_mac, &ip));
         assert_eq!(e.gate(gate as usize).len(), 1, "{dst:?} leaves gate {gate}");
         assert_eq!(e.total(), 1, "{dst:?}");
         let f = &e.gate(gate as usize)[0];
@@ -1494,7 +1478,7 @@ fn router_longest_prefix_match_chooses_the_most_specific_route_rfc1812_5_2_4_3()
         assert_eq!(ip_of(f), &decremented(&ip)[..]);
     }
     // The router's own addresses win over every route.
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         T0,
@@ -1525,7 +1509,7 @@ fn router_sends_host_redirect_to_sender_and_still_forwards_when_next_hop_is_on_i
  {
     let (mut r, pool) = redirect_setup(true);
     let ip = udp_packet(H1_IP, [192, 0, 2, 5], 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert!(e.gate(1).is_empty());
     assert_eq!(e.gate(0).len(), 2);
     let (redirect, fwd): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
@@ -1549,7 +1533,7 @@ fn router_sends_host_redirect_naming_the_destination_itself_when_it_is_on_the_se
     let (mut r, pool) = redirect_setup(true);
     learn(&mut r, pool, T0, LAN_A, mac(3), [10, 1, 0, 3]);
     let ip = udp_packet(H1_IP, [10, 1, 0, 3], 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 2);
     let (redirect, fwd): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
         e.gate(0).iter().partition(|f| eth_dst_of(f) == H1);
@@ -1562,7 +1546,7 @@ fn router_sends_host_redirect_naming_the_destination_itself_when_it_is_on_the_se
 fn router_sends_no_redirect_when_redirects_are_disabled_rfc1812_5_2_7_2() {
     let (mut r, pool) = redirect_setup(false);
     let ip = udp_packet(H1_IP, [192, 0, 2, 5], 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 1);
     assert_eq!(eth_dst_of(&e.gate(0)[0]), GW_A);
     assert_eq!(counter(&r, "redirects_sent"), 0);
@@ -1573,7 +1557,7 @@ fn router_sends_no_redirect_when_the_sender_is_not_on_the_ingress_subnet_rfc1812
     let (mut r, pool) = redirect_setup(true);
     // 10.9.9.9 is behind GW_A: its packets arrive from GW_A's MAC.
     let ip = udp_packet([10, 9, 9, 9], [192, 0, 2, 5], 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, GW_A, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, GW_A, &ip));
     assert_eq!(e.gate(0).len(), 1);
     assert_eq!(eth_dst_of(&e.gate(0)[0]), GW_A);
     assert_eq!(counter(&r, "redirects_sent"), 0);
@@ -1587,7 +1571,7 @@ fn router_udp_to_its_address_gets_port_unreachable_ending_traceroute_rfc1122_3_2
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let ip = udp_packet(H1_IP, A_ADDR, 1, 12);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.consumed, e.generated), (1, 1));
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 3, 3, &ip);
@@ -1607,7 +1591,7 @@ fn router_tcp_syn_to_its_address_gets_rst_ack_with_ack_seq_plus_1_rfc793_3_4() {
         64,
         &tcp_syn(H1_IP, A_ADDR, 40001, 22, seq),
     );
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 1);
     assert_eq!(
         (e.generated, e.drops.total()),
@@ -1655,7 +1639,7 @@ fn router_tcp_segment_with_ack_to_its_address_gets_rst_with_seq_equal_to_ack_rfc
         ..Ipv4Fields::default()
     };
     let ip = ipv4_with(H1_IP, A_ADDR, TCP, &h, &seg);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     let f = &e.gate(0)[0];
     assert!(ip_checksum_ok(f));
     assert_eq!((ip_of(f).len(), ip_hlen(f)), (40, 20));
@@ -1670,7 +1654,7 @@ fn router_tcp_segment_with_ack_to_its_address_gets_rst_with_seq_equal_to_ack_rfc
     assert_eq!(t[13], tcp_flags::RST);
     // A reset is never answered.
     let rst = tcp(H1_IP, A_ADDR, 40001, 80, 5, 0, tcp_flags::RST, b"");
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         T0,
@@ -1687,7 +1671,7 @@ fn router_other_protocol_to_its_address_gets_protocol_unreachable_rfc1122_3_2_2_
     let mut r = router(&config(&[]));
     learn(&mut r, pool, T0, LAN_A, H1, H1_IP);
     let ip = ipv4(H1_IP, A_ADDR, 47, 64, &[0, 0, 0x08, 0x00, 1, 2, 3, 4]); // GRE
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.consumed, e.gate(0).len()), (1, 1));
     assert_icmp_error(&e.gate(0)[0], H1, RA, A_ADDR, H1_IP, 3, 2, &ip);
 }
@@ -1702,7 +1686,7 @@ fn router_fragment_addressed_to_it_is_consumed_without_reply() {
         ..Ipv4Fields::default()
     };
     let ip = ipv4_with(H1_IP, A_ADDR, ICMP, &h, &icmp_echo_request(1, 1, &[0; 64]));
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.total(), e.consumed, e.generated), (0, 1, 0));
 }
 
@@ -1739,31 +1723,6 @@ fn router_sends_one_gratuitous_arp_per_interface_on_first_tick_only_rfc5227_3() 
 }
 
 // ------------------------------------------------------------------ 17. Robustness
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.byte()).collect()
-    }
-}
 
 fn fuzz_frame(rng: &mut XorShift) -> Vec<u8> {
     let macs = [RA, RB, BROADCAST, H1, H2, GW_B, [0x01, 0, 0x5e, 0, 0, 1]];
@@ -1983,7 +1942,7 @@ fn router_sends_no_redirect_for_a_source_routed_packet_rfc1812_5_2_7_2() {
         ..Ipv4Fields::default()
     };
     let ip = udp_packet_with(H1_IP, [192, 0, 2, 5], &h, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 1, "forwarded, no redirect");
     assert_eq!(eth_dst_of(&e.gate(0)[0]), GW_A);
     assert_eq!(counter(&r, "redirects_sent"), 0);
@@ -1996,9 +1955,9 @@ fn router_drops_packets_spoofing_its_own_address_or_a_subnet_network_address_rfc
     learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
     for src in [A_ADDR, B_ADDR, [10, 2, 0, 0]] {
         let ip = udp_packet(src, H2_IP, 64, 8);
-        let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
         assert_eq!((e.total(), e.generated), (0, 0), "from {src:?}");
-        assert_eq!(e.drops.get(DropReason::MartianSource), 1, "from {src:?}");
+        assert_eq!(e.drops.get(RouterDrop::MartianSource), 1, "from {src:?}");
     }
 }
 
@@ -2007,9 +1966,9 @@ fn router_does_not_forward_to_a_subnet_network_address_rfc1812_4_2_3_1() {
     let pool = pool();
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, [10, 2, 0, 0], 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!((e.total(), e.generated), (0, 0));
-    assert_eq!(e.drops.get(DropReason::BroadcastNotForwarded), 1);
+    assert_eq!(e.drops.get(RouterDrop::BroadcastNotForwarded), 1);
 }
 
 #[test]
@@ -2017,13 +1976,13 @@ fn router_link_local_destination_is_not_routed_even_without_a_route_rfc3927_7() 
     let pool = pool();
     let mut r = router(&config(&[]));
     let ip = udp_packet(H1_IP, [169, 254, 1, 1], 64, 8);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(
         (e.total(), e.generated),
         (0, 0),
         "no Net Unreachable either"
     );
-    assert_eq!(e.drops.get(DropReason::LinkLocalAddress), 1);
+    assert_eq!(e.drops.get(RouterDrop::LinkLocalAddress), 1);
 }
 
 #[test]
@@ -2034,7 +1993,7 @@ fn router_port_unreachable_comes_from_the_probed_address_rfc1812_4_3_2_4() {
     // A UDP probe to lan-b's address arriving on lan-a: the answer comes from the address
     // that was probed, as Linux does, so traceroute to the router shows that address.
     let ip = udp_packet(H1_IP, B_ADDR, 64, 12);
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(0).len(), 1);
     assert_icmp_error(&e.gate(0)[0], H1, RA, B_ADDR, H1_IP, 3, 3, &ip);
 }
@@ -2047,10 +2006,10 @@ fn router_jumbo_datagram_fragmented_into_seven_pieces_survives_first_packet_arp_
     cfg.interfaces[0].mtu = 9000;
     let mut r = router(&cfg);
     let ip = udp_packet(H1_IP, H2_IP, 64, 8900); // 8928-byte datagram, 7 fragments
-    let e = send(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &ip));
     assert_eq!(e.gate(1).len(), 1, "only the ARP request goes out");
     assert_eq!(r.held(), 7);
-    let e = send(
+    let e = send_in(
         &mut r,
         pool,
         ms(5),
@@ -2193,7 +2152,7 @@ fn router_sends_frag_needed_for_a_df_gso_frame_whose_segments_exceed_the_mtu_rfc
     // lan-a → lan-b (1400): 1488-byte segments do not fit.
     let e = testing::run_packets(&mut r, pool, T0, LAN_A, vec![gso_tcp(pool, RA, H1, true)]);
     assert!(e.gate(1).is_empty());
-    assert_eq!(e.drops.get(DropReason::FragmentationNeeded), 1);
+    assert_eq!(e.drops.get(RouterDrop::FragmentationNeeded), 1);
     assert_eq!(e.gate(0).len(), 1);
     let icmp_msg = l4_of(&e.gate(0)[0]);
     assert_eq!((icmp_msg[0], icmp_msg[1]), (3, 4));
