@@ -415,6 +415,7 @@ pub fn nat(data: &[u8]) {
         one_to_one: vec![(v4([10, 0, 0, 50]), v4([203, 0, 113, 50]))],
         icmp_rate_limit: 100,
         icmp_burst: 50,
+        mtu: 1500,
     };
     let pools = Pools {
         own_macs: &NAT_MACS,
@@ -486,9 +487,13 @@ pub fn firewall(data: &[u8]) {
         default: Action::Drop,
         timeouts: FwTimeouts::default(),
         max_flows: 32,
+        // 8 per host: floods from one address hit the per-host limit, floods with varying
+        // sources fill the table and exercise early drop.
+        max_flows_per_host: Some(8),
         icmp_rate_limit: 100,
         icmp_burst: 50,
         allow_non_ip: false,
+        mtu: 1500,
     };
     let pools = Pools {
         own_macs: &[],
