@@ -193,9 +193,38 @@ fn step(g: &mut Gen) -> Duration {
     Duration::from_millis(ms)
 }
 
-/// Run the program in `data` against `elem`.
+/// An ARP request from `mac`/`ip` for `to_ip` (a router learns its requester: RFC 826).
+fn arp_request(mac: [u8; 6], ip: [u8; 4], to_ip: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&to_ip);
+    f.resize(60, 0);
+    f
+}
+
+/// Run the program in `data` against `elem`, after `preamble` (frames per gate, e.g. ARP
+/// replies so that forwarding does not wait for a neighbour the program must first invent).
 fn run(data: &[u8], elem: Box<dyn Element>, pools: &Pools, checks: Checks) {
+    run_after(data, elem, pools, checks, &[]);
+}
+
+fn run_after(
+    data: &[u8],
+    elem: Box<dyn Element>,
+    pools: &Pools,
+    checks: Checks,
+    preamble: &[(u16, Vec<u8>)],
+) {
     let mut rig = Rig::new(elem, checks);
+    for (gate, f) in preamble {
+        rig.inject(*gate, &[(f.clone(), None)]);
+    }
+    rig.check();
     let mut g = Gen::new(data);
     let mut steps = 0;
     while !g.is_empty() && steps < MAX_STEPS {
@@ -381,7 +410,14 @@ pub fn router(data: &[u8]) {
         limits: &[],
     };
     let r = Ipv4Router::new(&cfg).expect("valid router config");
-    run(data, Box::new(r), &pools, checks);
+    // Neighbours already resolved: the next hops of both routes and a host per subnet.
+    let preamble = [
+        (0, arp_request(host_mac(0), [10, 0, 0, 10], [10, 0, 0, 1])),
+        (1, arp_request(host_mac(1), [10, 1, 0, 254], [10, 1, 0, 1])),
+        (1, arp_request(host_mac(2), [10, 1, 0, 7], [10, 1, 0, 1])),
+        (2, arp_request(host_mac(3), [192, 0, 2, 2], [192, 0, 2, 1])),
+    ];
+    run_after(data, Box::new(r), &pools, checks, &preamble);
 }
 
 const NAT_MACS: [[u8; 6]; 2] = [[2, 0xaa, 0, 0, 0, 0x10], [2, 0xaa, 0, 0, 0, 0x11]];

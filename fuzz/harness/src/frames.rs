@@ -128,6 +128,17 @@ fn port(g: &mut Gen, p: &Pools) -> u16 {
     }
 }
 
+/// Transport payload: usually a few bytes of the input, sometimes large (made, not read:
+/// over the 576-byte link of the router, around 1500, a GSO frame's many segments).
+fn payload(g: &mut Gen) -> Vec<u8> {
+    if g.one_in(4) {
+        let n: usize = g.pick(&[300, 549, 600, 1000, 1400, 1432, 1472, 1480]);
+        (0..n).map(|i| i as u8).collect()
+    } else {
+        g.bytes(64).to_vec()
+    }
+}
+
 /// An IPv4 packet (header + L4), valid unless `corrupt` later breaks it.
 fn ipv4(g: &mut Gen, p: &Pools, depth: u8) -> Vec<u8> {
     let proto = g.pick(&[6u8, 17, 1, 6, 17, 1, 47, 0]);
@@ -147,14 +158,14 @@ fn ipv4(g: &mut Gen, p: &Pools, depth: u8) -> Vec<u8> {
                 t[13] = g.u8();
             }
             t[14..16].copy_from_slice(&512u16.to_be_bytes());
-            t.extend_from_slice(g.bytes(64));
+            t.extend_from_slice(&payload(g));
             t
         }
         17 => {
             let mut u = vec![0u8; 8];
             u[0..2].copy_from_slice(&port(g, p).to_be_bytes());
             u[2..4].copy_from_slice(&port(g, p).to_be_bytes());
-            u.extend_from_slice(g.bytes(64));
+            u.extend_from_slice(&payload(g));
             let len = u.len() as u16;
             u[4..6].copy_from_slice(&len.to_be_bytes());
             u
@@ -183,7 +194,7 @@ fn ipv4(g: &mut Gen, p: &Pools, depth: u8) -> Vec<u8> {
             } else {
                 c.extend_from_slice(&g.u16().to_be_bytes()); // identifier
                 c.extend_from_slice(&g.u16().to_be_bytes()); // sequence
-                c.extend_from_slice(g.bytes(32));
+                c.extend_from_slice(&payload(g));
             }
             c
         }
