@@ -220,9 +220,13 @@ fn run(file: &Path) -> Result<ExitCode> {
     let ports = pipeline.placement.iter().filter(|p| p.is_port).count();
     let nworkers = pipeline.graphs.len();
     let poll_mode = match topo.poll {
-        nfv_config::PollSpec::Adaptive => match topo.spin {
-            Some(d) => worker::PollMode::AdaptiveSpin(d),
-            None => worker::PollMode::Adaptive,
+        nfv_config::PollSpec::Adaptive => match (topo.spin, topo.cpu_budget) {
+            (None, None) => worker::PollMode::Adaptive,
+            (Some(d), None) => worker::PollMode::AdaptiveSpin(d),
+            (spin, Some(b)) => worker::PollMode::AdaptiveTuned {
+                spin: spin.unwrap_or(worker::SPIN_BEFORE_SLEEP),
+                wake_budget_ppm: b,
+            },
         },
         nfv_config::PollSpec::Busy => worker::PollMode::Busy,
     };

@@ -47,6 +47,9 @@ pub(crate) struct RawTopology {
     /// How long an adaptive worker polls after the last packet before it sleeps.
     #[serde(default)]
     pub spin: Option<Spanned<RawDuration>>,
+    /// Share of a core each adaptive worker may poll for predicted packets (a percentage).
+    #[serde(default)]
+    pub cpu_budget: Option<Spanned<String>>,
 }
 
 /// `metrics:`.

@@ -100,6 +100,10 @@ pub struct Topology {
     /// `spin:`: with `poll: adaptive`, how long a worker keeps polling after the last packet
     /// before it sleeps; `None`: the data plane's default (200 µs).
     pub spin: Option<std::time::Duration>,
+    /// `cpu-budget:`: with `poll: adaptive`, the share of a core (parts per million) a
+    /// worker may spend polling for packets it predicts from the gaps between earlier ones;
+    /// `None`: the data plane's default (5 %); 0 turns prediction off.
+    pub cpu_budget: Option<u32>,
 }
 
 /// Longest `spin:`.

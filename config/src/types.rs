@@ -233,6 +233,34 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, ParseError> {
     }
 }
 
+/// `30%`, `0.5%`, `0.0001%` as parts per million: a percentage from 0 to 100 with at most
+/// four decimals.
+///
+/// # Errors
+/// The message for a problem, naming the expected form.
+pub(crate) fn parse_percent(s: &str) -> Result<u32, String> {
+    let bad = || "expected a percentage from 0% to 100% (at most four decimals: 0.5%)".to_owned();
+    let n = s.strip_suffix('%').ok_or_else(bad)?;
+    let (whole, frac) = n.split_once('.').unwrap_or((n, ""));
+    if whole.is_empty()
+        || frac.len() > 4
+        || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: u32 = whole.parse().map_err(|_| bad())?;
+    let frac: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<4}").parse().map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(10_000)
+        .and_then(|w| w.checked_add(frac))
+        .filter(|p| *p <= 1_000_000)
+        .ok_or_else(bad)
+}
+
 /// Deserialize any scalar as a string and parse it with `FromStr`, so that the error (and its
 /// location) belongs to the value. Numbers are read as their text (`ageing: 300`).
 pub(crate) fn deserialize_parsed<'de, D, T>(deserializer: D) -> Result<T, D::Error>

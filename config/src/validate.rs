@@ -1273,6 +1273,23 @@ pub(crate) fn validate(
         d
     });
 
+    let cpu_budget = raw.cpu_budget.as_ref().and_then(|v| {
+        if poll == PollSpec::Busy {
+            r.bad(
+                v,
+                "cpu-budget",
+                "cpu-budget applies to poll: adaptive (a busy worker never sleeps)".to_string(),
+            );
+        }
+        match crate::types::parse_percent(&v.value) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                r.bad(v, "cpu-budget", msg);
+                None
+            }
+        }
+    });
+
     if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);
         r.errors.append(&mut r.other_files);
@@ -1311,6 +1328,7 @@ pub(crate) fn validate(
             poll,
             workers,
             spin,
+            cpu_budget,
         },
         warnings: r.warnings,
     })

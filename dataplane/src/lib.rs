@@ -59,6 +59,7 @@ pub mod sys;
 pub mod testing;
 pub mod time;
 pub mod trace;
+pub mod wake;
 pub mod wire;
 pub mod worker;
 
