@@ -15,7 +15,8 @@ use anyhow::{Context as _, Result, bail};
 use nfv_dataplane::sys::netns::NetNs;
 use nfv_dataplane::worker::{self, Shutdown};
 
-use crate::{report, runtime};
+use crate::report;
+use nfv_runtime as runtime;
 
 /// The demo topology (documented in the README).
 pub const DEMO_TOPOLOGY: &str = "\
@@ -156,7 +157,8 @@ pub fn run() -> Result<ExitCode> {
     for l in &summary {
         println!("created {l}");
     }
-    let (running, _ctl) = crate::workers::start(pipeline, &shutdown, worker::PollMode::Adaptive)?;
+    let (running, _ctl) =
+        nfv_runtime::workers::start(pipeline, &shutdown, worker::PollMode::Adaptive)?;
 
     let results = traffic();
     shutdown.trigger();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
-use nfv_config::{DEFAULT_VLAN, Endpoint, FwAction, Node, NodeKind, Topology, VlanMode};
+use nfv_config::{Endpoint, Node, Topology};
 
 /// Output formats rendered by running `dot -T<format>`, by file extension.
 const RENDERED: &[&str] = &["svg", "png", "pdf"];
@@ -41,111 +41,19 @@ fn label(lines: &[String]) -> String {
     quote(&lines.join("\n"))
 }
 
-/// Graphviz shape (and extra style) of a node kind.
-fn shape(kind: &NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Host(_) => "shape=box, style=rounded",
-        NodeKind::Tap(_) => "shape=component",
-        NodeKind::Pcap(_) => "shape=cylinder",
-        NodeKind::Switch(_) => "shape=rect, style=filled, fillcolor=lightgrey",
-        NodeKind::Router(_) => "shape=octagon",
-        NodeKind::Nat(_) => "shape=hexagon",
-        NodeKind::Firewall(_) => "shape=note",
-    }
-}
-
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Label lines of a node: name, kind, then what identifies it on the network.
+/// Label lines of a node: name, kind, then what its kind says identifies it.
 fn node_lines(node: &Node) -> Vec<String> {
     let mut lines = vec![node.name.clone(), format!("({})", node.kind.kind_name())];
-    match &node.kind {
-        NodeKind::Host(h) => {
-            match h.address {
-                Some(a) => lines.push(format!("{} {a}", h.ifname)),
-                None => lines.push(h.ifname.to_string()),
-            }
-            if let Some(g) = h.gateway {
-                lines.push(format!("gw {g}"));
-            }
-        }
-        NodeKind::Tap(t) => lines.push(format!("ifname {}", t.ifname)),
-        NodeKind::Pcap(p) => {
-            for (what, f) in [("read", &p.read), ("write", &p.write)] {
-                if let Some(f) = f.as_ref().and_then(|f| f.file_name()) {
-                    lines.push(format!("{what} {}", f.to_string_lossy()));
-                }
-            }
-        }
-        NodeKind::Switch(s) => {
-            let n = s.ports.len();
-            lines.push(format!("{n} port{}", if n == 1 { "" } else { "s" }));
-            let mut vlans: Vec<u16> = Vec::new();
-            for p in &s.ports {
-                match &p.mode {
-                    VlanMode::Access { vlan } => vlans.push(*vlan),
-                    VlanMode::Trunk { vlans: v, native } => {
-                        vlans.extend(v);
-                        vlans.extend(native);
-                    }
-                }
-            }
-            vlans.sort_unstable();
-            vlans.dedup();
-            if vlans != [DEFAULT_VLAN] && !vlans.is_empty() {
-                lines.push(format!("VLANs {}", join(&vlans)));
-            }
-        }
-        NodeKind::Router(r) => {
-            for i in &r.interfaces {
-                lines.push(format!("{} {}", i.name, i.address));
-            }
-        }
-        NodeKind::Nat(n) => {
-            for e in &n.external {
-                lines.push(format!("external {e}"));
-            }
-        }
-        NodeKind::Firewall(f) => {
-            let n = f.rules.len();
-            let default = match f.default {
-                FwAction::Allow => "allow",
-                FwAction::Drop => "drop",
-                FwAction::Reject => "reject",
-            };
-            lines.push(format!(
-                "{n} rule{}, default {default}",
-                if n == 1 { "" } else { "s" }
-            ));
-        }
-    }
+    lines.extend(nfv_runtime::kinds::of(&node.kind).describe(node));
     lines
 }
 
-/// The label of one link end: the interface name, plus the VLANs of a switch port (nothing for
-/// an access port in the default VLAN 1).
+/// The label of one link end: the interface name, plus what the node's kind adds (the VLANs
+/// of a switch port; nothing for an access port in the default VLAN 1).
 fn end_label(topo: &Topology, end: &Endpoint) -> String {
     let mut lines = vec![end.iface.clone()];
-    if let Some(NodeKind::Switch(s)) = topo.node(&end.node).map(|n| &n.kind)
-        && let Some(p) = s.port(&end.iface)
-    {
-        match &p.mode {
-            VlanMode::Access { vlan } if *vlan == DEFAULT_VLAN => {}
-            VlanMode::Access { vlan } => lines.push(format!("access {vlan}")),
-            VlanMode::Trunk { vlans, native } => {
-                let mut l = format!("trunk {}", join(vlans));
-                if let Some(n) = native {
-                    let _ = write!(l, " native {n}");
-                }
-                lines.push(l);
-            }
-        }
+    if let Some(node) = topo.node(&end.node) {
+        lines.extend(nfv_runtime::kinds::of(&node.kind).end_label(node, &end.iface));
     }
     label(&lines)
 }
@@ -171,7 +79,7 @@ pub fn to_dot(topo: &Topology) -> String {
             "  {} [label={}, {}];",
             quote(&node.name),
             label(&node_lines(node)),
-            shape(&node.kind)
+            nfv_runtime::kinds::of(&node.kind).graph_shape()
         );
     }
     for link in &topo.links {

@@ -1,15 +1,12 @@
 //! `nfv`: the command line. `run` and `check` a topology, `clean` after a crash, `demo`.
 
-mod admin;
-mod admin_cli;
-mod capture_cmd;
+mod api;
+mod client;
 mod demo;
 mod graph_cmd;
-mod metrics;
+mod http;
 mod report;
-mod runtime;
-mod trace_cmd;
-mod workers;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +15,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use nfv_dataplane::worker::{self, Shutdown};
+use nfv_runtime::{self as runtime, workers};
 
 /// A network-function-virtualization data plane: switches (routers, NAT and firewalls to
 /// come) wired to namespaces, VMs and host interfaces from one YAML topology file.
@@ -54,17 +52,17 @@ enum Command {
     Demo,
     /// Show a table of a running nfv (over its admin API): fdb, arp, routes, nat, flows or
     /// rules, of every node that has it or of NODE.
-    Show(admin_cli::ShowArgs),
+    Show(client::ShowArgs),
     /// Live rates of a running nfv (over its admin API): per port rx/tx pps and bps and
     /// drops/s, per function in pps and drops/s.
-    Stats(admin_cli::StatsArgs),
+    Stats(client::StatsArgs),
     /// Trace the next packets matching a filter through a running nfv (over its admin
     /// API): every node each crossed and what it did, VPP `show trace` style
     /// (docs/trace.md).
-    Trace(trace_cmd::TraceArgs),
+    Trace(client::TraceArgs),
     /// Capture the frames crossing a port of a running nfv (over its admin API) into a pcap
     /// file, until COUNT frames or S seconds (docs/capture.md).
-    Capture(capture_cmd::CaptureArgs),
+    Capture(client::CaptureArgs),
     /// Draw a topology as a Graphviz graph: DOT on stdout, or `-o x.dot`, `-o x.svg`/`.png`
     /// (rendered by Graphviz's `dot`). Validates first, like `check`.
     Graph {
@@ -102,10 +100,10 @@ fn main() -> ExitCode {
         Command::Run { file } => run(file),
         Command::Clean { file } => clean(file),
         Command::Demo => demo::run(),
-        Command::Show(args) => admin_cli::show(args),
-        Command::Stats(args) => admin_cli::stats(args),
-        Command::Trace(args) => trace_cmd::run(args),
-        Command::Capture(args) => capture_cmd::run(args),
+        Command::Show(args) => client::show(args),
+        Command::Stats(args) => client::stats(args),
+        Command::Trace(args) => client::trace(args),
+        Command::Capture(args) => client::capture(args),
         Command::Graph { file, output } => graph_cmd::run(file, output.as_deref()),
     };
     match res {
@@ -207,7 +205,7 @@ fn run(file: &Path) -> Result<ExitCode> {
     }
     // Bound before anything is created: a port in use stops here with nothing to clean up.
     let metrics_listener = match &topo.metrics {
-        Some(m) => Some((metrics::bind(m.listen)?, m.listen)),
+        Some(m) => Some((server::bind(m.listen)?, m.listen)),
         None => None,
     };
     let shutdown = Shutdown::new().context("couldn't create the shutdown eventfd")?;
@@ -236,7 +234,7 @@ fn run(file: &Path) -> Result<ExitCode> {
         if nworkers == 1 { "" } else { "s" }
     );
     if let Some((listener, addr)) = metrics_listener {
-        if let Err(e) = metrics::spawn_server(listener, ctl, admin::Info::new(&topo)) {
+        if let Err(e) = server::spawn(listener, ctl, server::Info::new(&topo)) {
             shutdown.trigger();
             let _ = running.join();
             return Err(e);

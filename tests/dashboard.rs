@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 const DASHBOARD: &str = include_str!("../dashboards/nfv.json");
 /// The exporter: every family it renders is a `"nfv_..."` string literal here.
-const EXPORTER: &str = include_str!("../src/metrics.rs");
+const EXPORTER: &str = include_str!("../src/server/metrics.rs");
 const METRICS_DOC: &str = include_str!("../docs/metrics.md");
 
 /// Every `nfv_[a-z_]+` word in `text` that follows `before` (any char if `None`).
@@ -47,7 +47,7 @@ fn dashboard_queries_use_only_exported_metric_names() {
     let documented = metric_names(METRICS_DOC, Some('`'));
     assert!(
         exported.len() >= 15 && exported.contains("nfv_table_entries"),
-        "scan of src/metrics.rs found {exported:?}"
+        "scan of src/server/metrics.rs found {exported:?}"
     );
     let dash: serde_json::Value = serde_json::from_str(DASHBOARD).unwrap();
     let mut all = Vec::new();
@@ -60,7 +60,7 @@ fn dashboard_queries_use_only_exported_metric_names() {
         for n in names {
             assert!(
                 exported.contains(&n),
-                "{n} (in {e}) is not exported by src/metrics.rs"
+                "{n} (in {e}) is not exported by src/server/metrics.rs"
             );
             assert!(
                 documented.contains(&n),

@@ -55,10 +55,10 @@ fn graph_switch_to_sink_32(c: &mut Criterion) {
     const STATIONS: u32 = 1_000;
     let pool = PacketPool::new(POOL_BUFFERS, BUF_CAPACITY);
     let mut sw = four_port_switch(nfv_functions::l2_switch::DEFAULT_MAC_TABLE_SIZE);
-    learn_stations(&mut sw, pool, STATIONS);
+    learn_stations(&mut *sw, pool, STATIONS);
 
     let mut gb = GraphBuilder::new(pool);
-    let sw_id = gb.add_element("sw", Box::new(sw)).expect("one element");
+    let sw_id = gb.add_element("sw", sw).expect("one element");
     for g in 0..PORTS {
         let port = gb
             .add_port(

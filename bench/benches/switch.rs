@@ -1,4 +1,4 @@
-//! `switch/*`: [`L2Switch::process`] on one burst of 64-byte frames, in memory, one core.
+//! `switch/*`: [`Element::process`] of the switch (built from YAML by `nfv-runtime`) on one burst of 64-byte frames, in memory, one core.
 //!
 //! The input batch is built in the untimed setup; the timed routine is `process` plus freeing
 //! every emitted buffer. See the `nfv_bench` crate docs for the timing model and
@@ -16,8 +16,8 @@ use nfv_bench::{
     learn_stations, unicast_sets,
 };
 use nfv_dataplane::{BURST, Context, Element, InputGate, Outputs, PacketPool};
+use nfv_functions::SwitchDrop;
 use nfv_functions::l2_switch::DEFAULT_MAC_TABLE_SIZE;
-use nfv_functions::{L2Switch, SwitchDrop};
 
 /// Room for the 100k case (the FDB grows to it as the stations are learned).
 const BIG_MAC_TABLE: u32 = 1 << 17;
@@ -26,7 +26,7 @@ const BIG_MAC_TABLE: u32 = 1 << 17;
 fn bench_case(
     c: &mut Criterion,
     name: &str,
-    sw: &mut L2Switch,
+    sw: &mut dyn Element,
     pool: PacketPool,
     sets: &[nfv_bench::FrameSet],
     expect_out_per_burst: usize,
@@ -68,11 +68,11 @@ fn bench_case(
 fn learned_unicast(c: &mut Criterion, stations: u32, table: u32, name: &str) {
     let pool = PacketPool::new(nfv_bench::POOL_BUFFERS, nfv_bench::BUF_CAPACITY);
     let mut sw = four_port_switch(table);
-    learn_stations(&mut sw, pool, stations);
+    learn_stations(&mut *sw, pool, stations);
     let sets = unicast_sets(stations, 0x5eed_0001);
-    bench_case(c, name, &mut sw, pool, &sets, BURST);
+    bench_case(c, name, &mut *sw, pool, &sets, BURST);
     assert_eq!(
-        counter(&sw, "flooded"),
+        counter(&*sw, "flooded"),
         stations as u64,
         "only the learning floods"
     );
@@ -89,18 +89,18 @@ fn switch_learned_unicast_100k(c: &mut Criterion) {
 fn switch_flood_broadcast_4ports(c: &mut Criterion) {
     let pool = PacketPool::new(nfv_bench::POOL_BUFFERS, nfv_bench::BUF_CAPACITY);
     let mut sw = four_port_switch(DEFAULT_MAC_TABLE_SIZE);
-    learn_stations(&mut sw, pool, 1_000);
+    learn_stations(&mut *sw, pool, 1_000);
     let sets = broadcast_sets(1_000, 0x5eed_0002);
     let out_per_burst = BURST * (PORTS as usize - 1);
     bench_case(
         c,
         "flood_broadcast_4ports",
-        &mut sw,
+        &mut *sw,
         pool,
         &sets,
         out_per_burst,
     );
-    assert_eq!(counter(&sw, "flood_no_buffer"), 0, "every copy was made");
+    assert_eq!(counter(&*sw, "flood_no_buffer"), 0, "every copy was made");
 }
 
 criterion_group!(

@@ -60,11 +60,9 @@
 pub mod scenario;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use nfv_dataplane::testing::eth;
 use nfv_dataplane::{BURST, Batch, Context, Element, InputGate, Instant, Outputs, PacketPool};
-use nfv_functions::{L2Switch, SwitchConfig, SwitchPortConfig, VlanMode};
 
 /// Bytes per frame: 14-byte Ethernet header + 50 bytes of payload (the classic 64-byte
 /// minimum frame, counting those bytes as frame data since there is no FCS in memory).
@@ -146,18 +144,37 @@ pub struct FrameSet {
     pub frames: Vec<[u8; FRAME_LEN]>,
 }
 
+/// The element of node `node` of the topology `yaml`, built by `nfv-runtime` exactly as
+/// `nfv run` builds it.
+///
+/// # Panics
+/// If the topology is invalid or `node` is not a function (a bench bug).
+pub fn element_from_yaml(yaml: &str, node: &str) -> Box<dyn Element> {
+    let topo = topology_from_yaml(yaml);
+    nfv_runtime::kinds::element(&topo, node).expect("the bench element builds")
+}
+
+/// The validated topology `yaml` (its warnings ignored: bench topologies leave gates
+/// unlinked).
+///
+/// # Panics
+/// If the topology is invalid (a bench bug).
+pub fn topology_from_yaml(yaml: &str) -> nfv_config::Topology {
+    match nfv_config::load_str("bench.yaml", yaml) {
+        Ok(l) => l.topology,
+        Err(e) => panic!("bench topology is invalid:\n{e}\n{yaml}"),
+    }
+}
+
 /// A 4-port switch (access ports `p1`..`p4`, VLAN 1) with room for `mac_table_size` entries.
-pub fn four_port_switch(mac_table_size: u32) -> L2Switch {
-    L2Switch::new(&SwitchConfig {
-        ports: (1..=PORTS)
-            .map(|i| SwitchPortConfig {
-                name: format!("p{i}"),
-                mode: VlanMode::Access(1),
-            })
-            .collect(),
-        mac_table_size,
-        ageing: Duration::from_secs(300),
-    })
+pub fn four_port_switch(mac_table_size: u32) -> Box<dyn Element> {
+    element_from_yaml(
+        &format!(
+            "name: bench\nnodes:\n  sw:\n    kind: switch\n    mac-table-size: {mac_table_size}\n    \
+             ageing: 300s\n    ports: {{ p1: {{}}, p2: {{}}, p3: {{}}, p4: {{}} }}\n"
+        ),
+        "sw",
+    )
 }
 
 /// Free every packet queued on every gate of `out`; returns how many there were.
@@ -194,7 +211,7 @@ pub fn to_batch(pool: &PacketPool, frames: &[[u8; FRAME_LEN]]) -> Batch {
 ///
 /// # Panics
 /// If the switch did not learn every station (table too small).
-pub fn learn_stations(sw: &mut L2Switch, pool: PacketPool, stations: u32) {
+pub fn learn_stations(sw: &mut dyn Element, pool: PacketPool, stations: u32) {
     let mut ctx = Context::new(NOW, pool);
     let mut out = Outputs::new(PORTS);
     for gate in 0..PORTS {

@@ -8,21 +8,16 @@
 //! * [`Inputs::next_batch`] builds the next burst (32 × `alloc` + copy): untimed;
 //! * [`Sut::run`] processes it and frees every emitted buffer: timed.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
-use std::time::Duration;
 
 use nfv_dataplane::graph::Graph;
-use nfv_dataplane::testing::{arp_request, eth_ipv4, ipv4, udp};
+use nfv_dataplane::testing::{arp_request, eth_ipv4, ip_src, ipv4, udp};
 use nfv_dataplane::{
-    BURST, Batch, Context, Element, Endpoint, GraphBuilder, InputGate, Instant, Outputs,
-    PacketPool, Port, PortError, PortStats,
+    BURST, Batch, Context, Element, Endpoint, InputGate, Instant, Outputs, PacketPool, Port,
+    PortError, PortStats,
 };
 use nfv_functions::l2_switch::DEFAULT_MAC_TABLE_SIZE;
-use nfv_functions::{
-    Action, Direction, Firewall, FirewallConfig, Ipv4Router, Nat44, NatConfig, RouterConfig,
-    RouterInterfaceConfig, Rule, StaticRoute,
-};
 
 use crate::{BUF_CAPACITY, POOL_BUFFERS, PORTS, four_port_switch, learn_stations, unicast_sets};
 
@@ -64,6 +59,9 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "chain/firewall_nat_router_32 (graph runner included)",
     ),
 ];
+
+/// Input bursts, each a list of frames.
+pub type Bursts = Vec<Vec<Vec<u8>>>;
 
 /// Deterministic xorshift.
 struct Rng(u64);
@@ -266,7 +264,7 @@ impl Scenario {
 fn switch(stations: u32, table: u32) -> Scenario {
     let pool = PacketPool::new(POOL_BUFFERS, BUF_CAPACITY);
     let mut sw = four_port_switch(table);
-    learn_stations(&mut sw, pool, stations);
+    learn_stations(&mut *sw, pool, stations);
     let sets = unicast_sets(stations, 0x5eed_0001)
         .into_iter()
         .map(|s| (s.gate, s.frames.iter().map(|f| f.to_vec()).collect()))
@@ -278,7 +276,7 @@ fn switch(stations: u32, table: u32) -> Scenario {
             next: 0,
         },
         sut: Sut::Element {
-            elem: Box::new(sw),
+            elem: sw,
             out: Box::new(Outputs::new(PORTS)),
             now: crate::NOW,
             pool,
@@ -288,10 +286,12 @@ fn switch(stations: u32, table: u32) -> Scenario {
 
 /// A two-interface router (`lan` 10.0.0.1/16, `wan` 203.0.113.1/24) with `routes` random
 /// /24s via the wan gateway (whose MAC it has learned), and 4 096 destinations inside them.
-pub fn router(routes: usize) -> (Ipv4Router, Vec<[u8; 4]>) {
+/// Built from YAML by `nfv-runtime`; more than 100 routes go through a `routes-file` (as a
+/// user with a big table would write it), in a temporary directory removed afterwards.
+pub fn router(routes: usize) -> (Box<dyn Element>, Vec<[u8; 4]>) {
     let mut rng = Rng(0x5eed_0001);
     let mut dests = Vec::new();
-    let mut list = Vec::new();
+    let mut list: Vec<u32> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     while list.len() < routes {
         let a = (rng.next() as u32) & 0xffff_ff00;
@@ -305,48 +305,53 @@ pub fn router(routes: usize) -> (Ipv4Router, Vec<[u8; 4]>) {
         {
             continue;
         }
-        list.push(StaticRoute {
-            prefix: Ipv4Addr::from(a),
-            len: 24,
-            via: Ipv4Addr::from(GW_IP),
-        });
+        list.push(a);
     }
     for i in 0..4096 {
-        let r = list[(rng.next() as usize) % list.len()];
-        let mut d = u32::from(r.prefix).to_be_bytes();
+        let mut d = list[(rng.next() as usize) % list.len()].to_be_bytes();
         d[3] = (i % 250 + 1) as u8;
         dests.push(d);
     }
-    let cfg = RouterConfig {
-        interfaces: vec![
-            RouterInterfaceConfig {
-                name: "lan".into(),
-                mac: R_LAN,
-                addr: Ipv4Addr::new(10, 0, 0, 1),
-                prefix_len: 16,
-                mtu: 1500,
-            },
-            RouterInterfaceConfig {
-                name: "wan".into(),
-                mac: R_WAN,
-                addr: Ipv4Addr::new(203, 0, 113, 1),
-                prefix_len: 24,
-                mtu: 1500,
-            },
-        ],
-        routes: list,
-        icmp_rate_limit: 100,
-        icmp_burst: 50,
-        arp_timeout: Duration::from_secs(1_000_000),
-        redirects: false,
+    let gw = Ipv4Addr::from(GW_IP);
+    let route_lines: String = list
+        .iter()
+        .map(|a| format!("{}/24 {gw}\n", Ipv4Addr::from(*a)))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("nfv-bench-{}-{routes}", std::process::id()));
+    let routes_yaml = if routes <= 100 {
+        let items: Vec<String> = list
+            .iter()
+            .map(|a| format!("      - {{ to: {}/24, via: {gw} }}", Ipv4Addr::from(*a)))
+            .collect();
+        format!("    routes:\n{}\n", items.join("\n"))
+    } else {
+        std::fs::create_dir_all(&dir).expect("bench temp dir");
+        std::fs::write(dir.join("routes.txt"), route_lines).expect("bench routes file");
+        format!("    routes-file: {}\n", dir.join("routes.txt").display())
     };
-    let mut r = Ipv4Router::new(&cfg).expect("router");
+    let yaml = format!(
+        "name: bench\nnodes:\n  r:\n    kind: router\n    interfaces:\n      \
+         lan: {{ address: 10.0.0.1/16, mac: {} }}\n      wan: {{ address: 203.0.113.1/24, mac: {} }}\n\
+         {routes_yaml}    arp-timeout: 1000000s\n    redirects: false\n",
+        mac(R_LAN),
+        mac(R_WAN)
+    );
+    let mut r = crate::element_from_yaml(&yaml, "r");
+    let _ = std::fs::remove_dir_all(&dir);
     // The gateway asks for the router: the router learns its MAC (RFC 826).
     let pool = PacketPool::new(64, 2048);
     let mut out = Outputs::new(2);
     let b = batch(pool, &[arp_request(GW, GW_IP, [203, 0, 113, 1])]);
-    run(&mut r, NF_NOW, pool, 1, b, &mut out);
+    run(r.as_mut(), NF_NOW, pool, 1, b, &mut out);
     (r, dests)
+}
+
+/// `aa:bb:cc:dd:ee:ff` for YAML.
+fn mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn router_scenario(routes: usize) -> Scenario {
@@ -369,7 +374,7 @@ fn router_scenario(routes: usize) -> Scenario {
             next: 0,
         },
         sut: Sut::Element {
-            elem: Box::new(r),
+            elem: r,
             out: Box::new(Outputs::new(2)),
             now: NF_NOW,
             pool,
@@ -384,25 +389,47 @@ fn nat_session_frame(s: u32) -> Vec<u8> {
     udp_frame(GW, R_WAN, host, sport, [198, 51, 100, 1])
 }
 
-/// A NAT (32 external addresses) holding `sessions` established UDP sessions, and 256
-/// bursts of packets of random existing sessions.
-pub fn nat(sessions: u32) -> (Nat44, Vec<Vec<Vec<u8>>>) {
+/// The YAML of a NAT node `nat` with `externals`, room for `max_sessions` and the MACs of
+/// `NatConfig::default()` (the benches' frames are addressed as before).
+fn nat_yaml(externals: &[Ipv4Addr], max_sessions: u32, per_host: u32) -> String {
+    format!(
+        "  nat:\n    kind: nat\n    external: [{}]\n    max-sessions: {max_sessions}\n    \
+         max-sessions-per-host: {per_host}\n    mac-inside: 02:00:00:00:00:00\n    \
+         mac-outside: 02:00:00:00:00:01\n",
+        externals
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// A NAT (32 external addresses) holding `sessions` established UDP sessions, 256 bursts
+/// of packets of random existing sessions, and each session's external endpoint (read off
+/// its first translated packet).
+pub fn nat(sessions: u32) -> (Box<dyn Element>, Bursts, Vec<SocketAddrV4>) {
     let externals: Vec<Ipv4Addr> = (0..32).map(|i| Ipv4Addr::new(198, 18, 0, 10 + i)).collect();
-    let cfg = NatConfig {
-        external: externals,
-        max_sessions: sessions.max(1024),
-        max_sessions_per_host: 65_536,
-        ..NatConfig::default()
-    };
-    let mut n = Nat44::new(&cfg).expect("nat");
+    let yaml = format!(
+        "name: bench\nnodes:\n{}",
+        nat_yaml(&externals, sessions.max(1024), 65_536)
+    );
+    let mut n = crate::element_from_yaml(&yaml, "nat");
     let pool = PacketPool::new(4096, 2048);
     let mut out = Outputs::new(2);
     let mut frames = Vec::new();
+    let mut external = Vec::with_capacity(sessions as usize);
     for s in 0..sessions {
         frames.push(nat_session_frame(s));
         if frames.len() == BURST {
-            let b = batch(pool, &frames);
-            assert_eq!(run(&mut n, NF_NOW, pool, 0, b, &mut out), BURST);
+            let mut ctx = Context::new(NF_NOW, pool);
+            n.process(&mut ctx, InputGate(0), batch(pool, &frames), &mut out);
+            let q = out.queue_mut(1).expect("the outside gate");
+            assert_eq!(q.len(), BURST, "every session's first packet is translated");
+            for p in q.drain(..) {
+                let f = p.data();
+                let port = u16::from_be_bytes([f[34], f[35]]);
+                external.push(SocketAddrV4::new(ip_src(f).into(), port));
+            }
             frames.clear();
         }
     }
@@ -415,12 +442,12 @@ pub fn nat(sessions: u32) -> (Nat44, Vec<Vec<Vec<u8>>>) {
                 .collect()
         })
         .collect();
-    (n, sets)
+    (n, sets, external)
 }
 
 fn nat_scenario(sessions: u32) -> Scenario {
     let pool = PacketPool::new(POOL_BUFFERS, BUF_CAPACITY);
-    let (n, sets) = nat(sessions);
+    let (n, sets, _) = nat(sessions);
     Scenario {
         inputs: Inputs {
             pool,
@@ -428,7 +455,7 @@ fn nat_scenario(sessions: u32) -> Scenario {
             next: 0,
         },
         sut: Sut::Element {
-            elem: Box::new(n),
+            elem: n,
             out: Box::new(Outputs::new(2)),
             now: NF_NOW,
             pool,
@@ -440,8 +467,7 @@ fn nat_scenario(sessions: u32) -> Scenario {
 /// 198.51.100.1:53 to random sessions' external endpoints, into the outside gate.
 fn nat_reply_scenario(sessions: u32) -> Scenario {
     let pool = PacketPool::new(POOL_BUFFERS, BUF_CAPACITY);
-    let (n, _) = nat(sessions);
-    let ext: Vec<_> = n.sessions(NF_NOW).map(|v| v.external).collect();
+    let (n, _, ext) = nat(sessions);
     assert_eq!(ext.len(), sessions as usize, "one session each");
     let remote = [198, 51, 100, 1];
     let mut rng = Rng(0x5eed_0003);
@@ -471,7 +497,7 @@ fn nat_reply_scenario(sessions: u32) -> Scenario {
             next: 0,
         },
         sut: Sut::Element {
-            elem: Box::new(n),
+            elem: n,
             out: Box::new(Outputs::new(2)),
             now: NF_NOW,
             pool,
@@ -479,26 +505,27 @@ fn nat_reply_scenario(sessions: u32) -> Scenario {
     }
 }
 
-/// A firewall with 99 rules that never match the bench traffic, then "allow outbound".
-pub fn firewall() -> Firewall {
-    let mut rules: Vec<Rule> = (0..99u16)
-        .map(|i| Rule {
-            action: Action::Drop,
-            proto: Some(6),
-            dst_ports: Some((10_000 + i, 10_000 + i)),
-            ..Rule::default()
+/// The YAML of a firewall node `fw` with 99 rules that never match the bench traffic,
+/// then "allow outbound", default drop.
+fn firewall_yaml() -> String {
+    let mut rules: Vec<String> = (0..99u16)
+        .map(|i| {
+            format!(
+                "      - {{ action: drop, proto: tcp, dst-port: {} }}",
+                10_000 + i
+            )
         })
         .collect();
-    rules.push(Rule {
-        action: Action::Allow,
-        direction: Some(Direction::Out),
-        ..Rule::default()
-    });
-    Firewall::new(&FirewallConfig {
-        rules,
-        default: Action::Drop,
-        ..FirewallConfig::default()
-    })
+    rules.push("      - { action: allow, direction: out }".into());
+    format!(
+        "  fw:\n    kind: firewall\n    default: drop\n    rules:\n{}\n",
+        rules.join("\n")
+    )
+}
+
+/// A firewall with 99 rules that never match the bench traffic, then "allow outbound".
+pub fn firewall() -> Box<dyn Element> {
+    crate::element_from_yaml(&format!("name: bench\nnodes:\n{}", firewall_yaml()), "fw")
 }
 
 /// 64 bursts of 2 048 distinct UDP flows from 10.0.0.2.
@@ -528,7 +555,7 @@ fn firewall_scenario() -> Scenario {
     for s in &sets {
         // First packets create the flows (rule scan); the timed ones hit the flow cache.
         assert_eq!(
-            run(&mut fw, NF_NOW, pool, 0, batch(pool, s), &mut out),
+            run(fw.as_mut(), NF_NOW, pool, 0, batch(pool, s), &mut out),
             BURST
         );
     }
@@ -539,7 +566,7 @@ fn firewall_scenario() -> Scenario {
             next: 0,
         },
         sut: Sut::Element {
-            elem: Box::new(fw),
+            elem: fw,
             out: Box::new(out),
             now: NF_NOW,
             pool,
@@ -569,36 +596,55 @@ impl Port for Sink {
     }
 }
 
-/// firewall (in → out) → NAT (inside → outside) → router (lan → wan) → sink, as one graph:
-/// the 3-function chain of the performance issue, runner included. 2 048 inside flows
-/// (256 distinct NAT sessions), all established before timing.
+/// firewall (in → out) → NAT (inside → outside) → router (lan → wan) → sink, as one graph
+/// built by `nfv-runtime` from YAML (the sink an in-memory port): the 3-function chain of
+/// the performance issue, runner included. 2 048 inside flows (256 distinct NAT sessions),
+/// all established before timing.
 fn chain() -> Scenario {
     let pool = PacketPool::new(POOL_BUFFERS, BUF_CAPACITY);
-    let (r, _) = router(10);
-    let nat = Nat44::new(&NatConfig {
-        external: vec![Ipv4Addr::new(198, 18, 0, 10)],
-        ..NatConfig::default()
-    })
-    .expect("nat");
-    let mut gb = GraphBuilder::new(pool);
-    let f = gb.add_element("fw", Box::new(firewall())).expect("fw");
-    let n = gb.add_element("nat", Box::new(nat)).expect("nat");
-    let rt = gb.add_element("r", Box::new(r)).expect("router");
-    let sink = gb
-        .add_port("sink", Box::new(Sink::default()))
-        .expect("sink");
-    let back = gb
-        .add_port("back", Box::new(Sink::default()))
-        .expect("back");
-    gb.connect(Endpoint::Gate(f, 1), Endpoint::Gate(n, 0))
-        .expect("fw→nat");
-    gb.connect(Endpoint::Gate(n, 1), Endpoint::Gate(rt, 0))
-        .expect("nat→router");
-    gb.connect(Endpoint::Gate(rt, 1), Endpoint::Port(sink))
-        .expect("router→sink");
-    gb.connect(Endpoint::Gate(rt, 0), Endpoint::Port(back))
-        .expect("router lan→back");
-    let mut graph = gb.build();
+    let mut rng = Rng(0x5eed_0001);
+    let routes: Vec<String> = (0..10)
+        .map(|_| {
+            loop {
+                let a = (rng.next() as u32) & 0xffff_ff00;
+                let first = a >> 24;
+                if first != 0 && first != 10 && first != 127 && first != 203 && first < 224 {
+                    break format!(
+                        "      - {{ to: {}/24, via: {} }}",
+                        Ipv4Addr::from(a),
+                        Ipv4Addr::from(GW_IP)
+                    );
+                }
+            }
+        })
+        .collect();
+    let yaml = format!(
+        "name: bench\nnodes:\n{}{}  r:\n    kind: router\n    interfaces:\n      \
+         lan: {{ address: 10.0.0.1/16, mac: {} }}\n      wan: {{ address: 203.0.113.1/24, mac: {} }}\n    \
+         routes:\n{}\n    arp-timeout: 1000000s\n    redirects: false\n  sink: {{ kind: host }}\n\
+         links:\n  - endpoints: [fw:out, nat:inside]\n  - endpoints: [nat:outside, r:lan]\n  \
+         - endpoints: [r:wan, sink]\n",
+        firewall_yaml(),
+        nat_yaml(&[Ipv4Addr::new(198, 18, 0, 10)], 65_536, 4096),
+        mac(R_LAN),
+        mac(R_WAN),
+        routes.join("\n")
+    );
+    let topo = crate::topology_from_yaml(&yaml);
+    let net = nfv_runtime::build_in_memory(&topo, 1, &mut |_| Box::new(Sink::default()))
+        .expect("the chain builds");
+    let mut graph = net.pipeline.graphs.into_iter().next().expect("one worker");
+    let fw = graph.element_id("fw").expect("fw");
+    let r = graph.element_id("r").expect("router");
+    // The gateway asks for the router: the router learns its MAC (RFC 826); its reply goes
+    // to the sink before the scenario counts.
+    graph
+        .inject(
+            Endpoint::Gate(r, 1),
+            batch(pool, &[arp_request(GW, GW_IP, [203, 0, 113, 1])]),
+            NF_NOW,
+        )
+        .expect("inject");
     // Inside traffic addressed to the router's lan MAC (the NAT keeps the destination MAC),
     // going to the gateway on the router's connected wan subnet (ARP already resolved).
     let sets: Vec<(u16, Vec<Vec<u8>>)> = (0..64u16)
@@ -617,7 +663,7 @@ fn chain() -> Scenario {
             (0, frames)
         })
         .collect();
-    let entry = Endpoint::Gate(f, 0);
+    let entry = Endpoint::Gate(fw, 0);
     for (_, s) in &sets {
         graph.inject(entry, batch(pool, s), NF_NOW).expect("inject");
     }

@@ -73,16 +73,19 @@
 //! topo/routes.txt: and 4180 more problems in this file (only the first 20 are listed)
 //! ```
 
+mod links;
 mod problem;
 mod raw;
 mod routes_file;
 mod syntax;
 mod topology;
+mod tree;
 mod types;
 mod validate;
 
 use std::path::Path;
 
+pub use links::{LinkElement, LinkSpec, link_tables};
 pub use problem::{ConfigError, Problem};
 pub use topology::{
     DEFAULT_AGEING, DEFAULT_ARP_TIMEOUT, DEFAULT_HOST_IFNAME, DEFAULT_ICMP_BURST,
@@ -98,6 +101,7 @@ pub use topology::{
     PollSpec, RouteSpec, RouterInterface, RouterSpec, SwitchPort, SwitchSpec, TapSpec, Topology,
     VLAN_RANGE, VlanMode,
 };
+pub use tree::{Tree, TreeValue};
 pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
 
 /// A topology that passed both stages, and the warnings found on the way.

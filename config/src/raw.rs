@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
+use crate::tree::Tree;
 use crate::types::{IfName, Ipv4Cidr, MacAddr, ParseError, deserialize_parsed, parse_duration};
 
 /// The whole file.
@@ -379,10 +380,50 @@ impl<'de> Deserialize<'de> for RawStates {
 pub(crate) type RawChain = Vec<Spanned<String>>;
 
 /// One entry of `links:`. `endpoints` is a list so that a wrong count is a stage-2 problem.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// The other keys are link attributes ([`crate::links`]), each kept as a [`Tree`] for its
+/// own validation; any other key is an unknown field, as with `deny_unknown_fields`.
+#[derive(Debug)]
 pub(crate) struct RawLink {
     pub endpoints: Spanned<Vec<Spanned<String>>>,
+    pub attributes: Vec<(Spanned<String>, Tree)>,
+}
+
+impl<'de> Deserialize<'de> for RawLink {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawLink;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct RawLink")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawLink, A::Error> {
+                let mut endpoints = None;
+                let mut attributes = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    if key.value == "endpoints" {
+                        if endpoints.is_some() {
+                            return Err(serde::de::Error::duplicate_field("endpoints"));
+                        }
+                        endpoints = Some(map.next_value()?);
+                    } else if crate::links::attribute(&key.value).is_some() {
+                        attributes.push((key, map.next_value::<Tree>()?));
+                    } else {
+                        return Err(serde::de::Error::unknown_field(
+                            &key.value,
+                            crate::links::link_fields(),
+                        ));
+                    }
+                }
+                let endpoints =
+                    endpoints.ok_or_else(|| serde::de::Error::missing_field("endpoints"))?;
+                Ok(RawLink {
+                    endpoints,
+                    attributes,
+                })
+            }
+        }
+        deserializer.deserialize_struct("RawLink", crate::links::link_fields(), V)
+    }
 }
 
 /// An IPv4 address with our own parse error (std's says only "invalid IP address syntax").

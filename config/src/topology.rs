@@ -680,6 +680,9 @@ pub struct Link {
     pub a: Endpoint,
     /// Second endpoint as written (for a link from `chains:`, the outside one).
     pub b: Endpoint,
+    /// Elements on the link (`impair:` …), in file order, from `a` to `b`: gate 0 of each
+    /// faces `a`. Empty for most links and for links from `chains:`.
+    pub elements: Vec<crate::links::LinkElement>,
 }
 
 /// A link endpoint, resolved: `iface` is a host's or tap's interface name, a switch port name or

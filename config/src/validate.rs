@@ -37,7 +37,7 @@ use crate::types::{IfName, Ipv4Cidr, MacAddr};
 const NAME_MAX_LEN: usize = 32;
 
 /// Collects errors and warnings with their positions.
-struct Report<'f> {
+pub(crate) struct Report<'f> {
     file: &'f str,
     /// Directory that a relative `routes-file` is resolved against.
     base_dir: &'f Path,
@@ -65,7 +65,18 @@ impl Report<'_> {
         }
     }
 
-    fn error(&mut self, at: &Location, path: &str, value: Option<String>, message: String) {
+    /// Errors reported so far (a validator compares before and after).
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub(crate) fn error(
+        &mut self,
+        at: &Location,
+        path: &str,
+        value: Option<String>,
+        message: String,
+    ) {
         let p = self.problem(at, path, value, message);
         self.errors.push(p);
     }
@@ -85,6 +96,25 @@ impl Report<'_> {
         let p = self.problem(at, path, Some(value), message);
         self.warnings.push(p);
     }
+}
+
+/// Open `path` for reading if it is a regular file; its length. A FIFO blocks the open until
+/// a writer comes and a device such as `/dev/zero` never ends, so anything else is refused
+/// (stat before open, fstat after). The error is the message's tail: `cannot read it: ...`
+/// or `not a regular file ...`.
+pub(crate) fn open_regular(path: &std::path::Path) -> Result<(std::fs::File, u64), String> {
+    let regular = |m: &std::fs::Metadata| {
+        if m.is_file() {
+            Ok(m.len())
+        } else {
+            Err("not a regular file (a FIFO, device or directory cannot be read)".to_owned())
+        }
+    };
+    let cannot = |e: std::io::Error| format!("cannot read it: {e}");
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let len = regular(&file.metadata().map_err(cannot)?)?;
+    Ok((file, len))
 }
 
 /// What stage 2 knows about a node while links are resolved.
@@ -913,6 +943,7 @@ impl Linker<'_> {
         let link = Link {
             a: ep(&a.at),
             b: ep(&b.at),
+            elements: Vec::new(),
         };
         self.out.push(link);
     }
@@ -990,8 +1021,21 @@ impl Linker<'_> {
                 );
                 continue;
             }
+            let elements: Vec<_> = link
+                .value
+                .attributes
+                .iter()
+                .filter_map(|(key, value)| {
+                    let attr = crate::links::attribute(&key.value)?;
+                    attr.validate(r, value, &format!("links[{li}].{}", key.value))
+                })
+                .collect();
             if let [Some(a), Some(b)] = resolved.as_slice() {
+                let before = self.out.len();
                 self.connect(r, &format!("links[{li}]"), link.referenced.line(), a, b);
+                if let Some(l) = self.out.get_mut(before) {
+                    l.elements = elements;
+                }
             }
         }
     }

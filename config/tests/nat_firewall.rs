@@ -49,7 +49,11 @@ fn link(a: (&str, &str), b: (&str, &str)) -> Link {
         node: node.into(),
         iface: iface.into(),
     };
-    Link { a: ep(a), b: ep(b) }
+    Link {
+        a: ep(a),
+        b: ep(b),
+        elements: Vec::new(),
+    }
 }
 
 /// A rule that matches everything, with `action`.

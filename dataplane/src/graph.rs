@@ -309,6 +309,8 @@ pub struct ElementReport {
     pub held: u64,
     /// Element-specific counters.
     pub counters: Vec<(&'static str, u64)>,
+    /// What they are (counter or gauge, help): [`Element::counter_info`].
+    pub counter_info: &'static [crate::element::CounterInfo],
 }
 
 /// Counters of a whole graph.
@@ -713,6 +715,14 @@ impl Graph {
             .collect()
     }
 
+    /// The element called `name` (as given to `add_element`), to inject packets at one of
+    /// its gates.
+    #[must_use]
+    pub fn element_id(&self, name: &str) -> Option<ElementId> {
+        let i = self.elements.iter().position(|e| e.name == name)?;
+        u16::try_from(i).ok().map(ElementId)
+    }
+
     /// Every counter of every port and element.
     pub fn report(&self) -> GraphReport {
         let rings = self
@@ -727,6 +737,9 @@ impl Graph {
             .map(|p| {
                 let mut stats = p.port.stats();
                 stats.drops.merge(&p.runner_drops);
+                if let Some(k) = p.port.kernel_drops() {
+                    (stats.kernel_rx_drops, stats.kernel_tx_drops) = (k.rx, k.tx);
+                }
                 PortReport {
                     name: p.name.clone(),
                     ifname: p.port.name().to_string(),
@@ -757,6 +770,7 @@ impl Graph {
                     consumed: e.out.consumed(),
                     held: e.elem.held(),
                     counters,
+                    counter_info: e.elem.counter_info(),
                 }
             })
             .collect();

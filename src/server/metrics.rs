@@ -1,6 +1,5 @@
-//! Prometheus metrics: the text exposition of a worker [`Snapshot`], and the `/metrics` HTTP
-//! server that asks the worker for a fresh snapshot on every scrape. The same server answers
-//! the admin API under `/api/` (`crate::admin`, `docs/admin.md`).
+//! `GET /metrics`: the Prometheus text exposition of the workers' [`Snapshot`]s, asked for
+//! fresh on every scrape.
 //!
 //! The text (format 0.0.4) is written by hand rather than through a metrics crate. The packet
 //! path already keeps plain per-port and per-element counters that only the worker writes,
@@ -12,13 +11,11 @@
 //! See `docs/metrics.md` for the metric names, label rules and example queries.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-use nfv_dataplane::worker::{Controllers, Snapshot, SnapshotError};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use nfv_dataplane::worker::{Controllers, Snapshot};
+
+use crate::http::{Response, Status};
 
 /// `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -26,23 +23,25 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How long a scrape waits for the worker's snapshot before answering 503.
 pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Longest request head accepted.
-const MAX_HEAD: usize = 8192;
+/// `GET /metrics`: 200 with the exposition, or 503 (text) if a worker does not answer.
+/// Blocking: asks the workers.
+pub fn answer(ctl: &Controllers) -> Response {
+    match ctl.snapshots(SNAPSHOT_TIMEOUT) {
+        Ok(snaps) => Response {
+            status: Status::OK,
+            content_type: CONTENT_TYPE,
+            body: render(&snaps).into_bytes(),
+        },
+        Err(e) => Response::text(Status::SERVICE_UNAVAILABLE, format!("{e}\n")),
+    }
+}
 
-/// How long a client may take to send its request head.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Element counters that are levels (a table's or a queue's current size), exported as the
-/// gauge `nfv_table_entries`; every other element counter only grows and is exported as
-/// `nfv_function_events_total`. Rule: the name ends in `_entries` or starts with `held_`, or is
-/// one of `fib_routes`, `sessions`, `mappings`, `hosts`, `flows`.
-pub fn is_level(counter: &str) -> bool {
-    counter.ends_with("_entries")
-        || counter.starts_with("held_")
-        || matches!(
-            counter,
-            "fib_routes" | "sessions" | "mappings" | "hosts" | "flows"
-        )
+/// True if element counter `name` of `e` is a level (a table's or a queue's current size),
+/// exported as the gauge `nfv_table_entries`; every other element counter only grows and is
+/// exported as `nfv_function_events_total`. The element says which
+/// ([`nfv_dataplane::Element::counter_info`]).
+fn is_level(e: &nfv_dataplane::graph::ElementReport, name: &str) -> bool {
+    nfv_dataplane::CounterInfo::is_gauge(e.counter_info, name)
 }
 
 /// Escape a label value: backslash, double quote and line feed.
@@ -169,6 +168,41 @@ pub fn render(snapshots: &[Snapshot]) -> String {
             );
         }
     }
+    let name = "nfv_port_kernel_drops_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Frames the kernel dropped at the port's device: rx before nfv read them (TAP queue full), tx after nfv wrote them.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        let k = [
+            ("rx", p.stats.kernel_rx_drops),
+            ("tx", p.stats.kernel_tx_drops),
+        ];
+        for (dir, n) in k {
+            let labels = [("node", node), ("port", port), ("direction", dir)];
+            sample(&mut out, name, &labels, n);
+        }
+    }
+    let name = "nfv_port_up";
+    header(
+        &mut out,
+        name,
+        "gauge",
+        "1 while the port's device works; 0 once its link went down or the device is gone.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        let up = p.stats.link == nfv_dataplane::LinkState::Up;
+        sample(
+            &mut out,
+            name,
+            &[("node", node), ("port", port)],
+            u64::from(up),
+        );
+    }
     let name = "nfv_port_drops_total";
     header(
         &mut out,
@@ -269,7 +303,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Current size of a function's table or queue (MAC table, ARP cache, routes, NAT sessions, flows, held packets).",
     );
     for e in &elems {
-        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(k)) {
+        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(e, k)) {
             sample(
                 &mut out,
                 name,
@@ -286,7 +320,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Function-specific event counters (learned MACs, ARP requests sent, NAT sessions created, ...).",
     );
     for e in &elems {
-        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(k)) {
+        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(e, k)) {
             sample(
                 &mut out,
                 name,
@@ -401,196 +435,6 @@ pub fn render(snapshots: &[Snapshot]) -> String {
     out
 }
 
-/// Bind the metrics listener (done before anything is created, so a port in use is a plain
-/// start-up error).
-///
-/// # Errors
-/// If the address cannot be bound.
-pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
-    let l = std::net::TcpListener::bind(addr)
-        .with_context(|| format!("couldn't listen for metrics on {addr}"))?;
-    l.set_nonblocking(true)
-        .context("couldn't make the metrics socket non-blocking")?;
-    Ok(l)
-}
-
-/// Serve `/metrics` and the admin API `/api/v1/...` on `listener` from a current-thread tokio runtime on its own thread
-/// (control plane; it never touches the packet path). The thread runs until the process
-/// exits; once the worker has stopped, scrapes answer 503.
-///
-/// # Errors
-/// If the runtime or the thread cannot be started.
-pub fn spawn_server(
-    listener: std::net::TcpListener,
-    ctl: Controllers,
-    info: crate::admin::Info,
-) -> Result<()> {
-    let info = std::sync::Arc::new(info);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .context("couldn't start the metrics runtime")?;
-    std::thread::Builder::new()
-        .name("nfv-metrics".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::error!("metrics: couldn't register the listener: {e}");
-                        return;
-                    }
-                };
-                loop {
-                    match listener.accept().await {
-                        Ok((stream, _)) => {
-                            tokio::spawn(handle(stream, ctl.clone(), Arc::clone(&info)));
-                        }
-                        Err(e) => {
-                            tracing::warn!("metrics: accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-        })
-        .context("couldn't start the metrics thread")?;
-    Ok(())
-}
-
-/// What to answer to a request head.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    Metrics,
-    /// A `GET` under `/api/` (see `crate::admin`): path and query string.
-    Api(String, String),
-    NotFound,
-    MethodNotAllowed,
-    BadRequest,
-}
-
-fn route(head: &[u8]) -> Route {
-    let Some(line) = head.split(|&b| b == b'\n').next() else {
-        return Route::BadRequest;
-    };
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.trim_end_matches('\r').split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Route::BadRequest;
-    };
-    if !version.starts_with("HTTP/1.") || parts.next().is_some() {
-        return Route::BadRequest;
-    }
-    let target = target.split('#').next().unwrap_or("");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path.starts_with("/api/") {
-        if method == "GET" {
-            Route::Api(path.to_string(), query.to_string())
-        } else {
-            Route::MethodNotAllowed
-        }
-    } else if path != "/metrics" {
-        Route::NotFound
-    } else if method != "GET" {
-        Route::MethodNotAllowed
-    } else {
-        Route::Metrics
-    }
-}
-
-async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if head.len() > MAX_HEAD {
-            return None;
-        }
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    Some(head)
-}
-
-async fn handle(
-    mut stream: tokio::net::TcpStream,
-    ctl: Controllers,
-    info: Arc<crate::admin::Info>,
-) {
-    let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
-        .await
-        .ok()
-        .flatten();
-    let (status, ctype, body, extra) = match head.as_deref().map(route) {
-        None | Some(Route::BadRequest) => (
-            "400 Bad Request",
-            "text/plain",
-            "bad request\n".to_string(),
-            "",
-        ),
-        Some(Route::NotFound) => (
-            "404 Not Found",
-            "text/plain",
-            "not found; metrics are at /metrics, the admin API under /api/v1/\n".to_string(),
-            "",
-        ),
-        Some(Route::MethodNotAllowed) => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n".to_string(),
-            "Allow: GET\r\n",
-        ),
-        Some(Route::Api(path, query)) if path.trim_end_matches('/') == "/api/v1/capture" => {
-            // A binary (pcap) answer that takes up to the capture's length.
-            crate::capture_cmd::serve(&mut stream, query, ctl).await;
-            return;
-        }
-        Some(Route::Api(path, query)) => {
-            let res = tokio::task::spawn_blocking(move || {
-                crate::admin::answer(&path, &query, &ctl, &info)
-            })
-            .await;
-            match res {
-                Ok(a) => (a.status, "application/json", a.body, ""),
-                Err(e) => (
-                    "500 Internal Server Error",
-                    "text/plain",
-                    format!("{e}\n"),
-                    "",
-                ),
-            }
-        }
-        Some(Route::Metrics) => {
-            let res = tokio::task::spawn_blocking(move || ctl.snapshots(SNAPSHOT_TIMEOUT)).await;
-            match res {
-                Ok(Ok(snaps)) => ("200 OK", CONTENT_TYPE, render(&snaps), ""),
-                Ok(Err(e @ (SnapshotError::Stopped | SnapshotError::Timeout(_)))) => (
-                    "503 Service Unavailable",
-                    "text/plain",
-                    format!("{e}\n"),
-                    "",
-                ),
-                Err(e) => (
-                    "500 Internal Server Error",
-                    "text/plain",
-                    format!("{e}\n"),
-                    "",
-                ),
-            }
-        }
-    };
-    let resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(resp.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,6 +475,7 @@ mod tests {
                     consumed: 0,
                     held: 0,
                     counters: vec![("learned", 2), ("fdb_entries", 2)],
+                    counter_info: nfv_functions::l2_switch::SWITCH_COUNTERS,
                 }],
                 rings: Vec::new(),
             },
@@ -721,6 +566,13 @@ nfv_port_tx_gso_segments_total{{node="h1",port="eth0"}} 0
 # TYPE nfv_port_errors_total counter
 nfv_port_errors_total{{node="h1",port="eth0",direction="rx"}} 0
 nfv_port_errors_total{{node="h1",port="eth0",direction="tx"}} 3
+# HELP nfv_port_kernel_drops_total Frames the kernel dropped at the port's device: rx before nfv read them (TAP queue full), tx after nfv wrote them.
+# TYPE nfv_port_kernel_drops_total counter
+nfv_port_kernel_drops_total{{node="h1",port="eth0",direction="rx"}} 0
+nfv_port_kernel_drops_total{{node="h1",port="eth0",direction="tx"}} 0
+# HELP nfv_port_up 1 while the port's device works; 0 once its link went down or the device is gone.
+# TYPE nfv_port_up gauge
+nfv_port_up{{node="h1",port="eth0"}} 1
 # HELP nfv_port_drops_total Frames dropped at a port, by reason (every reason is listed).
 # TYPE nfv_port_drops_total counter
 nfv_port_drops_total{{node="h1",port="eth0",reason="tx_full"}} 2
@@ -796,6 +648,24 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
 
     #[test]
     fn levels_are_tables_and_queues_only() {
+        use nfv_dataplane::CounterInfo;
+        let all: Vec<&CounterInfo> = [
+            nfv_functions::l2_switch::SWITCH_COUNTERS,
+            nfv_functions::router::ROUTER_COUNTERS,
+            nfv_functions::nat::NAT_COUNTERS,
+            nfv_functions::firewall::FIREWALL_COUNTERS,
+            nfv_functions::impair::IMPAIR_COUNTERS,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let is_gauge = |k: &str| {
+            let c = all
+                .iter()
+                .find(|c| c.name == k)
+                .unwrap_or_else(|| panic!("{k}"));
+            c.kind == nfv_dataplane::CounterKind::Gauge
+        };
         for k in [
             "fdb_entries",
             "arp_entries",
@@ -806,8 +676,9 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             "flows",
             "held_syns",
             "held_fragments",
+            "a_to_b_held",
         ] {
-            assert!(is_level(k), "{k}");
+            assert!(is_gauge(k), "{k}");
         }
         for k in [
             "learned",
@@ -817,27 +688,7 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             "fragments_held",
             "rules_matched_total",
         ] {
-            assert!(!is_level(k), "{k}");
+            assert!(!is_gauge(k), "{k}");
         }
-    }
-
-    #[test]
-    fn routes_requests() {
-        assert_eq!(route(b"GET /metrics HTTP/1.1\r\n\r\n"), Route::Metrics);
-        assert_eq!(route(b"GET /metrics?x=1 HTTP/1.0\r\n\r\n"), Route::Metrics);
-        assert_eq!(
-            route(b"POST /metrics HTTP/1.1\r\n\r\n"),
-            Route::MethodNotAllowed
-        );
-        assert_eq!(route(b"GET / HTTP/1.1\r\n\r\n"), Route::NotFound);
-        assert_eq!(
-            route(b"GET /api/v1/tables/fdb?node=sw1 HTTP/1.1\r\n\r\n"),
-            Route::Api("/api/v1/tables/fdb".into(), "node=sw1".into())
-        );
-        assert_eq!(
-            route(b"DELETE /api/v1/counters HTTP/1.1\r\n\r\n"),
-            Route::MethodNotAllowed
-        );
-        assert_eq!(route(b"garbage\r\n\r\n"), Route::BadRequest);
     }
 }

@@ -1,6 +1,4 @@
-//! The admin API: JSON over HTTP on the metrics listener (`metrics.listen`), served by the
-//! same control-plane thread as `/metrics` (see `src/metrics.rs` for the server and
-//! `docs/admin.md` for the endpoints).
+//! The JSON endpoints about the topology and its state (`docs/admin.md`):
 //!
 //! * `GET /api/v1/topology`: nodes (name, kind, interfaces) and links, from the topology
 //!   file (built once at start-up).
@@ -8,8 +6,9 @@
 //! * `GET /api/v1/tables/{fdb|arp|routes|nat|flows|rules}[?node=NAME]`: the functions'
 //!   tables, built by the worker at the end of a round (never on the packet path).
 //!
-//! Errors are JSON too: `{"error": "..."}` with 404 (unknown path, table or node) or 503
-//! (the worker did not answer).
+//! Errors are JSON too: `{"error": "..."}` ([`json_error`], used by every API endpoint) with
+//! 400 (bad parameter), 404 (unknown path, table or node) or 503 (the worker did not
+//! answer).
 
 use std::time::Duration;
 
@@ -18,15 +17,14 @@ use nfv_dataplane::graph::ElementTables;
 use nfv_dataplane::worker::{Controllers, Snapshot, SnapshotError};
 use serde_json::{Map, Value, json};
 
-/// The tables `GET /api/v1/tables/{name}` knows, and the node kind that has each.
-pub const TABLES: [(&str, &str); 6] = [
-    ("fdb", "switch"),
-    ("arp", "router"),
-    ("routes", "router"),
-    ("nat", "nat"),
-    ("flows", "firewall"),
-    ("rules", "firewall"),
-];
+use crate::api::TablesQuery;
+use crate::http::{Response, Status};
+
+/// The tables `GET /api/v1/tables/{name}` knows, and the node kind that has each: every
+/// kind's [`nfv_runtime::Kind::tables`], in registry order.
+fn tables_known() -> impl Iterator<Item = (&'static str, &'static str)> {
+    nfv_runtime::kinds::tables().map(|(t, kind)| (t.name, kind))
+}
 
 /// How long an API request waits for the worker.
 pub const WORKER_TIMEOUT: Duration = Duration::from_secs(1);
@@ -54,31 +52,14 @@ impl Info {
     }
 }
 
-/// An answer: HTTP status line text and a JSON body.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Answer {
-    /// `"200 OK"`, `"404 Not Found"`, …
-    pub status: &'static str,
-    /// JSON text.
-    pub body: String,
+/// `{"error": msg}` with `status`: the error answer of every API endpoint.
+pub fn json_error(status: Status, msg: impl Into<String>) -> Response {
+    Response::json(status, &json!({ "error": msg.into() }))
 }
 
-fn error(status: &'static str, msg: impl Into<String>) -> Answer {
-    Answer {
-        status,
-        body: json!({ "error": msg.into() }).to_string(),
-    }
-}
-
-fn ok(v: &Value) -> Answer {
-    Answer {
-        status: "200 OK",
-        body: v.to_string(),
-    }
-}
-
-fn worker_error(e: &SnapshotError) -> Answer {
-    error("503 Service Unavailable", e.to_string())
+/// 503: the worker did not answer.
+pub fn worker_error(e: &SnapshotError) -> Response {
+    json_error(Status::SERVICE_UNAVAILABLE, e.to_string())
 }
 
 /// The interfaces of a node, in link-name terms.
@@ -147,6 +128,9 @@ pub fn counters_json(snaps: &[Snapshot]) -> Value {
                 "rx_no_buffer": st.rx_no_buffer,
                 "rx_gso_packets": st.rx_gso_packets,
                 "tx_gso_segments": st.tx_gso_segments,
+                "link": st.link.as_str(),
+                "kernel_rx_drops": st.kernel_rx_drops,
+                "kernel_tx_drops": st.kernel_tx_drops,
                 "drops_total": st.drops.total(),
                 "drops": drops_json(&st.drops),
             })
@@ -242,68 +226,50 @@ pub fn tables_json(table: &str, all: &[ElementTables]) -> Value {
     json!({ "table": table, "nodes": nodes })
 }
 
-/// `?node=NAME` from a query string (no percent-decoding: node names are plain).
-fn query_node(query: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "node")
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// Answer `GET path?query` for a path under `/api/`. Blocking: asks the worker.
-pub fn answer(path: &str, query: &str, ctl: &Controllers, info: &Info) -> Answer {
-    let path = path.trim_end_matches('/');
-    match path {
-        "/api/v1/topology" => Answer {
-            status: "200 OK",
-            body: info.topology.clone(),
-        },
-        "/api/v1/trace" => crate::trace_cmd::api(query, ctl),
-        "/api/v1/counters" => match ctl.snapshots(WORKER_TIMEOUT) {
-            Ok(s) => ok(&counters_json(&s)),
-            Err(e) => worker_error(&e),
-        },
-        _ => match path.strip_prefix("/api/v1/tables/") {
-            Some(table) => tables(table, query_node(query), ctl, info),
-            None => error(
-                "404 Not Found",
-                format!(
-                    "no such endpoint {path}; try /api/v1/topology, /api/v1/counters or \
-                     /api/v1/tables/{{{}}}",
-                    table_names()
-                ),
-            ),
-        },
+/// `GET /api/v1/topology`: the answer rendered at start-up.
+pub fn topology(info: &Info) -> Response {
+    Response {
+        status: Status::OK,
+        content_type: crate::http::JSON,
+        body: info.topology.clone().into_bytes(),
     }
 }
 
-fn table_names() -> String {
-    TABLES.map(|(t, _)| t).join("|")
+/// `GET /api/v1/counters`. Blocking: asks the workers.
+pub fn counters(ctl: &Controllers) -> Response {
+    match ctl.snapshots(WORKER_TIMEOUT) {
+        Ok(s) => Response::json(Status::OK, &counters_json(&s)),
+        Err(e) => worker_error(&e),
+    }
 }
 
-fn tables(table: &str, node: Option<String>, ctl: &Controllers, info: &Info) -> Answer {
-    let Some(&(table, owner)) = TABLES.iter().find(|(t, _)| *t == table) else {
-        return error(
-            "404 Not Found",
+/// `table|table|…`, for messages.
+pub fn table_names() -> String {
+    tables_known().map(|(t, _)| t).collect::<Vec<_>>().join("|")
+}
+
+/// `GET /api/v1/tables/{table}?node=`. Blocking: asks the workers.
+pub fn tables(table: &str, q: TablesQuery, ctl: &Controllers, info: &Info) -> Response {
+    let Some((table, owner)) = tables_known().find(|(t, _)| *t == table) else {
+        return json_error(
+            Status::NOT_FOUND,
             format!("no table {table:?}; tables: {}", table_names()),
         );
     };
-    if let Some(n) = &node {
+    if let Some(n) = &q.node {
         match info.nodes.iter().find(|(name, _)| name == n) {
-            None => return error("404 Not Found", format!("no node {n:?}")),
+            None => return json_error(Status::NOT_FOUND, format!("no node {n:?}")),
             Some((_, kind)) if *kind != owner => {
-                return error(
-                    "404 Not Found",
+                return json_error(
+                    Status::NOT_FOUND,
                     format!("node {n:?} is a {kind}; only a {owner} has a {table} table"),
                 );
             }
             Some(_) => {}
         }
     }
-    match ctl.tables(node, WORKER_TIMEOUT) {
-        Ok(all) => ok(&tables_json(table, &all)),
+    match ctl.tables(q.node, WORKER_TIMEOUT) {
+        Ok(all) => Response::json(Status::OK, &tables_json(table, &all)),
         Err(e) => worker_error(&e),
     }
 }
@@ -342,6 +308,7 @@ mod tests {
                     consumed: 0,
                     held: 0,
                     counters: vec![("fdb_entries", 2)],
+                    counter_info: nfv_functions::l2_switch::SWITCH_COUNTERS,
                 }],
                 rings: Vec::new(),
             },
@@ -427,26 +394,28 @@ mod tests {
     }
 
     #[test]
-    fn unknown_paths_tables_and_nodes_are_json_404s() {
+    fn unknown_tables_and_nodes_are_json_404s() {
         let topo = small_topology();
         let info = Info::new(&topo);
         let sd = nfv_dataplane::worker::Shutdown::new().unwrap();
         let (ctl, _rx) = nfv_dataplane::worker::control(sd);
         let ctl = Controllers::single(ctl);
-        for (path, query, msg) in [
-            ("/api/v1/nope", "", "no such endpoint"),
-            ("/api/v1/tables/bogus", "", "no table"),
-            ("/api/v1/tables/fdb", "node=zz", "no node"),
-            ("/api/v1/tables/arp", "node=sw1", "is a switch"),
+        for (table, node, msg) in [
+            ("bogus", None, "no table"),
+            ("fdb", Some("zz"), "no node"),
+            ("arp", Some("sw1"), "is a switch"),
         ] {
-            let a = answer(path, query, &ctl, &info);
-            assert_eq!(a.status, "404 Not Found", "{path}");
-            let v: Value = serde_json::from_str(&a.body).unwrap();
-            assert!(v["error"].as_str().unwrap().contains(msg), "{path}: {v}");
+            let q = TablesQuery {
+                node: node.map(str::to_string),
+            };
+            let a = tables(table, q, &ctl, &info);
+            assert_eq!(a.status, Status::NOT_FOUND, "{table}");
+            assert_eq!(a.content_type, "application/json");
+            let v: Value = serde_json::from_slice(&a.body).unwrap();
+            assert!(v["error"].as_str().unwrap().contains(msg), "{table}: {v}");
         }
-        let a = answer("/api/v1/topology", "", &ctl, &info);
-        assert_eq!(a.status, "200 OK");
-        assert_eq!(query_node("x=1&node=sw1"), Some("sw1".into()));
-        assert_eq!(query_node("node="), None);
+        let a = topology(&info);
+        assert_eq!(a.status, Status::OK);
+        assert_eq!(a.body, topology_json(&topo).to_string().into_bytes());
     }
 }
