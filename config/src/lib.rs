@@ -172,3 +172,44 @@ pub fn load_str_in(file_name: &str, text: &str, base_dir: &Path) -> Result<Loade
         })?;
     validate::validate(file_name, base_dir, &raw)
 }
+
+/// One line of a routes file as [`parse_routes_file`] sees it.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutesFileLine {
+    /// 1-based line number.
+    pub number: usize,
+    /// 1-based column (characters) of the field the result is about.
+    pub column: usize,
+    /// Characters on the line.
+    pub chars: usize,
+    /// `(prefix as written, length, next hop)`, or the message.
+    pub parsed: Result<(std::net::Ipv4Addr, u8, std::net::Ipv4Addr), String>,
+}
+
+/// Parse `bytes` as a routes file (syntax only, as `routes-file:` is read; no file, no
+/// meaning checks). For the fuzz targets (`fuzz/`), which cannot reach the crate's modules.
+#[doc(hidden)]
+pub fn parse_routes_file(bytes: &[u8]) -> Vec<RoutesFileLine> {
+    routes_file::Lines::new(bytes)
+        .map(|line| {
+            let (start, parsed) = match line.parsed {
+                Ok(r) => (
+                    r.to.start,
+                    Ok((
+                        std::net::Ipv4Addr::from(r.to_addr),
+                        r.prefix_len,
+                        std::net::Ipv4Addr::from(r.via_addr),
+                    )),
+                ),
+                Err((e, token)) => (token.start, Err(e.to_string())),
+            };
+            RoutesFileLine {
+                number: line.number,
+                column: line.column(start),
+                chars: line.column(line.text.len()) - 1,
+                parsed,
+            }
+        })
+        .collect()
+}

@@ -127,6 +127,7 @@ pub(crate) struct RawNode {
     pub default: Option<Spanned<String>>,
     pub rules: Option<Spanned<Vec<Spanned<RawFwRule>>>>,
     pub max_flows: Option<Spanned<i64>>,
+    pub max_flows_per_host: Option<Spanned<i64>>,
     // pcap
     pub read: Option<Spanned<String>>,
     pub write: Option<Spanned<String>>,
@@ -192,6 +193,7 @@ impl RawNode {
             field("default", self.default.as_ref()),
             whole("rules", self.rules.as_ref()),
             field("max-flows", self.max_flows.as_ref()),
+            field("max-flows-per-host", self.max_flows_per_host.as_ref()),
             field("read", self.read.as_ref()),
             field("write", self.write.as_ref()),
             field("rate-pps", self.rate_pps.as_ref()),
@@ -231,14 +233,17 @@ pub(crate) const NAT_FIELDS: &[&str] = &[
     "icmp-burst",
     "mac-inside",
     "mac-outside",
+    "mtu",
 ];
 pub(crate) const FIREWALL_FIELDS: &[&str] = &[
     "default",
     "rules",
     "max-flows",
+    "max-flows-per-host",
     "timeouts",
     "icmp-rate-limit",
     "icmp-burst",
+    "mtu",
 ];
 
 /// The fields valid for `kind` (without `kind` itself), or `None` for an unknown kind.

@@ -449,6 +449,8 @@ pub struct NatSpec {
     pub mac_inside: Option<MacAddr>,
     /// MAC of the `outside` interface; `None` lets the binary derive one.
     pub mac_outside: Option<MacAddr>,
+    /// MTU of both sides, 68..=9000, default 1500: longer non-GSO frames are `too_big`.
+    pub mtu: u16,
 }
 
 impl Default for NatSpec {
@@ -468,6 +470,7 @@ impl Default for NatSpec {
             icmp_burst: DEFAULT_ICMP_BURST,
             mac_inside: None,
             mac_outside: None,
+            mtu: DEFAULT_MTU,
         }
     }
 }
@@ -563,12 +566,17 @@ pub struct FirewallSpec {
     pub rules: Vec<FwRuleSpec>,
     /// Most tracked flows, at least 1 (default 262144).
     pub max_flows: u32,
+    /// Most flows one originator address may hold, at least 1; `None` (not set): the
+    /// firewall's default, max(max_flows / 16, 64).
+    pub max_flows_per_host: Option<u32>,
     /// Idle timeouts of tracked flows.
     pub timeouts: FwTimeoutsSpec,
     /// ICMP errors (for `reject`) per second, default 100; 0 means none.
     pub icmp_rate_limit: u32,
     /// ICMP token bucket size, at least 1, default 50.
     pub icmp_burst: u32,
+    /// MTU of both sides, 68..=9000, default 1500: longer non-GSO frames are `too_big`.
+    pub mtu: u16,
 }
 
 impl Default for FirewallSpec {
@@ -578,9 +586,11 @@ impl Default for FirewallSpec {
             default: FwAction::Allow,
             rules: Vec::new(),
             max_flows: DEFAULT_MAX_FLOWS,
+            max_flows_per_host: None,
             timeouts: FwTimeoutsSpec::default(),
             icmp_rate_limit: DEFAULT_ICMP_RATE_LIMIT,
             icmp_burst: DEFAULT_ICMP_BURST,
+            mtu: DEFAULT_MTU,
         }
     }
 }

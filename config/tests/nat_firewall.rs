@@ -111,6 +111,7 @@ fn edge_example_loads_with_every_value() {
             icmp_burst: 50,
             mac_inside: None,
             mac_outside: None,
+            mtu: 1500,
         }
     );
 
@@ -457,4 +458,37 @@ fn a_state_that_is_not_a_word_is_reported_with_its_path() {
     assert_eq!(e.problems.len(), 1, "{e}");
     assert_eq!(e.problems[0].path, "nodes.f.rules[0].state");
     assert_eq!(e.problems[0].value.as_deref(), Some("5"));
+}
+
+/// Issue 15 defects 2 and 5: `max-flows-per-host` (firewall; unset: the function's default)
+/// and `mtu` (NAT and firewall, 68..=9000, default 1500).
+#[test]
+fn firewall_max_flows_per_host_and_nat_firewall_mtu_load_and_are_checked() {
+    let text = "name: t\nnodes:\n  \
+        fw1: { kind: firewall, max-flows: 1000, max-flows-per-host: 100, mtu: 9000 }\n  \
+        fw2: { kind: firewall }\n  \
+        nat1: { kind: nat, external: [203.0.113.2], mtu: 9000 }\n  \
+        nat2: { kind: nat, external: [203.0.113.3] }\n";
+    let loaded = nfv_config::load_str("t.yaml", text).expect("loads");
+    let t = &loaded.topology;
+    let (f1, f2) = (firewall(t, "fw1"), firewall(t, "fw2"));
+    assert_eq!((f1.max_flows_per_host, f1.mtu), (Some(100), 9000));
+    assert_eq!((f2.max_flows_per_host, f2.mtu), (None, 1500));
+    assert_eq!((nat(t, "nat1").mtu, nat(t, "nat2").mtu), (9000, 1500));
+
+    let bad = "name: t\nnodes:\n  \
+        fw1: { kind: firewall, max-flows-per-host: 0, mtu: 67 }\n  \
+        nat1: { kind: nat, external: [203.0.113.2], mtu: 9001 }\n";
+    let err = nfv_config::load_str("t.yaml", bad)
+        .expect_err("out of range")
+        .to_string();
+    assert!(err.contains("nodes.fw1.max-flows-per-host: \"0\""), "{err}");
+    assert!(
+        err.contains("nodes.fw1.mtu: \"67\": MTU must be in 68..=9000"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nodes.nat1.mtu: \"9001\": MTU must be in 68..=9000"),
+        "{err}"
+    );
 }

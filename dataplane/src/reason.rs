@@ -217,7 +217,9 @@ drop_reasons! {
         /// The frame was larger than the receive buffer.
         RxTruncated = "rx_truncated",
         /// Longer than the egress port's MTU + 18 (Ethernet header and one 802.1Q tag); for a
-        /// GSO frame leaving through a port without offload, a segment that long.
+        /// GSO frame leaving through a port without offload, a segment that long; or, on
+        /// ingress at a router interface, NAT or firewall, a non-GSO frame longer than its
+        /// MTU + its Ethernet header (it cannot have arrived whole).
         TooBig = "too_big",
         /// A function emitted on a gate it does not have (a bug, counted not panicked).
         BadGate = "bad_gate",

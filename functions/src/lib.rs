@@ -13,6 +13,23 @@
 //! | `nat` | [`nat::Nat44`] |
 //! | `firewall` | [`firewall::Firewall`] |
 
+/// True when `pkt` is a non-GSO frame longer than `mtu` plus its Ethernet header (14 bytes;
+/// 18 with an 802.1Q/802.1ad tag): it cannot have arrived whole on a link of that MTU, as a
+/// NIC drops what its MTU cannot carry. Router, NAT and firewall drop it `too_big` on
+/// ingress rather than forward (or fragment: a 64 KB frame would become 44) it. A GSO
+/// super-frame is exempt: the kernel made it, and it leaves as MTU-sized segments. One
+/// comparison for a frame that fits.
+#[inline]
+pub(crate) fn over_ingress_mtu(pkt: &nfv_dataplane::PacketBuf, mtu: u16) -> bool {
+    let f = pkt.data();
+    let limit = usize::from(mtu) + 14;
+    if f.len() <= limit {
+        return false;
+    }
+    let tagged = matches!(f.get(12..14), Some([0x81, 0x00] | [0x88, 0xa8]));
+    f.len() > limit + if tagged { 4 } else { 0 } && !pkt.is_gso()
+}
+
 pub mod firewall;
 pub mod impair;
 pub mod l2_switch;

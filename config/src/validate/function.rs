@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::router::count;
-use super::{Report, duration, mac};
+use super::{Report, duration, mac, mtu};
 use crate::raw::{RawFwRule, RawNode, RawStates, RawTimeouts};
 use crate::topology::{
     DEFAULT_ICMP_BURST, DEFAULT_ICMP_RATE_LIMIT, DEFAULT_ICMP_TIMEOUT, DEFAULT_MAX_FLOWS,
@@ -86,6 +86,7 @@ pub(super) fn nat(r: &mut Report<'_>, key: &Spanned<String>, n: &RawNode, path: 
         icmp_burst,
         mac_inside: mac(r, n.mac_inside.as_ref(), &format!("{path}.mac-inside")),
         mac_outside: mac(r, n.mac_outside.as_ref(), &format!("{path}.mac-outside")),
+        mtu: mtu(r, n.mtu.as_ref(), &format!("{path}.mtu")),
     }
 }
 
@@ -107,6 +108,15 @@ pub(super) fn firewall(r: &mut Report<'_>, n: &RawNode, path: &str) -> FirewallS
         ("max-flows", 1, DEFAULT_MAX_FLOWS),
         "",
     );
+    let max_flows_per_host = n.max_flows_per_host.as_ref().map(|v| {
+        count(
+            r,
+            Some(v),
+            &format!("{path}.max-flows-per-host"),
+            ("max-flows-per-host", 1, DEFAULT_MAX_FLOWS),
+            "",
+        )
+    });
     let [udp, tcp_established, tcp_transitory, icmp] =
         timeouts(r, n.timeouts.as_ref().map(|t| &t.value), path, false);
     let (icmp_rate_limit, icmp_burst) = icmp_limits(r, n, path);
@@ -114,6 +124,7 @@ pub(super) fn firewall(r: &mut Report<'_>, n: &RawNode, path: &str) -> FirewallS
         default,
         rules,
         max_flows,
+        max_flows_per_host,
         timeouts: FwTimeoutsSpec {
             tcp_established,
             tcp_transitory,
@@ -122,6 +133,7 @@ pub(super) fn firewall(r: &mut Report<'_>, n: &RawNode, path: &str) -> FirewallS
         },
         icmp_rate_limit,
         icmp_burst,
+        mtu: mtu(r, n.mtu.as_ref(), &format!("{path}.mtu")),
     }
 }
 

@@ -137,6 +137,13 @@ impl Default for FwTimeouts {
     }
 }
 
+/// The per-host flow limit when none is configured: a sixteenth of the table (as the NAT's
+/// 4096 of 65536 sessions), 16384 with the default 262144 flows, but at least 64 so a small
+/// table is not cut into unusable slices.
+pub fn default_max_flows_per_host(max_flows: u32) -> u32 {
+    (max_flows / 16).max(64)
+}
+
 /// Firewall configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FirewallConfig {
@@ -148,12 +155,18 @@ pub struct FirewallConfig {
     pub timeouts: FwTimeouts,
     /// Most flows tracked at once.
     pub max_flows: u32,
+    /// Most flows one originator address may hold (`None`: [`default_max_flows_per_host`]
+    /// of `max_flows`).
+    pub max_flows_per_host: Option<u32>,
     /// RSTs and ICMP errors per second (0: never answer a reject).
     pub icmp_rate_limit: u32,
     /// Token-bucket depth.
     pub icmp_burst: u32,
     /// Pass non-IPv4, non-ARP frames unfiltered (default false: dropped).
     pub allow_non_ip: bool,
+    /// MTU of both sides (default 1500): a non-GSO frame longer than this plus its Ethernet
+    /// header cannot have arrived whole and is dropped `too_big`.
+    pub mtu: u16,
 }
 
 impl Default for FirewallConfig {
@@ -163,9 +176,11 @@ impl Default for FirewallConfig {
             default: Action::Drop,
             timeouts: FwTimeouts::default(),
             max_flows: 262_144,
+            max_flows_per_host: None,
             icmp_rate_limit: 100,
             icmp_burst: 50,
             allow_non_ip: false,
+            mtu: 1500,
         }
     }
 }

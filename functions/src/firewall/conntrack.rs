@@ -13,6 +13,18 @@
 //!
 //! Nothing is allocated up front: the slab and the map grow to `max_flows` as flows are
 //! created, and freed slots are reused (free list).
+//!
+//! # Per-host limit and early drop
+//! Each flow counts against its originator's address; a host at `max_per_host` flows opens
+//! no more ([`InsertError::HostQuota`]), so one host cannot fill the table for everyone.
+//! When the table is full (after reclaiming expired flows), a new flow takes the place of
+//! the oldest flow that never got an answer, as Linux conntrack's `early_drop` evicts a
+//! non-assured entry: UDP, ICMP or other flows without a reply packet, TCP that never got
+//! past the handshake (SYN-SENT, SYN-RECEIVED) or is over (TIME-WAIT, closed). Only flows
+//! idle for at least [`EARLY_DROP_MIN_IDLE`] qualify, so a burst of new flows cannot evict
+//! each other before a reply could come back, and the scan is bounded: the first
+//! [`EARLY_DROP_SCAN`] flows of each non-established list (as Linux scans a few buckets).
+//! Answered flows are never evicted for a new one.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,6 +35,20 @@ use nfv_dataplane::Instant;
 use super::Direction;
 
 const NIL: u32 = u32::MAX;
+
+/// Flows looked at from the head (oldest) of each list for one early drop.
+pub(crate) const EARLY_DROP_SCAN: usize = 8;
+/// A flow idle for less than this is never evicted by early drop.
+pub(crate) const EARLY_DROP_MIN_IDLE: Duration = Duration::from_secs(1);
+
+/// Why [`FlowTable::insert`] made no flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InsertError {
+    /// Full, and no flow could be reclaimed or evicted.
+    Full,
+    /// The originator already holds `max_per_host` flows.
+    HostQuota,
+}
 
 /// Verdict-cache slot not computed yet.
 pub(crate) const VERDICT_UNKNOWN: u32 = u32::MAX;
@@ -168,12 +194,19 @@ pub(crate) struct FlowTable {
     /// [`lazy_refresh`] per class, in nanoseconds.
     lazy: [u64; CLASSES],
     max: usize,
+    /// Flows per originator address, and the most one may hold.
+    hosts: HashMap<u32, u32, RandomState>,
+    max_per_host: u32,
     /// Flows removed because they timed out (by tick, lookup or a full-table insert).
     pub expired: u64,
+    /// Unanswered flows evicted to make room for a new one.
+    pub early_drops: u64,
+    /// New flows refused because their originator was at its limit.
+    pub host_quota_exceeded: u64,
 }
 
 impl FlowTable {
-    pub fn new(max: u32, timeouts: [Duration; CLASSES]) -> FlowTable {
+    pub fn new(max: u32, max_per_host: u32, timeouts: [Duration; CLASSES]) -> FlowTable {
         FlowTable {
             slab: Vec::new(),
             free: Vec::new(),
@@ -182,8 +215,17 @@ impl FlowTable {
             timeouts,
             lazy: timeouts.map(lazy_refresh),
             max: max as usize,
+            hosts: HashMap::with_hasher(RandomState::new()),
+            max_per_host,
             expired: 0,
+            early_drops: 0,
+            host_quota_exceeded: 0,
         }
+    }
+
+    /// Originator addresses holding flows now.
+    pub fn host_count(&self) -> usize {
+        self.hosts.len()
     }
 
     pub fn len(&self) -> usize {
@@ -218,8 +260,9 @@ impl FlowTable {
         Some(i)
     }
 
-    /// Add a flow (the key must not be present). `None` when the table is full even after
-    /// reclaiming expired flows.
+    /// Add a flow (the key must not be present): refused when its originator is at its
+    /// limit, or when the table is full even after reclaiming expired flows and evicting an
+    /// unanswered one (see the module docs).
     #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &mut self,
@@ -229,10 +272,22 @@ impl FlowTable {
         tcp: TcpState,
         class: Class,
         now: Instant,
-    ) -> Option<u32> {
-        if self.map.len() >= self.max && self.expire(now, 64) == 0 {
-            return None;
+    ) -> Result<u32, InsertError> {
+        let host = if orig_is_a { key.a } else { key.b };
+        if self
+            .hosts
+            .get(&host)
+            .is_some_and(|&n| n >= self.max_per_host)
+        {
+            self.host_quota_exceeded += 1;
+            return Err(InsertError::HostQuota);
         }
+        if self.map.len() >= self.max && self.expire(now, 64) == 0 {
+            let victim = self.early_drop_victim(now).ok_or(InsertError::Full)?;
+            self.remove(victim);
+            self.early_drops += 1;
+        }
+        *self.hosts.entry(host).or_insert(0) += 1;
         let flow = Flow {
             key,
             orig_is_a,
@@ -261,7 +316,46 @@ impl FlowTable {
         };
         self.map.insert(key, i);
         self.push_back(i);
-        Some(i)
+        Ok(i)
+    }
+
+    /// The oldest unanswered flow idle for [`EARLY_DROP_MIN_IDLE`] among the first
+    /// [`EARLY_DROP_SCAN`] of each list but established TCP's.
+    fn early_drop_victim(&self, now: Instant) -> Option<u32> {
+        let mut best: Option<(Instant, u32)> = None;
+        for c in [
+            Class::TcpTransitory,
+            Class::TcpClosed,
+            Class::Udp,
+            Class::Icmp,
+            Class::Other,
+        ] {
+            let mut i = self.lists[c as usize].head;
+            for _ in 0..EARLY_DROP_SCAN {
+                if i == NIL {
+                    break;
+                }
+                let f = &self.slab[i as usize];
+                let unanswered = match c {
+                    Class::TcpTransitory | Class::TcpClosed => matches!(
+                        f.tcp,
+                        TcpState::SynSent
+                            | TcpState::SynReceived
+                            | TcpState::TimeWait
+                            | TcpState::Closed
+                    ),
+                    _ => f.packets[1] == 0,
+                };
+                if unanswered
+                    && now.saturating_since(f.last_seen) >= EARLY_DROP_MIN_IDLE
+                    && best.is_none_or(|(t, _)| f.last_seen < t)
+                {
+                    best = Some((f.last_seen, i));
+                }
+                i = f.next;
+            }
+        }
+        best.map(|(_, i)| i)
     }
 
     /// Mark flow `i` used at `now` in timeout class `class`: moves it to its list's tail,
@@ -287,7 +381,14 @@ impl FlowTable {
     }
 
     pub fn remove(&mut self, i: u32) {
-        let key = self.slab[i as usize].key;
+        let f = &self.slab[i as usize];
+        let (key, host) = (f.key, if f.orig_is_a { f.key.a } else { f.key.b });
+        if let Some(n) = self.hosts.get_mut(&host) {
+            *n -= 1;
+            if *n == 0 {
+                self.hosts.remove(&host);
+            }
+        }
         self.unlink(i);
         self.slab[i as usize].live = false;
         self.map.remove(&key);

@@ -42,9 +42,13 @@
 //! * **Flows** are created when a *new* packet is allowed (rule or default), keyed by a
 //!   canonical bidirectional 5-tuple (protocol, both address:port pairs ordered; ICMP
 //!   queries use the identifier and the request type), so the reply finds the flow. The
-//!   table is bounded (`max_flows`); when it is full (after reclaiming expired flows) the new
-//!   packet is dropped (`fw_table_full`). Expiry is O(1): one LRU list per timeout class,
-//!   checked every tick (1 s) and on lookup.
+//!   table is bounded (`max_flows`), and so is each originator's share of it
+//!   (`max_flows_per_host`, default max(max_flows / 16, 64); over it the new packet is
+//!   `fw_host_quota`). When the table is full (after reclaiming expired flows) the oldest
+//!   unanswered flow idle for a second or more is evicted for the new one (`early_drops`, as
+//!   Linux conntrack's early drop); if there is none the new packet is dropped
+//!   (`fw_table_full`). Expiry is O(1): one LRU list per timeout class, checked every tick
+//!   (1 s) and on lookup. See `conntrack.rs`.
 //! * **TCP** tracking follows SYN → SYN-ACK → ACK (established timeout), FIN from each side
 //!   (transitory), RST (closed). No sequence-window tracking. A pure SYN that finds a flow
 //!   in TIME-WAIT or closed state replaces it (port reuse).
@@ -72,7 +76,8 @@
 //! # Counters
 //! `rules_matched_total` (packets that matched a rule), `default_policy_total` (packets
 //! decided by the default policy), `rule_evaluations` (rule-list scans), `flows` (gauge),
-//! `flows_created`, `flows_expired`, `established`, `related`, `invalid`, `arp_passed`,
+//! `flows_created`, `flows_expired`, `hosts` (gauge), `early_drops`, `host_quota_exceeded`,
+//! `established`, `related`, `invalid`, `arp_passed`,
 //! `non_ip_passed`, `fragments_passed`, `tcp_resets_sent`, `icmp_errors_sent`,
 //! `rejects_rate_limited`, `rejects_suppressed`, `no_buffer`. Per-rule packet and byte
 //! counts (IP total length) are [`Firewall::rule_hits`] and [`Firewall::rule_bytes`]:
@@ -106,9 +111,13 @@ use nfv_dataplane::{
 
 use crate::rate_limit::TokenBucket;
 use classify::*;
-pub use config::{Action, ConnState, Direction, FirewallConfig, FwTimeouts, Rule};
+pub use config::{
+    Action, ConnState, Direction, FirewallConfig, FwTimeouts, Rule, default_max_flows_per_host,
+};
 pub use conntrack::TcpState;
-use conntrack::{CLASSES, Class, FlowKey, FlowTable, VERDICT_DEFAULT, VERDICT_UNKNOWN};
+use conntrack::{
+    CLASSES, Class, FlowKey, FlowTable, InsertError, VERDICT_DEFAULT, VERDICT_UNKNOWN,
+};
 use rules::*;
 
 use nfv_dataplane::wire::ipv4;
@@ -123,8 +132,12 @@ nfv_dataplane::drop_reasons! {
         /// A packet in no flow that cannot start one (TCP without a pure SYN, ICMP reply or
         /// error about nothing tracked), not explicitly allowed.
         Invalid = "fw_invalid",
-        /// The connection table is full: the new flow was not created.
+        /// The connection table is full (and no unanswered flow could be evicted): the new
+        /// flow was not created.
         TableFull = "fw_table_full",
+        /// The packet's originator already holds `max_flows_per_host` flows: the new flow
+        /// was not created.
+        HostQuota = "fw_host_quota",
         /// A non-initial fragment of no allowed datagram, or an RFC 1858 overlap.
         Fragment = "fw_fragment",
     }
@@ -219,6 +232,8 @@ pub struct Firewall {
     frags: HashMap<FragKey, Instant, RandomState>,
     bucket: TokenBucket,
     allow_non_ip: bool,
+    /// MTU of both sides ([`FirewallConfig::mtu`]).
+    mtu: u16,
     ip_id: u16,
     c: Counters,
 }
@@ -245,10 +260,16 @@ impl Firewall {
             default: cfg.default,
             hits: vec![0; n],
             bytes: vec![0; n],
-            flows: FlowTable::new(cfg.max_flows, timeouts),
+            flows: FlowTable::new(
+                cfg.max_flows,
+                cfg.max_flows_per_host
+                    .unwrap_or_else(|| default_max_flows_per_host(cfg.max_flows)),
+                timeouts,
+            ),
             frags: HashMap::with_hasher(RandomState::new()),
             bucket: TokenBucket::new(cfg.icmp_rate_limit, cfg.icmp_burst),
             allow_non_ip: cfg.allow_non_ip,
+            mtu: cfg.mtu,
             ip_id: 0,
             c: Counters::default(),
         }
@@ -403,6 +424,15 @@ pub const FIREWALL_COUNTERS: &[CounterInfo] = &[
     CounterInfo::gauge("flows", "Tracked flows now."),
     CounterInfo::counter("flows_created", "Flows created by allowed new packets."),
     CounterInfo::counter("flows_expired", "Flows removed after their idle timeout."),
+    CounterInfo::gauge("hosts", "Originator addresses holding flows now."),
+    CounterInfo::counter(
+        "early_drops",
+        "Unanswered flows evicted from a full table for a new flow.",
+    ),
+    CounterInfo::counter(
+        "host_quota_exceeded",
+        "New flows refused: their originator held max_flows_per_host flows.",
+    ),
     CounterInfo::counter("established", "Packets of established flows."),
     CounterInfo::counter("related", "ICMP errors about tracked flows."),
     CounterInfo::counter("invalid", "Packets in no flow that cannot start one."),
@@ -462,6 +492,11 @@ impl Element for Firewall {
                 out.drop(pkt, DropReason::Malformed);
                 continue;
             }
+            if crate::over_ingress_mtu(&pkt, self.mtu) {
+                out.drop(pkt, DropReason::TooBig);
+                continue;
+            }
+            let f = pkt.data();
             match eth_type(f) {
                 ETHERTYPE_IPV4 => self.process_ipv4(ctx, gate, pkt, out),
                 ETHERTYPE_ARP => {
@@ -493,6 +528,9 @@ impl Element for Firewall {
         f("flows", self.flows.len() as u64);
         f("flows_created", c.flows_created);
         f("flows_expired", self.flows.expired);
+        f("hosts", self.flows.host_count() as u64);
+        f("early_drops", self.flows.early_drops);
+        f("host_quota_exceeded", self.flows.host_quota_exceeded);
         f("established", c.established);
         f("related", c.related);
         f("invalid", c.invalid);

@@ -1202,6 +1202,151 @@ fn full_table_drops_new_flows_but_not_established_ones_and_recovers_after_expiry
     assert_eq!(f.flow_count(), 2);
 }
 
+/// Issue 15 defect 2: one inside host sending distinct UDP 5-tuples filled the table and
+/// every other host's new flows were `fw_table_full` for the UDP timeout. Now a host holds at
+/// most `max_flows_per_host` flows (by default max(max_flows / 16, 64): 64 here).
+#[test]
+fn one_host_cannot_fill_the_table_another_host_still_opens_flows() {
+    let mut f = Firewall::new(&FirewallConfig {
+        max_flows: 1024,
+        ..cfg(example_policy_rules(), Action::Drop)
+    });
+    let mut passed = 0;
+    for port in 1..=2000u16 {
+        if passes(&mut f, T0, IN, &udp_ip(IN_HOST, OUT_HOST, port, 53)) {
+            passed += 1;
+        }
+    }
+    assert!(passed <= 64, "one host holds {passed} flows");
+    assert!(
+        passes(&mut f, T0, IN, &udp_ip(IN_HOST2, OUT_HOST, 1, 53)),
+        "another host still opens a flow"
+    );
+    assert!(counter(&f, "host_quota_exceeded") >= 1000);
+}
+
+/// Issue 15 defect 2, early drop (as Linux conntrack's `early_drop`): a full table evicts
+/// its oldest flow that never saw a reply (idle for at least a second) rather than refusing
+/// a new flow; flows that were answered are never evicted for a new one.
+#[test]
+fn a_full_table_evicts_an_unreplied_flow_for_a_new_one_never_a_replied_one() {
+    let mut f = Firewall::new(&FirewallConfig {
+        max_flows: 4,
+        ..cfg(example_policy_rules(), Action::Drop)
+    });
+    let hosts = [
+        [10, 0, 0, 11],
+        [10, 0, 0, 12],
+        [10, 0, 0, 13],
+        [10, 0, 0, 14],
+    ];
+    for (i, h) in hosts.iter().enumerate() {
+        assert!(
+            passes(&mut f, T0, IN, &udp_ip(*h, OUT_HOST, 1000, 53)),
+            "{i}"
+        );
+    }
+    // Hosts 13 and 14 got answers: their flows are replied.
+    for h in &hosts[2..] {
+        assert!(passes(
+            &mut f,
+            secs(1),
+            OUT,
+            &udp_ip(OUT_HOST, *h, 53, 1000)
+        ));
+    }
+    // Two new flows at 2 s take the places of the two unreplied ones (oldest first)...
+    assert!(passes(
+        &mut f,
+        secs(2),
+        IN,
+        &udp_ip(IN_HOST, OUT_HOST, 1, 53)
+    ));
+    assert!(passes(
+        &mut f,
+        secs(2),
+        IN,
+        &udp_ip(IN_HOST, OUT_HOST, 2, 53)
+    ));
+    assert_eq!(counter(&f, "early_drops"), 2);
+    assert_eq!(f.flow_count(), 4);
+    // ...which are now the unreplied ones, but too young (0 s) to be evicted; the replied
+    // ones are never evicted: the next new flow is refused.
+    let e = send(
+        &mut f,
+        secs(2),
+        IN,
+        &frame_from(IN, &udp_ip(IN_HOST2, OUT_HOST, 3, 53)),
+    );
+    assert_eq!(e.drops.get(FwDrop::TableFull), 1);
+    // The replied flows still pass both ways; the evicted one is gone (its reply is invalid).
+    assert!(passes(
+        &mut f,
+        secs(2),
+        IN,
+        &udp_ip(hosts[2], OUT_HOST, 1000, 53)
+    ));
+    assert!(!passes(
+        &mut f,
+        secs(2),
+        OUT,
+        &udp_ip(OUT_HOST, hosts[0], 53, 1000)
+    ));
+}
+
+/// Issue 15 defect 5: a non-GSO frame over the firewall's MTU (default 1500) + Ethernet
+/// header was passed; now it is `too_big`. GSO super-frames are exempt.
+#[test]
+fn firewall_drops_non_gso_frames_over_its_mtu_as_too_big() {
+    let mut f = example_policy();
+    let payload = vec![1u8; 1501 - 28];
+    let big = ipv4(
+        IN_HOST,
+        OUT_HOST,
+        UDP,
+        64,
+        &udp(IN_HOST, OUT_HOST, 4000, 53, &payload),
+    );
+    let e = send(&mut f, T0, IN, &frame_from(IN, &big));
+    assert_eq!((e.total(), e.drops.get(DropReason::TooBig)), (0, 1));
+    let fits = ipv4(
+        IN_HOST,
+        OUT_HOST,
+        UDP,
+        64,
+        &udp(IN_HOST, OUT_HOST, 4000, 53, &payload[1..]),
+    );
+    assert!(passes(&mut f, T0, IN, &fits));
+    let large = PacketPool::new(8, 8192);
+    let t = ipv4(
+        IN_HOST,
+        OUT_HOST,
+        TCP,
+        64,
+        &tcp(IN_HOST, OUT_HOST, 4001, 80, 1, 0, tcp_flags::SYN, b""),
+    );
+    assert!(passes(&mut f, T0, IN, &t));
+    let data = ipv4(
+        IN_HOST,
+        OUT_HOST,
+        TCP,
+        64,
+        &tcp(
+            IN_HOST,
+            OUT_HOST,
+            4001,
+            80,
+            2,
+            1,
+            tcp_flags::ACK,
+            &[9; 2960],
+        ),
+    );
+    let gso = testing::to_gso(large, &frame_from(IN, &data), 1400);
+    let e = testing::run_packets(&mut f, large, T0, IN, vec![gso]);
+    assert_eq!(e.drops.get(DropReason::TooBig), 0, "{:?}", e.drops);
+}
+
 // ------------------------------------------------------------------ fragments
 
 #[test]

@@ -55,8 +55,10 @@ impl Firewall {
                     ip_proto::ICMP => (TcpState::Closed, Class::Icmp),
                     _ => (TcpState::Closed, Class::Other),
                 };
-                let Some(i) = self.flows.insert(key, from_a, dir, tcp, class, now) else {
-                    return Err(FwDrop::TableFull.into());
+                let i = match self.flows.insert(key, from_a, dir, tcp, class, now) {
+                    Ok(i) => i,
+                    Err(InsertError::Full) => return Err(FwDrop::TableFull.into()),
+                    Err(InsertError::HostQuota) => return Err(FwDrop::HostQuota.into()),
                 };
                 self.c.flows_created += 1;
                 let f = self.flows.get_mut(i);

@@ -275,6 +275,9 @@ pub struct NatConfig {
     pub icmp_rate_limit: u32,
     /// Token-bucket depth for generated ICMP.
     pub icmp_burst: u32,
+    /// MTU of both sides (default 1500): a non-GSO frame longer than this plus its Ethernet
+    /// header cannot have arrived whole and is dropped `too_big`.
+    pub mtu: u16,
 }
 
 impl Default for NatConfig {
@@ -294,6 +297,7 @@ impl Default for NatConfig {
             one_to_one: Vec::new(),
             icmp_rate_limit: 100,
             icmp_burst: 50,
+            mtu: 1500,
         }
     }
 }
@@ -516,6 +520,8 @@ pub struct Nat44 {
     frag_fifo: VecDeque<(FragKey, Instant)>,
     frags_held: usize,
     bucket: TokenBucket,
+    /// MTU of both sides ([`NatConfig::mtu`]).
+    mtu: u16,
     ip_id: u16,
     c: Counters,
 }
@@ -637,6 +643,7 @@ impl Nat44 {
             frag_fifo: VecDeque::new(),
             frags_held: 0,
             bucket: TokenBucket::new(cfg.icmp_rate_limit, cfg.icmp_burst),
+            mtu: cfg.mtu,
             ip_id: 0,
             c: Counters::default(),
         })
@@ -1037,10 +1044,15 @@ impl Element for Nat44 {
                 out.drop(pkt, DropReason::Malformed);
                 continue;
             }
-            if eth_src(f)[0] & 1 != 0 {
+            if eth_src(f)[0] & 1 != 0 || eth_src(f) == [0; 6] {
                 out.drop(pkt, DropReason::InvalidSourceMac);
                 continue;
             }
+            if crate::over_ingress_mtu(&pkt, self.mtu) {
+                out.drop(pkt, DropReason::TooBig);
+                continue;
+            }
+            let f = pkt.data();
             match eth_type(f) {
                 ETHERTYPE_IPV4 => self.ipv4(ctx, gate, pkt, out),
                 ETHERTYPE_ARP => self.arp(gate, pkt, out),

@@ -1793,3 +1793,51 @@ fn nat_reuses_an_earlier_elements_ipv4_validation_with_identical_results() {
     assert_eq!(a.by_gate, b.by_gate);
     assert_eq!((a.ipv4_validated, b.ipv4_validated), (1, 1));
 }
+
+/// Issue 15 defect 5: a non-GSO frame over the NAT's MTU (default 1500) + Ethernet header
+/// was translated and forwarded; now it is `too_big` on either side. GSO super-frames are
+/// exempt.
+#[test]
+fn nat_drops_non_gso_frames_over_its_mtu_as_too_big() {
+    let mut n = nat_with(|_| {});
+    let payload = vec![1u8; 1501 - 28];
+    let big = ipv4(H1, R1, UDP, 64, &udp(H1, R1, 4000, 53, &payload));
+    dropped(
+        &send(&mut n, secs(0), INSIDE, &inside_frame(&big)),
+        DropReason::TooBig,
+    );
+    let big_in = ipv4(R1, EXT, UDP, 64, &udp(R1, EXT, 53, 4000, &payload));
+    dropped(
+        &send(&mut n, secs(0), OUTSIDE, &outside_frame(&big_in)),
+        DropReason::TooBig,
+    );
+    let fits = ipv4(H1, R1, UDP, 64, &udp(H1, R1, 4000, 53, &payload[1..]));
+    only(
+        &send(&mut n, secs(0), INSIDE, &inside_frame(&fits)),
+        OUTSIDE,
+    );
+    let mut jumbo = nat_with(|c| c.mtu = 9000);
+    only(
+        &send(&mut jumbo, secs(0), INSIDE, &inside_frame(&big)),
+        OUTSIDE,
+    );
+    // GSO: 3000 bytes with a 1400-byte segment size passes.
+    let large = PacketPool::new(8, 8192);
+    let t = ipv4(H1, R1, TCP, 64, &tcp(H1, R1, 4001, 80, 1, 0, SYN, b""));
+    only(&send(&mut n, secs(0), INSIDE, &inside_frame(&t)), OUTSIDE);
+    let data = ipv4(
+        H1,
+        R1,
+        TCP,
+        64,
+        &tcp(H1, R1, 4001, 80, 2, 1, ACK, &[9; 2960]),
+    );
+    let gso = testing::to_gso(large, &inside_frame(&data), 1400);
+    let e = testing::run_packets(&mut n, large, secs(0), INSIDE, vec![gso]);
+    assert_eq!(
+        e.drops.get(Reason::from(DropReason::TooBig)),
+        0,
+        "{:?}",
+        e.drops
+    );
+}

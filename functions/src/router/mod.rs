@@ -427,7 +427,7 @@ impl Element for Ipv4Router {
 
     fn process(&mut self, ctx: &mut Context, input: InputGate, batch: Batch, out: &mut Outputs) {
         let i = input.0;
-        let Some(my_mac) = self.ifaces.get(i as usize).map(|f| f.mac) else {
+        let Some((my_mac, mtu)) = self.ifaces.get(i as usize).map(|f| (f.mac, f.mtu)) else {
             for p in batch {
                 out.drop(p, DropReason::BadGate);
             }
@@ -435,7 +435,8 @@ impl Element for Ipv4Router {
         };
         for pkt in batch {
             let f = pkt.data();
-            if f.len() < ETH_HLEN || eth_src(f)[0] & 1 != 0 {
+            // A group or all-zero source is no station (IEEE 802): dropped as the switch does.
+            if f.len() < ETH_HLEN || eth_src(f)[0] & 1 != 0 || eth_src(f) == [0; 6] {
                 let reason = if f.len() < ETH_HLEN {
                     DropReason::Malformed
                 } else {
@@ -444,6 +445,11 @@ impl Element for Ipv4Router {
                 out.drop(pkt, reason);
                 continue;
             }
+            if crate::over_ingress_mtu(&pkt, mtu) {
+                out.drop(pkt, DropReason::TooBig);
+                continue;
+            }
+            let f = pkt.data();
             let dst = eth_dst(f);
             let l2b = dst[0] & 1 != 0;
             if !l2b && dst != my_mac {

@@ -86,6 +86,13 @@ fn config(routes: &[([u8; 4], u8, [u8; 4])]) -> RouterConfig {
     }
 }
 
+/// [`config`] with lan-a at MTU 9000, for packets that must arrive whole to be fragmented.
+fn jumbo_lan_a() -> RouterConfig {
+    let mut c = config(&[]);
+    c.interfaces[0].mtu = 9000;
+    c
+}
+
 fn router(cfg: &RouterConfig) -> Ipv4Router {
     Ipv4Router::new(cfg).unwrap()
 }
@@ -899,7 +906,9 @@ fn router_df_packet_over_egress_mtu_gets_frag_needed_with_next_hop_mtu_rfc1812_5
 #[test]
 fn router_fragments_packet_over_egress_mtu_without_df_rfc1812_5_2_6_rfc791() {
     let pool = PacketPool::new(64, 4096);
-    let mut r = router(&config(&[]));
+    // A 3000-byte packet arrives whole only on a jumbo link (issue 15: over the ingress MTU
+    // it is too_big): lan-a at 9000, lan-b at 1400.
+    let mut r = router(&jumbo_lan_a());
     learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
     let h = Ipv4Fields {
         id: 0x7777,
@@ -1091,6 +1100,70 @@ fn router_frames_not_for_it_or_of_other_ethertypes_are_dropped_by_reason() {
         assert_eq!((e.total(), e.generated), (0, 0));
         assert_eq!(e.drops.get(*reason), 1, "{}", e.drops.info(*reason));
     }
+}
+
+/// Issue 15 defect 4: the router routed frames with an all-zero source MAC (the switch
+/// drops them, and the README says both do). IEEE 802 addresses: 00:00:00:00:00:00 is no
+/// station, a group address is never a source.
+#[test]
+fn router_drops_frames_from_an_all_zero_or_group_source_mac_as_invalid_source_mac() {
+    let pool = pool();
+    let mut r = router(&config(&[]));
+    let ip = udp_packet(H1_IP, H2_IP, 64, 4);
+    for src in [
+        [0u8; 6],
+        BROADCAST,
+        [0x01, 0, 0x5e, 0, 0, 1],
+        [0x03, 0, 0, 0, 0, 1],
+    ] {
+        let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, src, &ip));
+        assert_eq!((e.total(), e.generated), (0, 0), "{src:02x?}");
+        assert_eq!(
+            e.drops.get(Reason::from(DropReason::InvalidSourceMac)),
+            1,
+            "{src:02x?}"
+        );
+        let arp = send_in(&mut r, pool, T0, LAN_A, &arp_request(src, H1_IP, A_ADDR));
+        assert_eq!(arp.total(), 0, "no ARP reply to {src:02x?}");
+    }
+    assert_eq!(counter(&r, "forwarded"), 0);
+}
+
+/// Issue 15 defect 5: a non-GSO frame over the ingress interface's MTU + Ethernet header
+/// was accepted (and a 65 014-byte one fragmented into 44: an amplifier). Now it is
+/// `too_big`, as a NIC drops what its MTU cannot carry; GSO super-frames are exempt (the
+/// kernel made them, they leave as segments).
+#[test]
+fn router_drops_non_gso_frames_over_the_ingress_mtu_as_too_big() {
+    let pool = pool();
+    let mut r = router(&config(&[]));
+    // lan-b has MTU 1400: an IP packet of 1401 bytes cannot have arrived on it whole.
+    let big = udp_packet(H2_IP, H1_IP, 64, 1401 - 28);
+    let e = send_in(&mut r, pool, T0, LAN_B, &eth_ipv4(RB, H2, &big));
+    assert_eq!((e.total(), e.generated), (0, 0));
+    assert_eq!(e.drops.get(Reason::from(DropReason::TooBig)), 1);
+    // 1400 is fine (the router resolves lan-a's host: one ARP request generated, held).
+    let fits = udp_packet(H2_IP, H1_IP, 64, 1400 - 28);
+    let e = send_in(&mut r, pool, T0, LAN_B, &eth_ipv4(RB, H2, &fits));
+    assert_eq!(e.drops.get(Reason::from(DropReason::TooBig)), 0);
+    assert_eq!(e.generated, 1);
+    // A GSO super-frame of 3000 bytes on lan-a is not held to the MTU.
+    let large = PacketPool::new(8, 8192);
+    let tcp_ip = ipv4(
+        H1_IP,
+        H2_IP,
+        6,
+        64,
+        &tcp(H1_IP, H2_IP, 40000, 80, 1, 1, 0x10, &[7; 2960]),
+    );
+    let gso = testing::to_gso(large, &eth_ipv4(RA, H1, &tcp_ip), 1400);
+    let e = testing::run_packets(&mut r, large, T0, LAN_A, vec![gso]);
+    assert_eq!(
+        e.drops.get(Reason::from(DropReason::TooBig)),
+        0,
+        "{:?}",
+        e.drops
+    );
 }
 
 #[test]
@@ -2224,7 +2297,7 @@ fn router_drops_a_gso_frame_with_invalid_offload_state() {
 #[test]
 fn router_completes_a_partial_checksum_before_fragmenting_rfc791() {
     let pool = PacketPool::new(64, 8192);
-    let mut r = router(&config(&[]));
+    let mut r = router(&jumbo_lan_a());
     learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
     // NEEDS_CSUM without GSO (gso_size 0), 3000 bytes of payload, no DF: fragmented.
     let payload: Vec<u8> = (0..3000u32).map(|i| (i * 5) as u8).collect();
@@ -2247,7 +2320,9 @@ fn router_completes_a_partial_checksum_before_fragmenting_rfc791() {
 #[test]
 fn router_forwarded_packets_carry_their_validated_ipv4_header_and_fragments_do_not() {
     let pool = PacketPool::new(64, 4096);
-    let mut r = router(&config(&[]));
+    // lan-a at 9000 so the big packet arrives whole (issue 15: over the ingress MTU is
+    // too_big) and is fragmented for lan-b's 1400.
+    let mut r = router(&jumbo_lan_a());
     learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
     let e = send_in(
         &mut r,

@@ -117,8 +117,10 @@ fn firewall_config(f: &FirewallSpec) -> FirewallConfig {
             ..FwTimeouts::default()
         },
         max_flows: f.max_flows,
+        max_flows_per_host: f.max_flows_per_host,
         icmp_rate_limit: f.icmp_rate_limit,
         icmp_burst: f.icmp_burst,
         allow_non_ip: false,
+        mtu: f.mtu,
     }
 }

@@ -113,5 +113,6 @@ fn nat_config(topology: &str, node: &str, n: &NatSpec) -> NatConfig {
         one_to_one: n.one_to_one.clone(),
         icmp_rate_limit: n.icmp_rate_limit,
         icmp_burst: n.icmp_burst,
+        mtu: n.mtu,
     }
 }
