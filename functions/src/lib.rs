@@ -13,6 +13,7 @@
 //! | `nat` | [`nat::Nat44`] |
 //! | `firewall` | [`firewall::Firewall`] |
 
+pub mod dhcp;
 pub mod firewall;
 pub mod impair;
 pub mod l2_switch;
@@ -21,6 +22,7 @@ pub mod rate_limit;
 pub mod router;
 mod show;
 
+pub use dhcp::{DhcpConfig, DhcpConfigError, DhcpDrop, DhcpServer, Lease, LeaseState, StaticLease};
 pub use firewall::FwDrop;
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
@@ -48,6 +50,7 @@ pub const DROP_REASONS: &[(&str, &[ReasonInfo])] = &[
     ("nat", NatDrop::TABLE),
     ("firewall", FwDrop::TABLE),
     ("impair", ImpairDrop::TABLE),
+    ("dhcp", DhcpDrop::TABLE),
 ];
 
 /// The README's drop-reason table, generated from [`DROP_REASONS`].
