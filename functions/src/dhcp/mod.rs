@@ -90,6 +90,7 @@
 //! `dhcp_bad_checksum`, `dhcp_bad_op`, `dhcp_bad_hardware`, `dhcp_bad_cookie`,
 //! `dhcp_bad_options`, `dhcp_option_overload`, `dhcp_no_message_type`,
 //! `dhcp_unexpected_type`, `dhcp_bad_request`, `dhcp_pool_exhausted`, `dhcp_lease_limit`;
+//! the core `ip_bad_checksum` for a message to port 67 with a wrong IPv4 header checksum,
 //! `no_buffer` if a reply does not fit the request's buffer.
 //!
 //! # Tables
@@ -103,7 +104,9 @@
 //! * **Cost.** The lease table is allocated for the whole range up front (a slot of 16
 //!   bytes per address, at most [`config::MAX_RANGE`]); a client's first lease allocates
 //!   its record and key; nothing else allocates per packet. `tick` walks the records once a
-//!   second (≈ 5 ns each).
+//!   second (≈ 5 ns each). Measured (release build, one core of this 2-vCPU VM, frames in
+//!   bursts of 32): a frame passing through costs ≈ 20 ns over the test loop's own alloc,
+//!   copy and free; a DISCOVER answered with an OFFER ≈ 640 ns.
 //! * **Bounds.** Records ≤ range size + static leases: a record always holds an address,
 //!   and a remembered address given to another client deletes its old record.
 //!
@@ -335,10 +338,7 @@ impl DhcpServer {
             return self.pass(pkt, out);
         };
         let dst = ip.dst();
-        if ip.protocol() != ip_proto::UDP
-            || !ip.verify_checksum()
-            || (dst != u32::MAX && dst != self.server)
-        {
+        if ip.protocol() != ip_proto::UDP || (dst != u32::MAX && dst != self.server) {
             return self.pass(pkt, out);
         }
         let Some(udp) = Udp::new_checked(ip.payload()) else {
@@ -347,7 +347,11 @@ impl DhcpServer {
         if udp.dst_port() != SERVER_PORT {
             return self.pass(pkt, out);
         }
-        // Ours from here on: every problem is a counted drop.
+        // Ours from here on: every problem is a counted drop (the header checksum is
+        // checked only now, so passing traffic costs no checksum).
+        if !ip.verify_checksum() {
+            return out.drop(pkt, DropReason::IpBadChecksum);
+        }
         if ip.frag_offset() != 0 || ip.more_frags() {
             return out.drop(pkt, DhcpDrop::BadUdp);
         }

@@ -848,6 +848,15 @@ fn malformed_dhcp_is_dropped_with_its_reason() {
         assert_eq!(e.drops.total(), 1, "{want}");
     }
     assert_eq!(r.counter("leases") + r.counter("offers_pending"), 0);
+    // A wrong IPv4 header checksum on a message to port 67.
+    let mut bad_ip = d.frame();
+    bad_ip[14 + 10] ^= 1;
+    assert_eq!(
+        r.send_raw(GATE_CLIENTS, &bad_ip)
+            .drops
+            .get(DropReason::IpBadChecksum),
+        1
+    );
     // An IPv4 fragment to port 67.
     let mut frag = d.frame();
     frag[14 + 6] = 0x20;
