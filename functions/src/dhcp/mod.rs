@@ -61,10 +61,11 @@
 //!   subnet mask added if it was not asked for; without option 55 all of them. Options
 //!   that would make the reply longer than the client's maximum (option 57, at least 576
 //!   bytes) are left out. Replies are padded to the 300-byte BOOTP minimum.
-//! * **Where replies go** (§4.1): to `ciaddr` at `chaddr` when `ciaddr` is set (ACK to a
-//!   renewal, INFORM); a NAK, or any reply when the client set the broadcast flag, to
-//!   255.255.255.255 at ff:ff:ff:ff:ff:ff; otherwise unicast to `yiaddr` at `chaddr` (the
-//!   client reads it from a raw socket before it has the address). Always from the
+//! * **Where replies go** (§4.1, in this order): a NAK to 255.255.255.255 at
+//!   ff:ff:ff:ff:ff:ff; with `ciaddr` set (ACK to a renewal or rebinding, INFORM) to
+//!   `ciaddr` at `chaddr`; with the broadcast flag to 255.255.255.255; otherwise unicast to
+//!   `yiaddr` at `chaddr` (the client reads it from a raw socket before it has the
+//!   address). Always from the
 //!   server's MAC and address, port 67 to 68, with IPv4 and UDP checksums.
 //! * **Client identity** (§4.2): option 61 when present, else `chaddr`; a MAC with a
 //!   static lease is always keyed by its MAC.
@@ -383,10 +384,13 @@ impl DhcpServer {
             Action::Consume => out.consume(pkt),
             Action::Drop(d) => out.drop(pkt, d),
             Action::Reply(kind, yiaddr, ciaddr, lease) => {
-                let (dst_mac, dst_ip) = if kind == MessageType::Nak || req.broadcast() {
+                // RFC 2131 §4.1, in its order (giaddr is 0 here).
+                let (dst_mac, dst_ip) = if kind == MessageType::Nak {
                     (MAC_BROADCAST, u32::MAX)
                 } else if ciaddr != 0 {
                     (req.chaddr, ciaddr)
+                } else if req.broadcast() {
+                    (MAC_BROADCAST, u32::MAX)
                 } else {
                     (req.chaddr, yiaddr)
                 };

@@ -383,6 +383,11 @@ fn renew_unicast_and_rebind_broadcast_extend_the_lease_rfc2131_4_3_2() {
     assert_eq!(ack.kind, MessageType::Ack as u8);
     assert_eq!((ack.ip_dst, ack.yiaddr), (a, a));
     assert_eq!((r.counter("renews"), r.counter("rebinds")), (1, 1));
+    // §4.1: ciaddr wins over the broadcast flag.
+    let mut m = Msg::new(MessageType::Request, mac(5)).from(a, false);
+    m.flags = message::FLAG_BROADCAST;
+    let ack = r.send(&m).unwrap();
+    assert_eq!((ack.eth_dst, ack.ip_dst), (mac(5), a));
     r.advance(Duration::from_secs(99));
     assert_eq!(
         r.lease_of(a).unwrap().state,
