@@ -39,8 +39,8 @@ impl Drop for Proc {
 }
 
 /// `udhcpc`'s event script: configures the interface as the busybox example script does
-/// (address only: the test needs no routes or resolv.conf) and saves the variables of
-/// each event to `<dir>/<event>.env`.
+/// (address and default route; no resolv.conf) and saves the variables of each event to
+/// `<dir>/<event>.env`.
 fn script(dir: &TempDir) -> String {
     let d = dir.0.display();
     let text = format!(
@@ -49,7 +49,8 @@ fn script(dir: &TempDir) -> String {
          case \"$1\" in\n\
            deconfig) ip -4 addr flush dev \"$interface\"; ip link set \"$interface\" up ;;\n\
            bound|renew) ip -4 addr flush dev \"$interface\"; \
-              ip addr add \"$ip/$mask\" dev \"$interface\" ;;\n\
+              ip addr add \"$ip/$mask\" dev \"$interface\"; \
+              [ -z \"$router\" ] || ip route replace default via \"$router\" ;;\n\
          esac\n"
     );
     let p = dir.file("udhcpc.sh", &text);
@@ -65,6 +66,20 @@ fn event(dir: &TempDir, event: &str) -> Option<HashMap<String, String>> {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
+    )
+}
+
+/// `udhcpc` in the foreground in `ns` with event script `script` (killed on drop).
+fn udhcpc(ns: &str, script: &str) -> Proc {
+    Proc(
+        Command::new("ip")
+            .args(["netns", "exec", ns, "busybox", "udhcpc", "-f", "-i", "eth0"])
+            .args(["-t", "5", "-T", "1", "-s", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
     )
 }
 
@@ -104,18 +119,7 @@ fn udhcpc_in_a_namespace_gets_a_lease_pings_renews_and_releases() {
     let dir = TempDir::new("dhc-client");
     let script = script(&dir);
     let h1_mac = mac_of("t-dhc-h1");
-    let client = Proc(
-        Command::new("ip")
-            .args([
-                "netns", "exec", "t-dhc-h1", "busybox", "udhcpc", "-f", "-i", "eth0",
-            ])
-            .args(["-t", "5", "-T", "1", "-s", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let client = udhcpc("t-dhc-h1", &script);
     assert!(
         eventually(20, || event(&dir, "bound").is_some()),
         "udhcpc got no lease"
@@ -191,6 +195,51 @@ fn udhcpc_in_a_namespace_gets_a_lease_pings_renews_and_releases() {
     );
     drop(client);
     assert_eq!(dhcp_counter("naks"), 0);
+    let (ok, out) = run.stop();
+    assert!(ok, "nfv exits cleanly:\n{out}");
+    assert!(
+        out.contains("packet accounting: every packet forwarded or dropped with a reason"),
+        "conservation holds at exit:\n{out}"
+    );
+}
+
+/// In front of a router interface: the server uses the interface's address (`arp: false`,
+/// the router answers ARP for it itself), the client gets the router as its default gateway
+/// and reaches a host behind it.
+#[test]
+fn udhcpc_behind_a_dhcp_link_in_front_of_a_router_reaches_the_next_subnet() {
+    if !require_root() {
+        return;
+    }
+    let yaml = "name: t-dhr\nnodes:\n  h1: { kind: host }\n  \
+                h2: { kind: host, address: 10.93.0.2/24, gateway: 10.93.0.1 }\n  \
+                r1:\n    kind: router\n    interfaces:\n      \
+                lan: { address: 10.92.0.1/24 }\n      wan: { address: 10.93.0.1/24 }\n\
+                links:\n  - endpoints: [h1, r1:lan]\n    \
+                dhcp: { server: 10.92.0.1/24, range: 10.92.0.100-10.92.0.110, arp: false }\n  \
+                - { endpoints: [h2, r1:wan] }\n";
+    let mut run = Running::start("dhr", yaml, &["t-dhr-h1", "t-dhr-h2"], &[]);
+    let dir = TempDir::new("dhr-client");
+    let script = script(&dir);
+    let client = udhcpc("t-dhr-h1", &script);
+    assert!(
+        eventually(20, || event(&dir, "bound").is_some()),
+        "udhcpc got no lease"
+    );
+    let bound = event(&dir, "bound").unwrap();
+    assert_eq!(bound["ip"], "10.92.0.100");
+    assert_eq!(bound["router"], "10.92.0.1");
+    assert!(
+        ping("t-dhr-h1", "10.93.0.2", 3),
+        "h1 reaches h2 through the router it was given"
+    );
+    // A renewal is unicast to 10.92.0.1 at the router's MAC and still reaches the server.
+    signal(client.0.id(), "USR1");
+    assert!(
+        eventually(10, || event(&dir, "renew").is_some()),
+        "udhcpc renewed through the router's ARP answer"
+    );
+    drop(client);
     let (ok, out) = run.stop();
     assert!(ok, "nfv exits cleanly:\n{out}");
     assert!(
