@@ -2,6 +2,7 @@
 
 mod api;
 mod client;
+mod daemon;
 mod demo;
 mod graph_cmd;
 mod http;
@@ -36,6 +37,21 @@ enum Command {
     Run {
         /// Topology file (YAML).
         file: PathBuf,
+    },
+    /// Start a topology in the background: returns once it forwards (exit 0), or prints
+    /// its start-up error and exits 1 (what it made already removed). Logs go to
+    /// /run/nfv/NAME.log.
+    Up {
+        /// Topology file (YAML).
+        file: PathBuf,
+    },
+    /// Stop a running topology and wait until everything it made is removed.
+    Down {
+        /// The topology's name.
+        name: String,
+        /// Seconds to wait for the cleanup.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
     },
     /// Validate a topology file without touching the system. Exit 1 on any problem.
     Check {
@@ -112,6 +128,10 @@ fn main() -> ExitCode {
         Command::Trace(args) => client::trace(args),
         Command::Capture(args) => client::capture(args),
         Command::Graph { file, output } => graph_cmd::run(file, output.as_deref()),
+        Command::Up { file } => up(file, cli.verbose),
+        Command::Down { name, timeout } => {
+            daemon::down(name, std::time::Duration::from_secs(*timeout))
+        }
         Command::Ps(args) => client::ps(args),
         Command::Inspect(args) => client::inspect(args),
     };
@@ -146,6 +166,13 @@ fn load(file: &Path) -> Option<nfv_config::Topology> {
             None
         }
     }
+}
+
+fn up(file: &Path, verbose: u8) -> Result<ExitCode> {
+    let Some(topo) = load(file) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    daemon::up(file, &topo.name, verbose)
 }
 
 fn check(file: &Path) -> ExitCode {
@@ -306,7 +333,9 @@ fn run(file: &Path) -> Result<ExitCode> {
         socket_path.display(),
         topo.name
     );
+    daemon::notify("READY=1");
     let stopped = running.join();
+    daemon::notify("STOPPING=1");
     let (report, conservation) = match stopped {
         Ok(s) => {
             // Close every TAP/packet socket before removing namespaces and devices.

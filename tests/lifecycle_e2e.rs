@@ -64,6 +64,17 @@ struct Guard {
     dirs: Vec<std::path::PathBuf>,
 }
 
+impl Guard {
+    fn new(namespaces: &[&str], links: &[&str], dirs: &[&std::path::Path]) -> Guard {
+        let own = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect();
+        Guard {
+            namespaces: own(namespaces),
+            links: own(links),
+            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+        }
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         remove_objects(&self.namespaces, &self.links);
@@ -82,6 +93,16 @@ fn sh(args: &[&str]) {
     );
 }
 
+/// Topology `name`: hosts `a` (`<net>.1/24`) and `b` (`<net>.2/24`) on switch `sw`, with
+/// `extra` lines after the name (e.g. a `metrics:` section).
+fn two_hosts(name: &str, net: &str, extra: &str) -> String {
+    format!(
+        "name: {name}\n{extra}nodes:\n  a:  {{ kind: host, address: {net}.1/24 }}\n  \
+         b:  {{ kind: host, address: {net}.2/24 }}\n  sw: {{ kind: switch }}\n\
+         links:\n  - endpoints: [a, sw:p1]\n  - endpoints: [b, sw:p2]\n"
+    )
+}
+
 /// Observation 1: `nfv run examples/switch.yaml` (no `metrics:`), then `nfv show fdb` with
 /// no address finds the one running topology's control socket. With two running it says
 /// which; `-n` picks one; `nfv ps` and `nfv inspect` list them with what they made. A
@@ -92,11 +113,7 @@ fn show_reaches_a_topology_without_metrics_through_its_control_socket() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("nfv-rundir-lc1-{}", std::process::id()));
-    let guard = Guard {
-        namespaces: Vec::new(),
-        links: Vec::new(),
-        dirs: vec![dir.clone()],
-    };
+    let guard = Guard::new(&[], &[], &[&dir]);
     let d = dir.to_str().unwrap();
     let env = [("NFV_RUN_DIR", d)];
     let yaml = include_str!("../examples/switch.yaml");
@@ -168,10 +185,8 @@ fn show_reaches_a_topology_without_metrics_through_its_control_socket() {
     );
 
     // A second topology: no more "the only one".
-    let yaml2 = "name: lc1b\nnodes:\n  a: { kind: host, address: 10.66.0.1/24 }\n  \
-                 b: { kind: host, address: 10.66.0.2/24 }\n  sw: { kind: switch }\n\
-                 links:\n  - endpoints: [a, sw:p1]\n  - endpoints: [b, sw:p2]\n";
-    let run2 = Running::start_env("lc1b", yaml2, &["lc1b-a", "lc1b-b"], &[], &env);
+    let yaml2 = two_hosts("lc1b", "10.66.0", "");
+    let run2 = Running::start_env("lc1b", &yaml2, &["lc1b-a", "lc1b-b"], &[], &env);
     let (ok, _, err) = nfv_env(&["show", "fdb"], &env);
     assert!(!ok);
     assert!(
@@ -201,18 +216,6 @@ fn show_reaches_a_topology_without_metrics_through_its_control_socket() {
     drop(guard);
 }
 
-const T4: &str = "\
-name: lc4
-metrics: { listen: 127.0.0.1:19496 }
-nodes:
-  a:  { kind: host, address: 10.64.0.1/24 }
-  b:  { kind: host, address: 10.64.0.2/24 }
-  sw: { kind: switch }
-links:
-  - endpoints: [a, sw:p1]
-  - endpoints: [b, sw:p2]
-";
-
 /// Observation 4: any local user could read every port's traffic over the TCP API
 /// (`/api/v1/capture`) and arm traces. Now the control socket is root's (uid 65534 cannot
 /// connect, through nfv or curl), and TCP serves the read-only state and `/metrics` but
@@ -222,7 +225,12 @@ fn a_non_root_user_can_neither_use_the_socket_nor_capture_over_tcp() {
     if !require_root() {
         return;
     }
-    let mut run = Running::start("lc4", T4, &["lc4-a", "lc4-b"], &[]);
+    let mut run = Running::start(
+        "lc4",
+        &two_hosts("lc4", "10.64.0", "metrics: { listen: 127.0.0.1:19496 }\n"),
+        &["lc4-a", "lc4-b"],
+        &[],
+    );
     let sock = "/run/nfv/lc4.sock";
     let url = "http://localhost/api/v1/counters";
     // Root: fine, on the socket.
@@ -287,17 +295,6 @@ fn a_non_root_user_can_neither_use_the_socket_nor_capture_over_tcp() {
     assert!(ok, "{out}");
 }
 
-const T5: &str = "\
-name: lc5
-nodes:
-  a:  { kind: host, address: 10.65.0.1/24 }
-  b:  { kind: host, address: 10.65.0.2/24 }
-  sw: { kind: switch }
-links:
-  - endpoints: [a, sw:p1]
-  - endpoints: [b, sw:p2]
-";
-
 /// Observation 5: a second `nfv run` of a running topology called its namespaces
 /// "left over" and `nfv clean` removed a live instance's namespaces. Now both refuse,
 /// naming the pid, and the first instance keeps forwarding.
@@ -306,7 +303,12 @@ fn a_second_run_and_clean_refuse_a_live_topology_naming_its_pid() {
     if !require_root() {
         return;
     }
-    let mut run = Running::start("lc5", T5, &["lc5-a", "lc5-b"], &[]);
+    let mut run = Running::start(
+        "lc5",
+        &two_hosts("lc5", "10.65.0", ""),
+        &["lc5-a", "lc5-b"],
+        &[],
+    );
     let file = run.dir.0.join("topo.yaml");
     let file = file.to_str().unwrap();
     let pid = run.pid();
@@ -354,11 +356,7 @@ fn clean_removes_only_marked_leftovers_and_leaves_foreign_objects() {
     if !require_root() {
         return;
     }
-    let _guard = Guard {
-        namespaces: vec!["lc6-a".into()],
-        links: vec!["lc6-tap".into(), "lc6-tapp".into()],
-        dirs: Vec::new(),
-    };
+    let _guard = Guard::new(&["lc6-a"], &["lc6-tap", "lc6-tapp"], &[]);
     let dir = TempDir::new("lc6");
     let file = dir.file("topo.yaml", T6);
     let file = file.to_str().unwrap();
@@ -457,11 +455,7 @@ fn teardown_leaves_a_namespace_that_was_replaced_meanwhile() {
     if !require_root() {
         return;
     }
-    let _guard = Guard {
-        namespaces: vec!["xt-q1".into()],
-        links: Vec::new(),
-        dirs: Vec::new(),
-    };
+    let _guard = Guard::new(&["xt-q1"], &[], &[]);
     let mut run = Running::start("lc7", T7, &["xt-q1", "xt-q2"], &[]);
     sh(&["ip", "netns", "del", "xt-q1"]);
     sh(&["ip", "netns", "add", "xt-q1"]);
@@ -517,4 +511,145 @@ fn help_lists_every_function_kind() {
     for cmd in ["ps", "inspect"] {
         assert!(out.contains(&format!("  {cmd} ")), "{cmd} in:\n{out}");
     }
+}
+
+/// Stops a topology `nfv up` started (by name: the pid in its lock), then removes what the
+/// guard names, also when the test fails.
+struct Down(
+    &'static str,
+    #[allow(dead_code, reason = "dropped after the stop")] Guard,
+);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = Command::new(nfv_bin())
+            .args(["down", self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Daemon mode: `nfv up` returns once the topology forwards, `nfv ps --json` lists it,
+/// `nfv down` stops it and returns once everything it made is gone.
+#[test]
+fn up_ps_down_round_trip() {
+    if !require_root() {
+        return;
+    }
+    let dir = TempDir::new("lc2");
+    let file = dir.file("topo.yaml", &two_hosts("lc2", "10.69.0", ""));
+    let _down = Down("lc2", Guard::new(&["lc2-a", "lc2-b"], &[], &[]));
+    let (ok, out, err) = nfv(&["up", file.to_str().unwrap()]);
+    assert!(ok, "nfv up: {err}{out}");
+    assert!(out.contains("topology \"lc2\" is up (pid "), "{out}");
+    let pid: u32 = out
+        .split("(pid ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Forwarding at once: no wait after `up` returned.
+    assert!(ping("lc2-a", "10.69.0.2", 1), "a -> b right after nfv up");
+    let (ok, ps, err) = nfv(&["ps", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&ps).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "lc2")
+        .unwrap_or_else(|| panic!("lc2 in {v}"));
+    assert_eq!(me["pid"], pid);
+    // A second `up` refuses.
+    let (ok, _, err) = nfv(&["up", file.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains(&format!("is running (pid {pid})")),
+        "{err}"
+    );
+    let (ok, out, err) = nfv(&["down", "lc2"]);
+    assert!(ok, "nfv down: {err}");
+    assert!(out.contains("stopped"), "{out}");
+    // Down returned after the cleanup: nothing left, the process gone.
+    let ns = netns_list();
+    assert!(!ns.iter().any(|n| n.starts_with("lc2-")), "{ns:?}");
+    assert!(!std::path::Path::new("/run/nfv/lc2.sock").exists());
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty()
+            || state
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .trim_start()
+                .starts_with('Z'),
+        "pid {pid} exited: {state}"
+    );
+    let log = std::fs::read_to_string("/run/nfv/lc2.log").unwrap();
+    assert!(log.contains("packet accounting: every packet"), "{log}");
+    let (ok, _, err) = nfv(&["down", "lc2"]);
+    assert!(!ok && err.contains("not running"), "{err}");
+    let _ = std::fs::remove_file("/run/nfv/lc2.log");
+}
+
+/// A start-up error: `nfv up` prints it and exits non-zero, leaving nothing behind.
+#[test]
+fn up_prints_the_start_up_error_and_exits_non_zero() {
+    if !require_root() {
+        return;
+    }
+    let busy = std::net::TcpListener::bind("127.0.0.1:19497").unwrap();
+    let dir = TempDir::new("lc3");
+    let file = dir.file(
+        "topo.yaml",
+        &two_hosts("lc3", "10.70.0", "metrics: { listen: 127.0.0.1:19497 }\n"),
+    );
+    let _down = Down("lc3", Guard::new(&["lc3-a", "lc3-b"], &[], &[]));
+    let (ok, out, err) = nfv(&["up", file.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("couldn't listen for metrics on 127.0.0.1:19497"),
+        "{err}"
+    );
+    assert!(err.contains("did not start"), "{err}");
+    let ns = netns_list();
+    assert!(!ns.iter().any(|n| n.starts_with("lc3-")), "{ns:?}");
+    let (_, ps, _) = nfv(&["ps", "--json"]);
+    assert!(!ps.contains("\"lc3\""), "{ps}");
+    drop(busy);
+    let _ = std::fs::remove_file("/run/nfv/lc3.log");
+}
+
+/// `Type=notify`: with `$NOTIFY_SOCKET` set, `nfv run` sends `READY=1` once forwarding and
+/// `STOPPING=1` when it stops (sd_notify(3)).
+#[test]
+fn run_notifies_ready_and_stopping_on_notify_socket() {
+    if !require_root() {
+        return;
+    }
+    let dir = TempDir::new("lc8n");
+    let path = dir.0.join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let yaml = two_hosts("lc8", "10.71.0", "");
+    let mut run = Running::start_env(
+        "lc8",
+        &yaml,
+        &["lc8-a", "lc8-b"],
+        &[],
+        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+    );
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    assert!(
+        ping("lc8-a", "10.71.0.2", 1),
+        "forwarding when READY=1 arrived"
+    );
+    let (ok, out) = run.stop();
+    assert!(ok, "{out}");
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
 }
