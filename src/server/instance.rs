@@ -42,8 +42,11 @@ impl Instance {
             let mut w: Vec<usize> = pipeline
                 .placement
                 .iter()
-                .filter(|p| {
-                    p.name == name || p.name.split_once(':').is_some_and(|(n, _)| n == name)
+                // A port is `node:iface`; an element is its node's name (link elements,
+                // `a:x~b:y`, belong to no node).
+                .filter(|p| match p.name.split_once(':') {
+                    Some((n, _)) if p.is_port => n == name,
+                    _ => p.name == name,
                 })
                 .map(|p| p.worker)
                 .collect();
