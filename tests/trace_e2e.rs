@@ -48,8 +48,8 @@ fn trace_follows_a_ping_through_switch_router_firewall_and_nat() {
     let trace = Command::new(nfv_bin())
         .args([
             "trace",
-            "--api",
-            "127.0.0.1:19490",
+            "-n",
+            "t-trc",
             "--count",
             "1",
             "--seconds",
