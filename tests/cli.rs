@@ -53,7 +53,7 @@ fn check_accepts_the_example_and_rejects_a_bad_file() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "error: {f}:3:21: nodes.h1.adress: unknown field \"adress\", expected one of kind, address, gateway, queues, mac, mtu, ifname, worker\n{f}: 1 problem found\n",
+            "error: {f}:3:21: nodes.h1.adress: unknown field \"adress\", expected one of kind, address, gateway, queues, mac, mtu, ifname, worker; did you mean \"address\"?\n{f}: 1 problem found\n",
             f = bad.display()
         )
     );

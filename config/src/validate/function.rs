@@ -163,6 +163,7 @@ fn word(
                 names.join(", ")
             ),
         );
+        r.suggest(&v.value, names.iter().copied());
     }
     found
 }
