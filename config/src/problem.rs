@@ -39,6 +39,31 @@ pub struct Problem {
     pub help: Option<String>,
 }
 
+impl Problem {
+    /// A copy with the text shortened as [`Display`](fmt::Display) shortens it: for
+    /// output that is not one line of text (`nfv check --json`). An over-long value becomes
+    /// its first characters and `…` (no quotes, no length: the value is a string).
+    #[must_use]
+    pub fn shown(&self) -> Problem {
+        Problem {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+            path: short_path(&self.path),
+            value: self.value.as_deref().map(|v| {
+                if v.chars().count() <= SHOWN_CHARS {
+                    v.to_owned()
+                } else {
+                    v.chars().take(SHOWN_PREFIX).collect::<String>() + "…"
+                }
+            }),
+            message: short_message(&self.message),
+            suggestions: self.suggestions.clone(),
+            help: self.help.clone(),
+        }
+    }
+}
+
 /// Longest value, quoted string or path segment shown whole in a message, in characters.
 pub const SHOWN_CHARS: usize = 80;
 

@@ -5,6 +5,8 @@
 //! imports the server.
 
 mod capture;
+mod errors;
+mod ports;
 mod show;
 mod stats;
 mod trace;
