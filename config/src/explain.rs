@@ -12,7 +12,9 @@
 //!   between lines at 4): it left its mapping, and the next line is then too deep;
 //! * **a line deeper than a `key: value` line above it**: nothing nests under a key that
 //!   has a value;
-//! * **a dedent to a column no mapping above uses** (1 space where keys are at 0 and 2).
+//! * **a dedent to a column no mapping above uses** (1 space where keys are at 0 and 2);
+//! * **an unclosed `{` or `[`** (the parser says so on the next line it cannot read): the
+//!   opening bracket's line, with the caret under it.
 //!
 //! Each shows the lines involved with a caret under the place, `rustc` style; any other
 //! syntax error gets the caret at the parser's position only. The text is advice drawn from
@@ -102,14 +104,61 @@ fn spaces(n: usize) -> String {
     format!("{n} space{}", if n == 1 { "" } else { "s" })
 }
 
-/// The help for a syntax error the parser reported at `line:column` (1-based) of `text`.
-/// `None` when the position is not in the text.
-pub(crate) fn syntax_error(text: &str, line: usize, column: usize) -> Option<String> {
+/// The last `{` or `[` still open after `line:column` (1-based, that character included):
+/// (line, column, char). Quoted strings and comments are skipped.
+fn unclosed_bracket(src: &Src<'_>, line: usize, column: usize) -> Option<(usize, usize, char)> {
+    let mut open = Vec::new();
+    for n in 1..=line {
+        let mut quote = None;
+        let mut prev = ' ';
+        for (i, c) in src.line(n).chars().enumerate() {
+            if n == line && i + 1 > column {
+                break;
+            }
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '{' | '[') => open.push((n, i + 1, c)),
+                (None, '}' | ']') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    open.pop()
+}
+
+/// The help for a syntax error the parser reported at `line:column` (1-based) of `text`
+/// with `message`. `None` when the position is not in the text.
+pub(crate) fn syntax_error(
+    text: &str,
+    line: usize,
+    column: usize,
+    message: &str,
+) -> Option<String> {
     let src = Src {
         lines: text.lines().collect(),
     };
     if line == 0 || line > src.lines.len() {
         return None;
+    }
+    let about_brackets = ["flow mapping", "flow sequence", "unclosed bracket"]
+        .iter()
+        .any(|m| message.contains(m));
+    if about_brackets && let Some((l, c, b)) = unclosed_bracket(&src, line, column) {
+        let close = if b == '{' { '}' } else { ']' };
+        let note = format!("this {b} is not closed");
+        let words = format!(
+            "a flow {} that starts with {b} ends with {close}: close the {b} of line {l}",
+            if b == '{' { "mapping" } else { "list" }
+        );
+        let mut shown = vec![l, line];
+        shown.dedup();
+        return Some(render(&src, &shown, (l, c, &note), &words));
     }
     if let Some(col) = src.tab_in_indent(line) {
         let words = format!(
@@ -218,7 +267,7 @@ mod tests {
     #[test]
     fn a_dedented_key_with_a_value_is_named_not_the_line_after_it() {
         let text = "name: lab\nnodes:\n  sw1:\n    kind: switch\n  ageing: 300s\n    ports:\n";
-        let help = syntax_error(text, 6, 10).unwrap_or_default();
+        let help = syntax_error(text, 6, 10, "").unwrap_or_default();
         assert_eq!(
             help,
             "  |\n\
@@ -237,7 +286,7 @@ mod tests {
     #[test]
     fn a_line_deeper_than_a_key_with_a_value() {
         let text = "nodes:\n  sw1:\n    kind: switch\n      ageing: 300s\n";
-        let help = syntax_error(text, 4, 13).unwrap_or_default();
+        let help = syntax_error(text, 4, 13, "").unwrap_or_default();
         assert!(
             help.contains("4 |       ageing: 300s\n  |       ^ indented 6, deeper than line 3 (4)"),
             "{help}"
@@ -251,7 +300,7 @@ mod tests {
     #[test]
     fn a_dedent_to_no_open_column_lists_the_columns() {
         let text = "name: lab1\nnodes:\n  h1: { kind: host }\n sw1: { kind: switch }\n";
-        let help = syntax_error(text, 4, 2).unwrap_or_default();
+        let help = syntax_error(text, 4, 2, "").unwrap_or_default();
         assert!(
             help.contains("4 |  sw1: { kind: switch }\n  |  ^ indented 1"),
             "{help}"
@@ -263,12 +312,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unclosed_brace_is_shown_where_it_opens() {
+        let text = "nodes:\n  h1: { kind: host, x: \"{\" # {\n  h2: { kind: host }\n";
+        let msg = "while parsing a flow mapping, did not find expected ',' or '}'";
+        let help = syntax_error(text, 3, 5, msg).unwrap_or_default();
+        assert!(help.contains("2 |   h1: { kind: host"), "{help}");
+        assert!(
+            help.contains("\n  |       ^ this { is not closed\n3 |   h2"),
+            "{help}"
+        );
+        assert!(help.ends_with("close the { of line 2"), "{help}");
+        let help = syntax_error("a: [1, {b: 2}\n", 1, 14, "unclosed bracket '['");
+        assert!(help.is_some_and(|h| h.contains("^ this [ is not closed")));
+    }
+
+    #[test]
     fn a_tab_is_named_and_anything_else_gets_a_caret() {
-        let help = syntax_error("name: a\nnodes:\n\th1: {}\n", 3, 2).unwrap_or_default();
+        let help = syntax_error("name: a\nnodes:\n\th1: {}\n", 3, 2, "").unwrap_or_default();
         assert!(help.contains("3 | \th1: {}\n  | ^ a tab"), "{help}");
         assert!(help.contains("spaces only"), "{help}");
-        let help = syntax_error("a: [1, 2\n", 1, 4).unwrap_or_default();
+        let help = syntax_error("a: [1, 2\n", 1, 4, "mapping values").unwrap_or_default();
         assert_eq!(help, "  |\n1 | a: [1, 2\n  |    ^ here\n  |");
-        assert_eq!(syntax_error("a: 1\n", 7, 1), None);
+        assert_eq!(syntax_error("a: 1\n", 7, 1, ""), None);
     }
 }

@@ -308,7 +308,7 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
                 problem.column = f.column;
                 problem.path = render(&f.path);
                 problem.message = format!("YAML syntax error: {}", f.message);
-                problem.help = explain::syntax_error(text, f.line, f.column);
+                problem.help = explain::syntax_error(text, f.line, f.column, &f.message);
             }
             problem
         }
