@@ -235,3 +235,54 @@ fn a_pcap_node_needs_a_readable_pcap_file() {
         "{err}"
     );
 }
+
+/// Issue 15 defect 1: `read: /dev/zero` (or a FIFO) used to hang `nfv check` at 100 % CPU
+/// while it read the whole "file" before looking at its magic.
+#[test]
+fn nfv_check_refuses_dev_zero_and_a_fifo_at_once() {
+    let dir = TempDir::new("capz");
+    let fifo = dir.0.join("in.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let topo = dir.file(
+        "topo.yaml",
+        &format!(
+            "name: t-capz\nnodes:\n  a: {{ kind: pcap, read: /dev/zero }}\n  \
+             b: {{ kind: pcap, read: {} }}\n  sw1: {{ kind: switch }}\n\
+             links:\n  - endpoints: [a, sw1:p1]\n  - endpoints: [b, sw1:p2]\n",
+            fifo.display()
+        ),
+    );
+    let mut child = Command::new(nfv_bin())
+        .arg("check")
+        .arg(&topo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nfv check did not finish within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nodes.a.read: \"/dev/zero\": pcap file /dev/zero: not a regular file"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("pcap file {}: not a regular file", fifo.display())),
+        "{err}"
+    );
+}

@@ -112,6 +112,25 @@ impl Report<'_> {
     }
 }
 
+/// Open `path` for reading if it is a regular file; its length. A FIFO blocks the open until
+/// a writer comes and a device such as `/dev/zero` never ends, so anything else is refused
+/// (stat before open, fstat after). The error is the message's tail: `cannot read it: ...`
+/// or `not a regular file ...`.
+pub(crate) fn open_regular(path: &std::path::Path) -> Result<(std::fs::File, u64), String> {
+    let regular = |m: &std::fs::Metadata| {
+        if m.is_file() {
+            Ok(m.len())
+        } else {
+            Err("not a regular file (a FIFO, device or directory cannot be read)".to_owned())
+        }
+    };
+    let cannot = |e: std::io::Error| format!("cannot read it: {e}");
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let len = regular(&file.metadata().map_err(cannot)?)?;
+    Ok((file, len))
+}
+
 /// What stage 2 knows about a node while links are resolved.
 struct Draft {
     name: String,

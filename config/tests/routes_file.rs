@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use nfv_config::{NodeKind, load_file};
@@ -80,4 +81,43 @@ fn a_million_line_routes_file_loads() {
 /// A bijection on 0..2^20 (multiplying by an odd number mod 2^20), to shuffle the lines.
 fn scramble(i: u32) -> u32 {
     i.wrapping_mul(0x9e37_79b1) & ((1 << 20) - 1)
+}
+
+/// A `routes-file` that is `/dev/zero` or a FIFO used to hang the load (read to the end
+/// before parsing: /dev/zero has none, a FIFO blocks the open). Found while fuzzing the
+/// loader (issue 15). Now it is refused at once: only regular files are read.
+#[test]
+fn a_routes_file_that_is_a_device_or_fifo_is_refused_at_once() {
+    let dir = std::env::temp_dir().join(format!("nfv-routes-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let fifo = dir.join("routes.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for file in [PathBuf::from("/dev/zero"), fifo] {
+        let yaml = format!(
+            "name: t\nnodes:\n  r1:\n    kind: router\n    interfaces:\n      \
+             a: {{ address: 10.1.0.1/24 }}\n    routes-file: {}\n",
+            file.display()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(nfv_config::load_str("t.yaml", &yaml).map(|_| ()));
+        });
+        let err = match rx.recv_timeout(std::time::Duration::from_secs(2)) {
+            Ok(r) => r.expect_err("refused").to_string(),
+            Err(_) => panic!(
+                "loading routes-file {} did not finish within 2 s",
+                file.display()
+            ),
+        };
+        assert!(
+            err.contains(&format!(
+                "cannot read routes file {}: not a regular file",
+                file.display()
+            )),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

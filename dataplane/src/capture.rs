@@ -4,7 +4,8 @@
 //! Classic libpcap (not pcapng): a 24-byte global header (magic `0xa1b2c3d4`, version 2.4,
 //! snaplen, `LINKTYPE_ETHERNET`), then per frame a 16-byte record header (seconds,
 //! microseconds, captured length, original length) and the frame. [`PcapWriter`] writes
-//! little-endian files; [`read_pcap`] reads either byte order (microsecond magic only).
+//! little-endian files; [`PcapReader`] streams either byte order (microsecond magic only),
+//! [`read_pcap`] reads a whole file held in memory with it.
 //! Hand-written: it is ~100 lines, needs no dependency, and the data plane only ever
 //! writes/reads Ethernet frames whole.
 //!
@@ -87,6 +88,10 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
+/// Largest captured length a record may claim ([`SNAPLEN`], libpcap's maximum): a record
+/// header claiming more is a corrupt file (or not pcap at all), refused rather than read.
+pub const MAX_CAPLEN: usize = SNAPLEN as usize;
+
 /// One frame of a pcap file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PcapRecord {
@@ -103,7 +108,7 @@ pub struct PcapRecord {
 pub enum PcapError {
     /// Shorter than the global header, or a record is cut short.
     #[error("truncated pcap data at byte {0}")]
-    Truncated(usize),
+    Truncated(u64),
     /// Not a classic microsecond pcap file.
     #[error(
         "not a classic pcap file (magic {0:#010x}; pcapng and nanosecond files are not supported)"
@@ -112,47 +117,163 @@ pub enum PcapError {
     /// Not Ethernet.
     #[error("link type {0} is not Ethernet (1)")]
     LinkType(u32),
+    /// A record header claims more than [`MAX_CAPLEN`] bytes.
+    #[error("record at byte {at} claims {len} bytes (more than {MAX_CAPLEN}): corrupt pcap data")]
+    RecordTooLong {
+        /// Offset of the record header.
+        at: u64,
+        /// The captured length it claims.
+        len: u32,
+    },
+    /// Reading failed (other than end of file).
+    #[error("couldn't read pcap data: {0}")]
+    Io(String),
 }
 
-/// Parse a whole classic pcap file (either byte order).
-///
-/// # Errors
-/// [`PcapError`] on anything but an Ethernet, microsecond classic pcap file.
-pub fn read_pcap(bytes: &[u8]) -> Result<Vec<PcapRecord>, PcapError> {
-    let head = bytes.get(..24).ok_or(PcapError::Truncated(bytes.len()))?;
-    let raw = |b: &[u8]| [b[0], b[1], b[2], b[3]];
-    let magic = u32::from_le_bytes(raw(head));
-    let le = match magic {
-        PCAP_MAGIC => true,
-        m if m == PCAP_MAGIC.swap_bytes() => false,
-        m => return Err(PcapError::BadMagic(m)),
-    };
-    let u32_at = |b: &[u8], at: usize| {
-        let v = raw(&b[at..at + 4]);
-        if le {
+/// The header of one record, as [`PcapReader::next_into`] returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Seconds since the epoch.
+    pub ts_sec: u32,
+    /// Microseconds.
+    pub ts_usec: u32,
+    /// Captured length: the frame's bytes in the file (at most [`MAX_CAPLEN`]).
+    pub caplen: usize,
+}
+
+/// Fill `buf`; the bytes read, fewer than `buf.len()` only at the end of the data.
+fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> Result<usize, PcapError> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(PcapError::Io(e.to_string())),
+        }
+    }
+    Ok(got)
+}
+
+/// A streaming reader of a classic pcap file (either byte order, microsecond magic,
+/// Ethernet): the global header is checked by [`PcapReader::new`] before anything else is
+/// read, then one record at a time goes straight into the caller's buffer, so memory stays
+/// bounded whatever the file's size. Wrap a file in a `BufReader`: each record is two reads.
+#[derive(Debug)]
+pub struct PcapReader<R> {
+    r: R,
+    le: bool,
+    /// Offset of the next record header.
+    at: u64,
+}
+
+impl<R: io::Read> PcapReader<R> {
+    /// Read and check the 24-byte global header.
+    ///
+    /// # Errors
+    /// [`PcapError`] when the data is shorter than a header, not classic microsecond pcap,
+    /// not Ethernet, or cannot be read.
+    pub fn new(mut r: R) -> Result<PcapReader<R>, PcapError> {
+        let mut head = [0u8; 24];
+        let got = read_full(&mut r, &mut head)?;
+        if got < head.len() {
+            return Err(PcapError::Truncated(got as u64));
+        }
+        let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let le = match magic {
+            PCAP_MAGIC => true,
+            m if m == PCAP_MAGIC.swap_bytes() => false,
+            m => return Err(PcapError::BadMagic(m)),
+        };
+        let rd = PcapReader { r, le, at: 24 };
+        let link = rd.u32_at(&head, 20);
+        if link != LINKTYPE_ETHERNET {
+            return Err(PcapError::LinkType(link));
+        }
+        Ok(rd)
+    }
+
+    fn u32_at(&self, b: &[u8], at: usize) -> u32 {
+        let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if self.le {
             u32::from_le_bytes(v)
         } else {
             u32::from_be_bytes(v)
         }
-    };
-    let link = u32_at(head, 20);
-    if link != LINKTYPE_ETHERNET {
-        return Err(PcapError::LinkType(link));
     }
+
+    /// Read the next record: its frame goes into `buf` (the first `buf.len()` bytes of it
+    /// if it is longer: `caplen > buf.len()` tells the caller it was cut; the rest is read
+    /// past). `Ok(None)` at the end of the data.
+    ///
+    /// # Errors
+    /// [`PcapError::Truncated`] for a record cut short, [`PcapError::RecordTooLong`],
+    /// [`PcapError::Io`]. The reader is then positioned nowhere useful.
+    pub fn next_into(&mut self, buf: &mut [u8]) -> Result<Option<RecordHeader>, PcapError> {
+        let at = self.at;
+        let mut h = [0u8; 16];
+        match read_full(&mut self.r, &mut h)? {
+            0 => return Ok(None),
+            16 => {}
+            _ => return Err(PcapError::Truncated(at)),
+        }
+        let caplen = self.u32_at(&h, 8);
+        if caplen as usize > MAX_CAPLEN {
+            return Err(PcapError::RecordTooLong { at, len: caplen });
+        }
+        let caplen = caplen as usize;
+        let keep = caplen.min(buf.len());
+        if read_full(&mut self.r, &mut buf[..keep])? < keep {
+            return Err(PcapError::Truncated(at));
+        }
+        let rest = (caplen - keep) as u64;
+        if rest > 0 {
+            let skipped = io::copy(&mut io::Read::take(&mut self.r, rest), &mut io::sink())
+                .map_err(|e| PcapError::Io(e.to_string()))?;
+            if skipped < rest {
+                return Err(PcapError::Truncated(at));
+            }
+        }
+        self.at = at + 16 + caplen as u64;
+        Ok(Some(RecordHeader {
+            ts_sec: self.u32_at(&h, 0),
+            ts_usec: self.u32_at(&h, 4),
+            caplen,
+        }))
+    }
+
+    /// The underlying reader.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.r
+    }
+}
+
+impl<R: io::Read + io::Seek> PcapReader<R> {
+    /// Go back to the first record (for a replay in a loop).
+    ///
+    /// # Errors
+    /// The seek's error.
+    pub fn rewind(&mut self) -> io::Result<()> {
+        self.r.seek(io::SeekFrom::Start(24))?;
+        self.at = 24;
+        Ok(())
+    }
+}
+
+/// Parse a whole classic pcap file held in memory (either byte order).
+///
+/// # Errors
+/// [`PcapError`] on anything but an Ethernet, microsecond classic pcap file.
+pub fn read_pcap(bytes: &[u8]) -> Result<Vec<PcapRecord>, PcapError> {
+    let mut r = PcapReader::new(bytes)?;
     let mut out = Vec::new();
-    let mut at = 24;
-    while at < bytes.len() {
-        let h = bytes.get(at..at + 16).ok_or(PcapError::Truncated(at))?;
-        let caplen = u32_at(h, 8) as usize;
-        let data = bytes
-            .get(at + 16..at + 16 + caplen)
-            .ok_or(PcapError::Truncated(at))?;
+    let mut buf = vec![0u8; MAX_CAPLEN];
+    while let Some(h) = r.next_into(&mut buf)? {
         out.push(PcapRecord {
-            ts_sec: u32_at(h, 0),
-            ts_usec: u32_at(h, 4),
-            data: data.to_vec(),
+            ts_sec: h.ts_sec,
+            ts_usec: h.ts_usec,
+            data: buf[..h.caplen].to_vec(),
         });
-        at += 16 + caplen;
     }
     Ok(out)
 }
@@ -288,6 +409,49 @@ mod tests {
         let mut raw_ip = be;
         raw_ip[20..24].copy_from_slice(&101u32.to_be_bytes());
         assert_eq!(read_pcap(&raw_ip), Err(PcapError::LinkType(101)));
+    }
+
+    #[test]
+    fn reader_streams_into_the_callers_buffer_and_refuses_absurd_records() {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        w.write(UNIX_EPOCH, &[1; 10]).unwrap();
+        w.write(UNIX_EPOCH, &[2; 3]).unwrap();
+        let bytes = w.finish().unwrap();
+        let mut r = PcapReader::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let mut buf = [0u8; 4];
+        let h = r.next_into(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            (h.caplen, buf),
+            (10, [1; 4]),
+            "cut to the buffer, length kept"
+        );
+        let h = r.next_into(&mut buf).unwrap().unwrap();
+        assert_eq!((h.caplen, &buf[..3]), (3, &[2u8; 3][..]));
+        assert_eq!(r.next_into(&mut buf), Ok(None));
+        r.rewind().unwrap();
+        assert_eq!(r.next_into(&mut buf).unwrap().unwrap().caplen, 10);
+
+        // A record claiming 4 GB is refused without reading (or allocating) anything.
+        let mut huge = bytes.clone();
+        huge[24 + 8..24 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            read_pcap(&huge),
+            Err(PcapError::RecordTooLong {
+                at: 24,
+                len: u32::MAX
+            })
+        );
+        // A frame cut short after a record header.
+        assert_eq!(
+            read_pcap(&bytes[..bytes.len() - 1]),
+            Err(PcapError::Truncated(24 + 16 + 10))
+        );
+        // The header is checked from the first 24 bytes: an endless source of zeros is
+        // refused at once (it used to be read whole first).
+        assert_eq!(
+            PcapReader::new(std::io::repeat(0)).map(|_| ()),
+            Err(PcapError::BadMagic(0))
+        );
     }
 
     #[test]

@@ -305,8 +305,15 @@ pub trait Element: Send {
     }
 
     /// Report element-specific counters and gauges (`learned`, `fdb_entries` …) as
-    /// `(stable_name, value)` pairs.
+    /// `(stable_name, value)` pairs, in the order of [`Element::counter_info`].
     fn counters(&self, _f: &mut dyn FnMut(&'static str, u64)) {}
+
+    /// What each of [`Element::counters`] is: its name, whether it only grows (an event
+    /// count) or goes up and down (a gauge: a table's size, packets held), and one line of
+    /// help. Metrics, `nfv show` and the docs read this instead of guessing from the name.
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        &[]
+    }
 
     /// Name of gate `gate` for reports (e.g. a switch port name). Default: the number.
     fn gate_name(&self, gate: u16) -> String {
@@ -317,6 +324,55 @@ pub trait Element: Send {
     /// rows, for the admin API. Called on request by the worker at the end of a round, never
     /// on the packet path. Default: none.
     fn tables(&self, _now: Instant, _out: &mut dyn FnMut(Table)) {}
+}
+
+/// Whether a counter only grows or goes up and down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CounterKind {
+    /// Counts events since start (Prometheus `counter`).
+    Counter,
+    /// A current level: a table's size, packets held (Prometheus `gauge`).
+    Gauge,
+}
+
+/// One element counter, declared next to the element ([`Element::counter_info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CounterInfo {
+    /// Stable name (`learned`, `fdb_entries`): a metrics label value.
+    pub name: &'static str,
+    /// Counter or gauge.
+    pub kind: CounterKind,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+impl CounterInfo {
+    /// An event count.
+    #[must_use]
+    pub const fn counter(name: &'static str, help: &'static str) -> CounterInfo {
+        CounterInfo {
+            name,
+            kind: CounterKind::Counter,
+            help,
+        }
+    }
+
+    /// A level.
+    #[must_use]
+    pub const fn gauge(name: &'static str, help: &'static str) -> CounterInfo {
+        CounterInfo {
+            name,
+            kind: CounterKind::Gauge,
+            help,
+        }
+    }
+
+    /// True for a gauge named `name` in `info`; an undeclared name is an event count.
+    #[must_use]
+    pub fn is_gauge(info: &[CounterInfo], name: &str) -> bool {
+        info.iter()
+            .any(|c| c.name == name && c.kind == CounterKind::Gauge)
+    }
 }
 
 /// Most rows an element puts in one [`Table`]; the rest are only counted in

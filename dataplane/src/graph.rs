@@ -309,6 +309,8 @@ pub struct ElementReport {
     pub held: u64,
     /// Element-specific counters.
     pub counters: Vec<(&'static str, u64)>,
+    /// What they are (counter or gauge, help): [`Element::counter_info`].
+    pub counter_info: &'static [crate::element::CounterInfo],
 }
 
 /// Counters of a whole graph.
@@ -735,6 +737,9 @@ impl Graph {
             .map(|p| {
                 let mut stats = p.port.stats();
                 stats.drops.merge(&p.runner_drops);
+                if let Some(k) = p.port.kernel_drops() {
+                    (stats.kernel_rx_drops, stats.kernel_tx_drops) = (k.rx, k.tx);
+                }
                 PortReport {
                     name: p.name.clone(),
                     ifname: p.port.name().to_string(),
@@ -765,6 +770,7 @@ impl Graph {
                     consumed: e.out.consumed(),
                     held: e.elem.held(),
                     counters,
+                    counter_info: e.elem.counter_info(),
                 }
             })
             .collect();

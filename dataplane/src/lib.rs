@@ -63,10 +63,10 @@ pub mod wire;
 pub mod worker;
 
 pub use element::{
-    Context, DropCounters, DropReason, Element, GateSpec, InputGate, OutputGate, Outputs, Reason,
-    ReasonInfo, TABLE_ROW_LIMIT, Table,
+    Context, CounterInfo, CounterKind, DropCounters, DropReason, Element, GateSpec, InputGate,
+    OutputGate, Outputs, Reason, ReasonInfo, TABLE_ROW_LIMIT, Table,
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
 pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool};
-pub use port::{Port, PortError, PortStats};
+pub use port::{LinkState, Port, PortError, PortStats};
 pub use time::Instant;

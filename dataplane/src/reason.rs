@@ -244,6 +244,10 @@ drop_reasons! {
         /// unknown GSO type, headers GSO cannot segment (an IPv4 fragment), NEEDS_CSUM on
         /// something other than the TCP/UDP checksum at the NAT.
         OffloadInvalid = "offload_invalid",
+        /// The port's device is gone (deleted under nfv: EBADFD/ENODEV/ENXIO) or its link is
+        /// down (ENETDOWN, or EIO writing to an administratively down TAP): the frame was not
+        /// sent.
+        PortDown = "port_down",
     }
 }
 

@@ -448,8 +448,9 @@ pub fn run(
     mode: PollMode,
 ) -> io::Result<WorkerStats> {
     let epoll = Epoll::new()?;
-    for (i, fd) in graph.rx_fds().into_iter().enumerate() {
-        if let Some(fd) = fd {
+    let fds = graph.rx_fds();
+    for (i, fd) in fds.iter().enumerate() {
+        if let Some(fd) = *fd {
             epoll.add(fd, i as u64)?;
         }
     }
@@ -481,7 +482,16 @@ pub fn run(
             busy_since = Some(now);
         }
         for (port, e) in res.errors {
-            log_port_error(&mut err_log, port, &e, now);
+            if let crate::port::PortError::Lost { .. } = e {
+                // A dead fd stays "ready" (a deleted TAP polls EPOLLERR): out of the poller,
+                // or every sleep would end at once and the worker would spin on it.
+                if let Some(Some(fd)) = fds.get(port) {
+                    let _ = epoll.delete(*fd);
+                }
+                tracing::warn!("{}", port_lost_line(graph.port_name(port), &e));
+                continue;
+            }
+            log_port_error(&mut err_log, graph.port_name(port), port, &e, now);
         }
         if next_timer.is_some_and(|t| now >= t) {
             next_timer = graph.run_timers(now);
@@ -560,8 +570,32 @@ fn answer(
     }
 }
 
+/// The one line logged when port `name` (`node:iface`) loses its device.
+fn port_lost_line(name: &str, err: &crate::port::PortError) -> String {
+    format!(
+        "port {name} lost: {}; it is no longer polled and frames sent to it are dropped as port_down",
+        cause(err)
+    )
+}
+
+/// The line logged for `count` errors of port `name` (`node:iface`) in the last second.
+fn port_error_line(name: &str, err: &crate::port::PortError, count: u64) -> String {
+    format!(
+        "port {name}: {err}: {} ({count} in the last second)",
+        cause(err)
+    )
+}
+
+fn cause(err: &crate::port::PortError) -> String {
+    std::error::Error::source(err)
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// Log a port error, at most one line per port per second (with the count).
 fn log_port_error(
     log: &mut [(Instant, u64)],
+    name: &str,
     port: usize,
     err: &crate::port::PortError,
     now: Instant,
@@ -571,12 +605,7 @@ fn log_port_error(
     };
     entry.1 += 1;
     if now.saturating_since(entry.0) >= Duration::from_secs(1) {
-        tracing::warn!(
-            error = %err,
-            cause = %std::error::Error::source(err).map(|s| s.to_string()).unwrap_or_default(),
-            count = entry.1,
-            "port error"
-        );
+        tracing::warn!("{}", port_error_line(name, err, entry.1));
         *entry = (now, 0);
     }
 }
@@ -588,6 +617,29 @@ mod tests {
     use crate::graph::{Endpoint, GraphBuilder};
     use crate::packet::PacketPool;
     use crate::testing::{QueuePort, eth, mac};
+
+    #[test]
+    fn port_logs_name_the_node_and_interface() {
+        let read = crate::port::PortError::Read {
+            port: "eth0".into(),
+            source: io::Error::from_raw_os_error(libc::EFAULT),
+        };
+        let line = port_error_line("h2:eth0", &read, 3);
+        assert!(
+            line.starts_with("port h2:eth0: couldn't read from eth0: Bad address"),
+            "{line}"
+        );
+        assert!(line.ends_with("(3 in the last second)"), "{line}");
+        let lost = crate::port::PortError::Lost {
+            port: "eth0".into(),
+            source: io::Error::from_raw_os_error(libc::EBADFD),
+        };
+        let line = port_lost_line("h2:eth0", &lost);
+        assert!(
+            line.starts_with("port h2:eth0 lost: File descriptor in bad state"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn poll_modes_have_their_spin_windows() {

@@ -447,3 +447,111 @@ fn tap_moved_from_host_into_namespace() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A broadcast ARP-typed frame to write into a TAP port.
+fn port_frame(pool: &nfv_dataplane::PacketPool) -> nfv_dataplane::Batch {
+    let mut b = nfv_dataplane::Batch::new();
+    let mut p = pool.alloc().expect("buffer");
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    f.resize(60, 0);
+    assert!(p.extend_from_slice(&f));
+    assert!(b.push(p).is_ok());
+    b
+}
+
+/// Issue 15 defect 3: a TAP port whose interface is set down counts its tx as `port_down`
+/// and comes back when the link does; once the interface is deleted the port is gone —
+/// `PortError::Lost` once, then no syscall and every frame a `port_down` drop.
+#[test]
+fn tap_port_reports_a_down_link_and_a_lost_device() {
+    use nfv_dataplane::port::{TapDevice, TapPort};
+    use nfv_dataplane::{DropReason, LinkState, Port, PortError};
+    if !privileged() {
+        return;
+    }
+    let (ns, guard) = create_ns("pl");
+    let name = guard.0.clone();
+    let dev = ns
+        .run_in(|| TapDevice::create(TAP).expect("TAP"))
+        .expect("run_in");
+    let mut port = TapPort::new(dev, 1500);
+    let pool = nfv_dataplane::PacketPool::new(8, 2048);
+    ip(&["-n", &name, "link", "set", TAP, "up"]);
+    port.tx_burst(&mut port_frame(&pool));
+    assert_eq!(port.stats().tx_packets, 1);
+    assert_eq!(port.stats().link, LinkState::Up);
+
+    ip(&["-n", &name, "link", "set", TAP, "down"]);
+    port.tx_burst(&mut port_frame(&pool));
+    let s = port.stats();
+    assert_eq!(
+        (s.link, s.drops.get(DropReason::PortDown), s.tx_errors),
+        (LinkState::Down, 1, 0)
+    );
+    ip(&["-n", &name, "link", "set", TAP, "up"]);
+    port.tx_burst(&mut port_frame(&pool));
+    assert_eq!(port.stats().link, LinkState::Up, "back with the link");
+    assert_eq!(port.stats().tx_packets, 2);
+
+    ip(&["-n", &name, "link", "del", TAP]);
+    let mut b = nfv_dataplane::Batch::new();
+    match port.rx_burst(&pool, &mut b) {
+        Err(PortError::Lost { port: p, source }) => {
+            assert_eq!(p, TAP);
+            assert_eq!(source.raw_os_error(), Some(libc::EBADFD));
+        }
+        other => panic!("expected Lost, got {other:?}"),
+    }
+    assert!(
+        matches!(port.rx_burst(&pool, &mut b), Ok(0)),
+        "reported once"
+    );
+    assert_eq!(
+        port.stats().rx_errors,
+        0,
+        "a lost device is not a read error"
+    );
+    port.tx_burst(&mut port_frame(&pool));
+    let s = port.stats();
+    assert_eq!(
+        (s.link, s.drops.get(DropReason::PortDown), s.tx_packets),
+        (LinkState::Gone, 2, 2)
+    );
+    assert_eq!(pool.available(), 8);
+}
+
+/// Issue 15 defect 7: frames the namespace sends while nobody reads the TAP are dropped by
+/// the kernel (the TAP queue holds `txqueuelen` frames); the port reports them as kernel rx
+/// drops, read from the interface's counters at report time.
+#[test]
+fn tap_port_reports_the_kernels_drops() {
+    use nfv_dataplane::Port;
+    use nfv_dataplane::port::{TapDevice, TapPort};
+    if !privileged() {
+        return;
+    }
+    let (ns, guard) = create_ns("kd");
+    let name = guard.0.clone();
+    let dev = ns
+        .run_in(|| TapDevice::create_with_offload(TAP).expect("TAP"))
+        .expect("run_in");
+    let port = TapPort::new(dev, 1500);
+    ip(&["-n", &name, "link", "set", TAP, "txqueuelen", "100", "up"]);
+    let k = port
+        .kernel_drops()
+        .expect("a namespace TAP reports kernel drops");
+    assert_eq!((k.rx, k.tx), (0, 0));
+    let send = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
+         s.bind(('{TAP}', 0))\n\
+         f = b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x01\\x88\\xb5' + bytes(46)\n\
+         for _ in range(1000): s.send(f)\n"
+    );
+    ip(&["netns", "exec", &name, "python3", "-c", &send]);
+    let k = port.kernel_drops().expect("kernel drops");
+    // 1000 sent, at most 100 queued: the rest dropped in the kernel, nfv never saw them.
+    assert!(k.rx >= 800, "{k:?}");
+    assert_eq!(k.tx, 0);
+}

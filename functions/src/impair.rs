@@ -116,8 +116,8 @@ use std::num::NonZeroU64;
 use std::time::Duration;
 
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, Table,
 };
 
 /// Default frames held per direction (netem's default `limit`).
@@ -386,33 +386,79 @@ struct LaneCounters {
 }
 
 /// Counter names, per direction, in the order [`Lane::counters`] reports them.
-const COUNTER_NAMES: [[&str; 11]; 2] = [
-    [
+/// The counters of [`Element::counters`], in order (a to b, then b to a), with their
+/// type and help.
+pub const IMPAIR_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::counter(
         "a_to_b_passed",
+        "a to b: frames sent on (at once or after their delay).",
+    ),
+    CounterInfo::counter(
         "a_to_b_delayed",
+        "a to b: frames held for a delay, jitter or the rate.",
+    ),
+    CounterInfo::counter(
         "a_to_b_lost",
-        "a_to_b_lost_random",
+        "a to b: frames lost by the loss model (random + burst).",
+    ),
+    CounterInfo::counter("a_to_b_lost_random", "a to b: frames lost by random loss."),
+    CounterInfo::counter(
         "a_to_b_lost_burst",
-        "a_to_b_duplicated",
+        "a to b: frames lost in a Gilbert-Elliott state.",
+    ),
+    CounterInfo::counter("a_to_b_duplicated", "a to b: extra copies made."),
+    CounterInfo::counter(
         "a_to_b_duplicate_no_buffer",
+        "a to b: copies not made: the packet pool was empty.",
+    ),
+    CounterInfo::counter(
         "a_to_b_reordered",
+        "a to b: frames sent ahead of delayed ones.",
+    ),
+    CounterInfo::counter(
         "a_to_b_rate_queued",
+        "a to b: frames that waited for an earlier one's transmission at the rate.",
+    ),
+    CounterInfo::counter(
         "a_to_b_queue_full",
-        "a_to_b_held",
-    ],
-    [
+        "a to b: frames dropped: limit frames were already held.",
+    ),
+    CounterInfo::gauge("a_to_b_held", "a to b: frames held now."),
+    CounterInfo::counter(
         "b_to_a_passed",
+        "b to a: frames sent on (at once or after their delay).",
+    ),
+    CounterInfo::counter(
         "b_to_a_delayed",
+        "b to a: frames held for a delay, jitter or the rate.",
+    ),
+    CounterInfo::counter(
         "b_to_a_lost",
-        "b_to_a_lost_random",
+        "b to a: frames lost by the loss model (random + burst).",
+    ),
+    CounterInfo::counter("b_to_a_lost_random", "b to a: frames lost by random loss."),
+    CounterInfo::counter(
         "b_to_a_lost_burst",
-        "b_to_a_duplicated",
+        "b to a: frames lost in a Gilbert-Elliott state.",
+    ),
+    CounterInfo::counter("b_to_a_duplicated", "b to a: extra copies made."),
+    CounterInfo::counter(
         "b_to_a_duplicate_no_buffer",
+        "b to a: copies not made: the packet pool was empty.",
+    ),
+    CounterInfo::counter(
         "b_to_a_reordered",
+        "b to a: frames sent ahead of delayed ones.",
+    ),
+    CounterInfo::counter(
         "b_to_a_rate_queued",
+        "b to a: frames that waited for an earlier one's transmission at the rate.",
+    ),
+    CounterInfo::counter(
         "b_to_a_queue_full",
-        "b_to_a_held",
-    ],
+        "b to a: frames dropped: limit frames were already held.",
+    ),
+    CounterInfo::gauge("b_to_a_held", "b to a: frames held now."),
 ];
 
 /// Which counter a loss goes to.
@@ -708,7 +754,7 @@ impl Lane {
         ]
     }
 
-    fn counters(&self, names: &[&'static str; 11], f: &mut dyn FnMut(&'static str, u64)) {
+    fn counters(&self, info: &'static [CounterInfo], f: &mut dyn FnMut(&'static str, u64)) {
         let c = &self.c;
         let values = [
             c.passed,
@@ -723,8 +769,8 @@ impl Lane {
             c.queue_full,
             self.held() as u64,
         ];
-        for (name, v) in names.iter().zip(values) {
-            f(name, v);
+        for (c, v) in info.iter().zip(values) {
+            f(c.name, v);
         }
     }
 }
@@ -802,9 +848,13 @@ impl Element for Impair {
     }
 
     fn counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
-        for (lane, names) in self.lanes.iter().zip(&COUNTER_NAMES) {
-            lane.counters(names, f);
+        for (lane, info) in self.lanes.iter().zip(IMPAIR_COUNTERS.chunks(11)) {
+            lane.counters(info, f);
         }
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        IMPAIR_COUNTERS
     }
 
     /// One table, `impair`: a row per direction with its settings, the frames it holds and

@@ -52,8 +52,8 @@ use std::time::Duration;
 
 use ahash::RandomState;
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Reason, ReasonInfo, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, Reason, ReasonInfo, Table,
 };
 
 /// Default FDB size.
@@ -454,6 +454,36 @@ impl L2Switch {
     }
 }
 
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const SWITCH_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::counter("learned", "Source MACs learned into the FDB."),
+    CounterInfo::counter(
+        "moved",
+        "Learned MACs that moved to another port (station moves).",
+    ),
+    CounterInfo::counter(
+        "learn_table_full",
+        "Source MACs not learned: the FDB was at mac-table-size.",
+    ),
+    CounterInfo::counter(
+        "aged_out",
+        "FDB entries removed after ageing without traffic.",
+    ),
+    CounterInfo::counter(
+        "forwarded",
+        "Frames sent to the one port their destination was learned on.",
+    ),
+    CounterInfo::counter(
+        "flooded",
+        "Frames flooded to every other port of their VLAN (unknown unicast, broadcast, multicast).",
+    ),
+    CounterInfo::counter(
+        "flood_no_buffer",
+        "Flood copies not made: the packet pool was empty.",
+    ),
+    CounterInfo::gauge("fdb_entries", "Entries in the FDB now."),
+];
+
 impl Element for L2Switch {
     fn kind(&self) -> &'static str {
         "switch"
@@ -533,6 +563,10 @@ impl Element for L2Switch {
         f("flooded", self.c.flooded);
         f("flood_no_buffer", self.c.flood_no_buffer);
         f("fdb_entries", self.fdb.len() as u64);
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        SWITCH_COUNTERS
     }
 
     /// `fdb`: the live MAC table, sorted by VLAN and MAC.

@@ -181,6 +181,27 @@ mod drop_reason_docs {
         assert_eq!(fw.drop_reasons(), FwDrop::TABLE);
         assert_eq!(nat.drop_reasons(), NatDrop::TABLE);
         assert_eq!(r.drop_reasons(), RouterDrop::TABLE);
+        let imp = Impair::new(&ImpairConfig::default());
+        assert_eq!(imp.drop_reasons(), ImpairDrop::TABLE);
+        // Every function reports exactly the counters it declares, in order, so metrics
+        // and docs take counter/gauge and help from the declaration.
+        let elems: [&dyn Element; 5] = [&sw, &fw, &nat, &r, &imp];
+        for e in elems {
+            let mut reported = Vec::new();
+            e.counters(&mut |name, _| reported.push(name));
+            let declared: Vec<&str> = e.counter_info().iter().map(|c| c.name).collect();
+            assert_eq!(
+                reported,
+                declared,
+                "{}: counters() == counter_info()",
+                e.kind()
+            );
+            assert!(
+                e.counter_info().iter().all(|c| !c.help.is_empty()),
+                "{}: every counter has help",
+                e.kind()
+            );
+        }
     }
 
     /// The README section between the markers is [`drop_reason_table`]; `NFV_BLESS=1`

@@ -128,6 +128,9 @@ pub fn counters_json(snaps: &[Snapshot]) -> Value {
                 "rx_no_buffer": st.rx_no_buffer,
                 "rx_gso_packets": st.rx_gso_packets,
                 "tx_gso_segments": st.tx_gso_segments,
+                "link": st.link.as_str(),
+                "kernel_rx_drops": st.kernel_rx_drops,
+                "kernel_tx_drops": st.kernel_tx_drops,
                 "drops_total": st.drops.total(),
                 "drops": drops_json(&st.drops),
             })
@@ -305,6 +308,7 @@ mod tests {
                     consumed: 0,
                     held: 0,
                     counters: vec![("fdb_entries", 2)],
+                    counter_info: nfv_functions::l2_switch::SWITCH_COUNTERS,
                 }],
                 rings: Vec::new(),
             },

@@ -36,17 +36,12 @@ pub fn answer(ctl: &Controllers) -> Response {
     }
 }
 
-/// Element counters that are levels (a table's or a queue's current size), exported as the
-/// gauge `nfv_table_entries`; every other element counter only grows and is exported as
-/// `nfv_function_events_total`. Rule: the name ends in `_entries` or starts with `held_`, or is
-/// one of `fib_routes`, `sessions`, `mappings`, `hosts`, `flows`.
-pub fn is_level(counter: &str) -> bool {
-    counter.ends_with("_entries")
-        || counter.starts_with("held_")
-        || matches!(
-            counter,
-            "fib_routes" | "sessions" | "mappings" | "hosts" | "flows"
-        )
+/// True if element counter `name` of `e` is a level (a table's or a queue's current size),
+/// exported as the gauge `nfv_table_entries`; every other element counter only grows and is
+/// exported as `nfv_function_events_total`. The element says which
+/// ([`nfv_dataplane::Element::counter_info`]).
+fn is_level(e: &nfv_dataplane::graph::ElementReport, name: &str) -> bool {
+    nfv_dataplane::CounterInfo::is_gauge(e.counter_info, name)
 }
 
 /// Escape a label value: backslash, double quote and line feed.
@@ -173,6 +168,41 @@ pub fn render(snapshots: &[Snapshot]) -> String {
             );
         }
     }
+    let name = "nfv_port_kernel_drops_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Frames the kernel dropped at the port's device: rx before nfv read them (TAP queue full), tx after nfv wrote them.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        let k = [
+            ("rx", p.stats.kernel_rx_drops),
+            ("tx", p.stats.kernel_tx_drops),
+        ];
+        for (dir, n) in k {
+            let labels = [("node", node), ("port", port), ("direction", dir)];
+            sample(&mut out, name, &labels, n);
+        }
+    }
+    let name = "nfv_port_up";
+    header(
+        &mut out,
+        name,
+        "gauge",
+        "1 while the port's device works; 0 once its link went down or the device is gone.",
+    );
+    for p in &ports {
+        let (node, port) = split_port(&p.name, &p.ifname);
+        let up = p.stats.link == nfv_dataplane::LinkState::Up;
+        sample(
+            &mut out,
+            name,
+            &[("node", node), ("port", port)],
+            u64::from(up),
+        );
+    }
     let name = "nfv_port_drops_total";
     header(
         &mut out,
@@ -273,7 +303,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Current size of a function's table or queue (MAC table, ARP cache, routes, NAT sessions, flows, held packets).",
     );
     for e in &elems {
-        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(k)) {
+        for (table, n) in e.counters.iter().filter(|(k, _)| is_level(e, k)) {
             sample(
                 &mut out,
                 name,
@@ -290,7 +320,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
         "Function-specific event counters (learned MACs, ARP requests sent, NAT sessions created, ...).",
     );
     for e in &elems {
-        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(k)) {
+        for (event, n) in e.counters.iter().filter(|(k, _)| !is_level(e, k)) {
             sample(
                 &mut out,
                 name,
@@ -445,6 +475,7 @@ mod tests {
                     consumed: 0,
                     held: 0,
                     counters: vec![("learned", 2), ("fdb_entries", 2)],
+                    counter_info: nfv_functions::l2_switch::SWITCH_COUNTERS,
                 }],
                 rings: Vec::new(),
             },
@@ -535,6 +566,13 @@ nfv_port_tx_gso_segments_total{{node="h1",port="eth0"}} 0
 # TYPE nfv_port_errors_total counter
 nfv_port_errors_total{{node="h1",port="eth0",direction="rx"}} 0
 nfv_port_errors_total{{node="h1",port="eth0",direction="tx"}} 3
+# HELP nfv_port_kernel_drops_total Frames the kernel dropped at the port's device: rx before nfv read them (TAP queue full), tx after nfv wrote them.
+# TYPE nfv_port_kernel_drops_total counter
+nfv_port_kernel_drops_total{{node="h1",port="eth0",direction="rx"}} 0
+nfv_port_kernel_drops_total{{node="h1",port="eth0",direction="tx"}} 0
+# HELP nfv_port_up 1 while the port's device works; 0 once its link went down or the device is gone.
+# TYPE nfv_port_up gauge
+nfv_port_up{{node="h1",port="eth0"}} 1
 # HELP nfv_port_drops_total Frames dropped at a port, by reason (every reason is listed).
 # TYPE nfv_port_drops_total counter
 nfv_port_drops_total{{node="h1",port="eth0",reason="tx_full"}} 2
@@ -610,6 +648,24 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
 
     #[test]
     fn levels_are_tables_and_queues_only() {
+        use nfv_dataplane::CounterInfo;
+        let all: Vec<&CounterInfo> = [
+            nfv_functions::l2_switch::SWITCH_COUNTERS,
+            nfv_functions::router::ROUTER_COUNTERS,
+            nfv_functions::nat::NAT_COUNTERS,
+            nfv_functions::firewall::FIREWALL_COUNTERS,
+            nfv_functions::impair::IMPAIR_COUNTERS,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let is_gauge = |k: &str| {
+            let c = all
+                .iter()
+                .find(|c| c.name == k)
+                .unwrap_or_else(|| panic!("{k}"));
+            c.kind == nfv_dataplane::CounterKind::Gauge
+        };
         for k in [
             "fdb_entries",
             "arp_entries",
@@ -620,8 +676,9 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             "flows",
             "held_syns",
             "held_fragments",
+            "a_to_b_held",
         ] {
-            assert!(is_level(k), "{k}");
+            assert!(is_gauge(k), "{k}");
         }
         for k in [
             "learned",
@@ -631,7 +688,7 @@ nfv_worker_busy_seconds_total{{worker="0"}} 0.0015
             "fragments_held",
             "rules_matched_total",
         ] {
-            assert!(!is_level(k), "{k}");
+            assert!(!is_gauge(k), "{k}");
         }
     }
 }

@@ -139,14 +139,31 @@ impl Running {
     /// Write `yaml` to a file and start `nfv run` on it; wait until it says it is running.
     /// `namespaces`/`devices` name what the topology creates, for cleanup if nfv fails to.
     pub fn start(tag: &str, yaml: &str, namespaces: &[&str], devices: &[&str]) -> Running {
+        Running::start_logging(tag, yaml, namespaces, devices, false)
+    }
+
+    /// As [`Running::start`], with nfv's log (stderr) written to `nfv.log` in [`Running::dir`]
+    /// when `to_file` (read it with [`Running::log`]).
+    pub fn start_logging(
+        tag: &str,
+        yaml: &str,
+        namespaces: &[&str],
+        devices: &[&str],
+        to_file: bool,
+    ) -> Running {
         let dir = TempDir::new(tag);
         let file = dir.file("topo.yaml", yaml);
+        let stderr = if to_file {
+            Stdio::from(std::fs::File::create(dir.0.join("nfv.log")).unwrap())
+        } else {
+            Stdio::inherit()
+        };
         let mut child = Command::new(nfv_bin())
             .arg("run")
             .arg(&file)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -199,6 +216,11 @@ impl Running {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
+    }
+
+    /// nfv's log so far (started with [`Running::start_logging`] `to_file`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("nfv.log")).unwrap_or_default()
     }
 
     /// SIGTERM and wait (up to 20 s). Returns exit success and the rest of stdout.

@@ -439,9 +439,16 @@ fn routes_file(
     path: &str,
 ) -> Option<RoutesFile> {
     let full = r.base_dir.join(&file.value);
-    let bytes = match std::fs::read(&full) {
+    let read = super::open_regular(&full).and_then(|(mut f, len)| {
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        std::io::Read::read_to_end(&mut f, &mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| e.to_string())
+    });
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) => {
+            let e = e.strip_prefix("cannot read it: ").unwrap_or(&e).to_owned();
             r.bad(
                 file,
                 &format!("{path}.routes-file"),

@@ -10,9 +10,12 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Port, PortError, PortStats, tx_without_offload};
+use super::{
+    KernelDrops, Link, LinkState, Port, PortError, PortStats, tx_gone, tx_without_offload,
+};
 use crate::element::DropReason;
 use crate::packet::{Batch, PacketPool};
+use crate::sys::netlink::LinkDropsReader;
 use crate::sys::packet_socket;
 
 /// A [`Port`] over an `AF_PACKET` socket bound to one interface.
@@ -22,6 +25,11 @@ pub struct PacketSocketPort {
     name: String,
     max_frame: usize,
     stats: PortStats,
+    link: Link,
+    /// The interface's kernel drop counters (none if netlink could not be opened).
+    kernel: Option<LinkDropsReader>,
+    /// The socket's own drops so far (`PACKET_STATISTICS` resets on every read).
+    socket_drops: std::cell::Cell<u64>,
     /// Where GSO frames are cut into segments (this port takes no offload state).
     scratch: Vec<u8>,
 }
@@ -38,6 +46,9 @@ impl PacketSocketPort {
             name: name.to_string(),
             max_frame: super::max_frame(mtu),
             stats: PortStats::default(),
+            link: Link::default(),
+            kernel: LinkDropsReader::new(name).ok(),
+            socket_drops: std::cell::Cell::new(0),
             scratch: vec![0; super::max_frame(mtu)],
         })
     }
@@ -49,6 +60,9 @@ impl Port for PacketSocketPort {
     }
 
     fn rx_burst(&mut self, pool: &PacketPool, batch: &mut Batch) -> Result<usize, PortError> {
+        if let Some(gone) = self.link.rx_gone(&self.stats, &self.name) {
+            return gone;
+        }
         let fd = self.fd.as_raw_fd();
         let mut n = 0;
         while !batch.is_full() {
@@ -61,6 +75,7 @@ impl Port for PacketSocketPort {
             let cap = buf.len().saturating_sub(4);
             match packet_socket::recv(fd, &mut buf[..cap]) {
                 Ok((len, tag)) => {
+                    Link::rx_ok(&mut self.stats);
                     self.stats.rx_packets += 1;
                     self.stats.rx_bytes += len as u64;
                     if len > cap {
@@ -79,24 +94,27 @@ impl Port for PacketSocketPort {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    self.stats.rx_errors += 1;
-                    return Err(PortError::Read {
-                        port: self.name.clone(),
-                        source,
-                    });
-                }
+                Err(e) => return self.link.rx_failed(&mut self.stats, e, &self.name, n),
             }
         }
         Ok(n)
     }
 
     fn tx_burst(&mut self, batch: &mut Batch) {
+        if tx_gone(&mut self.stats, batch) {
+            return;
+        }
         let fd = self.fd.as_raw_fd();
         for pkt in batch.drain() {
+            if self.stats.link == LinkState::Gone {
+                // Found gone earlier in this burst: no more syscalls.
+                self.stats.drops.add(DropReason::PortDown, 1);
+                continue;
+            }
             // The VM's TAP is a device without offload from here: wire frames only.
             tx_without_offload(
                 &mut self.stats,
+                &mut self.link,
                 &mut self.scratch,
                 self.max_frame,
                 pkt,
@@ -111,6 +129,25 @@ impl Port for PacketSocketPort {
 
     fn stats(&self) -> PortStats {
         self.stats
+    }
+
+    /// rx: the socket's own drops plus the interface's `rx_dropped` (frames from the VM the
+    /// kernel dropped); tx: the interface's `tx_dropped` (frames for the VM its TAP queue had
+    /// no room for).
+    fn kernel_drops(&self) -> Option<KernelDrops> {
+        if let Ok(n) = packet_socket::drops_since_last(self.fd.as_raw_fd()) {
+            self.socket_drops
+                .set(self.socket_drops.get() + u64::from(n));
+        }
+        let link = self
+            .kernel
+            .as_ref()
+            .map(LinkDropsReader::read)
+            .unwrap_or_default();
+        Some(KernelDrops {
+            rx: self.socket_drops.get() + link.rx_dropped,
+            tx: link.tx_dropped,
+        })
     }
 }
 

@@ -16,9 +16,13 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Port, PortError, PortStats, count_tx_result, tx_without_offload};
+use super::{
+    KernelDrops, Link, LinkState, Port, PortError, PortStats, count_tx_result, tx_gone,
+    tx_without_offload,
+};
 use crate::element::DropReason;
 use crate::packet::{Batch, PacketBuf, PacketPool};
+use crate::sys::netlink::LinkDropsReader;
 use crate::sys::{fdio, tap};
 use crate::wire::gso::{self, VNET_HDR_LEN, VirtioNetHdr};
 
@@ -36,6 +40,9 @@ pub struct TapDevice {
     name: String,
     /// `TUN_F_*` offloads enabled (0: plain frames, no virtio header).
     offloads: u32,
+    /// The interface's kernel drop counters, read through a netlink socket made in its
+    /// namespace (a namespace host's device, queue 0 only; `None` where netlink failed).
+    kernel: Option<LinkDropsReader>,
 }
 
 impl TapDevice {
@@ -50,6 +57,7 @@ impl TapDevice {
             fd,
             name,
             offloads: 0,
+            kernel: None,
         })
     }
 
@@ -60,12 +68,26 @@ impl TapDevice {
     /// [`TapError`], including [`TapError::Offload`] when the kernel refuses the virtio
     /// header size or every offload set.
     pub fn create_with_offload(name: &str) -> Result<TapDevice, TapError> {
-        Self::offloaded(tap::open_tap_vnet_hdr(name)?)
+        let mut dev = Self::offloaded(tap::open_tap_vnet_hdr(name)?)?;
+        dev.watch_kernel_drops();
+        Ok(dev)
     }
 
     fn offloaded((fd, name): (OwnedFd, String)) -> Result<TapDevice, TapError> {
         let offloads = tap::set_offload(&fd, &name)?;
-        Ok(TapDevice { fd, name, offloads })
+        Ok(TapDevice {
+            fd,
+            name,
+            offloads,
+            kernel: None,
+        })
+    }
+
+    /// Read the interface's kernel drop counters at report time ([`Port::kernel_drops`]),
+    /// through a netlink socket made now, in the calling thread's namespace (the device's).
+    /// Best effort: without netlink the counters are simply not reported.
+    pub fn watch_kernel_drops(&mut self) {
+        self.kernel = LinkDropsReader::new(&self.name).ok();
     }
 
     /// `queues` queues of one multiqueue TAP `name`, each as [`TapDevice::create_with_offload`]
@@ -80,9 +102,14 @@ impl TapDevice {
         if queues <= 1 {
             return Ok(vec![TapDevice::create_with_offload(name)?]);
         }
-        (0..queues)
+        let mut devs = (0..queues)
             .map(|_| Self::offloaded(tap::open_tap_queue_vnet_hdr(name)?))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // One device: its counters are reported once, by queue 0.
+        if let Some(d) = devs.first_mut() {
+            d.watch_kernel_drops();
+        }
+        Ok(devs)
     }
 
     /// Make the device persistent (it stays after this fd closes) or not.
@@ -115,6 +142,7 @@ pub struct TapPort {
     dev: TapDevice,
     max_frame: usize,
     stats: PortStats,
+    link: Link,
     /// Pool of [`GSO_FRAME_MAX`]-sized buffers (offloading devices only).
     large: Option<PacketPool>,
     /// A large buffer not used by the last read, kept for the next.
@@ -134,6 +162,7 @@ impl TapPort {
             dev,
             max_frame,
             stats: PortStats::default(),
+            link: Link::default(),
             large: None,
             spare: None,
             scratch: vec![0; max_frame],
@@ -245,6 +274,9 @@ impl Port for TapPort {
     }
 
     fn rx_burst(&mut self, pool: &PacketPool, batch: &mut Batch) -> Result<usize, PortError> {
+        if let Some(gone) = self.link.rx_gone(&self.stats, &self.dev.name) {
+            return gone;
+        }
         let fd = self.dev.fd.as_raw_fd();
         let mut n = 0;
         while !batch.is_full() {
@@ -255,6 +287,7 @@ impl Port for TapPort {
             if self.vnet_hdr() {
                 match self.read_vnet(pkt) {
                     Ok(Some(Some(p))) => {
+                        Link::rx_ok(&mut self.stats);
                         // Cannot fail: checked !is_full above.
                         let _ = batch.push(p);
                         n += 1;
@@ -263,12 +296,8 @@ impl Port for TapPort {
                     Ok(None) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
-                        self.stats.rx_errors += 1;
-                        return Err(PortError::Read {
-                            port: self.dev.name.clone(),
-                            source,
-                        });
+                    Err(e) => {
+                        return self.link.rx_failed(&mut self.stats, e, &self.dev.name, n);
                     }
                 }
                 continue;
@@ -284,6 +313,7 @@ impl Port for TapPort {
                     self.stats.drops.add(DropReason::RxTruncated, 1);
                 }
                 Ok(len) => {
+                    Link::rx_ok(&mut self.stats);
                     pkt.set_len(len);
                     self.stats.rx_packets += 1;
                     self.stats.rx_bytes += len as u64;
@@ -293,24 +323,27 @@ impl Port for TapPort {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    self.stats.rx_errors += 1;
-                    return Err(PortError::Read {
-                        port: self.dev.name.clone(),
-                        source,
-                    });
-                }
+                Err(e) => return self.link.rx_failed(&mut self.stats, e, &self.dev.name, n),
             }
         }
         Ok(n)
     }
 
     fn tx_burst(&mut self, batch: &mut Batch) {
+        if tx_gone(&mut self.stats, batch) {
+            return;
+        }
         let fd = self.dev.fd.as_raw_fd();
         if !self.vnet_hdr() {
             for pkt in batch.drain() {
+                if self.stats.link == LinkState::Gone {
+                    // Found gone earlier in this burst: no more syscalls.
+                    self.stats.drops.add(DropReason::PortDown, 1);
+                    continue;
+                }
                 tx_without_offload(
                     &mut self.stats,
+                    &mut self.link,
                     &mut self.scratch,
                     self.max_frame,
                     pkt,
@@ -320,6 +353,10 @@ impl Port for TapPort {
             return;
         }
         for pkt in batch.drain() {
+            if self.stats.link == LinkState::Gone {
+                self.stats.drops.add(DropReason::PortDown, 1);
+                continue;
+            }
             let o = pkt.offload();
             let gso = match o.map(|o| gso::check(pkt.data(), &o)) {
                 None => false,
@@ -336,7 +373,7 @@ impl Port for TapPort {
             }
             let hdr = VirtioNetHdr::for_frame(pkt.data(), o).emit();
             let res = fdio::writev2(fd, &hdr, pkt.data());
-            count_tx_result(&mut self.stats, res, pkt.len());
+            count_tx_result(&mut self.stats, &mut self.link, res, pkt.len());
         }
     }
 
@@ -346,5 +383,16 @@ impl Port for TapPort {
 
     fn stats(&self) -> PortStats {
         self.stats
+    }
+
+    /// rx: the interface's `tx_dropped` (frames its stack sent that the TAP queue had no room
+    /// for: nfv did not read them in time); tx: its `rx_dropped` (frames nfv wrote that the
+    /// kernel dropped).
+    fn kernel_drops(&self) -> Option<KernelDrops> {
+        let d = self.dev.kernel.as_ref()?.read();
+        Some(KernelDrops {
+            rx: d.tx_dropped,
+            tx: d.rx_dropped,
+        })
     }
 }

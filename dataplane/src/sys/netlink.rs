@@ -342,6 +342,30 @@ impl Netlink {
             })
     }
 
+    /// The link's drop counters (`IFLA_STATS64` `rx_dropped`/`tx_dropped`, as `ip -s link`
+    /// shows them; they include the core stats a TAP counts when its queue is full).
+    ///
+    /// # Errors
+    ///
+    /// [`NetlinkError::Request`] with `ENODEV` if there is no such link.
+    pub fn link_drops(&mut self, index: u32) -> Result<LinkDrops, NetlinkError> {
+        let op = || format!("read the counters of link index {index}");
+        let link = self.get_link(index).map_err(|f| f.named(op()))?;
+        link.attributes
+            .into_iter()
+            .find_map(|attr| match attr {
+                LinkAttribute::Stats64(s) => Some(LinkDrops {
+                    rx_dropped: s.rx_dropped,
+                    tx_dropped: s.tx_dropped,
+                }),
+                _ => None,
+            })
+            .ok_or_else(|| NetlinkError::BadReply {
+                op: op(),
+                reason: "no IFLA_STATS64".into(),
+            })
+    }
+
     /// Adds `addr/prefix_len` to the link, like `ip addr add ADDR/LEN brd + dev DEV`:
     /// `IFA_LOCAL` and `IFA_ADDRESS` are both `addr`, and `IFA_BROADCAST` is the subnet's
     /// all-ones address unless the prefix is /31 or /32, which have no broadcast address
@@ -520,6 +544,53 @@ impl Netlink {
                 }
             }
         }
+    }
+}
+
+/// A link's kernel drop counters (see [`Netlink::link_drops`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkDrops {
+    /// Frames the kernel dropped on receive on this link.
+    pub rx_dropped: u64,
+    /// Frames the kernel dropped on transmit on this link (a TAP: its queue to the user
+    /// side was full).
+    pub tx_dropped: u64,
+}
+
+/// Reads one link's [`LinkDrops`] on demand (at snapshot time, never per packet) through a
+/// netlink socket of its own, made in the link's namespace. Keeps the last values read, so a
+/// link that is gone reports what it had.
+#[derive(Debug)]
+pub struct LinkDropsReader {
+    nl: std::cell::RefCell<Netlink>,
+    index: u32,
+    last: std::cell::Cell<LinkDrops>,
+}
+
+impl LinkDropsReader {
+    /// A reader for the link called `name` in the calling thread's namespace.
+    ///
+    /// # Errors
+    ///
+    /// [`NetlinkError`] if the socket cannot be opened or there is no such link.
+    pub fn new(name: &str) -> Result<LinkDropsReader, NetlinkError> {
+        let mut nl = Netlink::new()?;
+        let index = nl.link_index(name)?;
+        Ok(LinkDropsReader {
+            nl: std::cell::RefCell::new(nl),
+            index,
+            last: std::cell::Cell::new(LinkDrops::default()),
+        })
+    }
+
+    /// The counters now (the last ones read if they cannot be read now).
+    pub fn read(&self) -> LinkDrops {
+        if let Ok(mut nl) = self.nl.try_borrow_mut()
+            && let Ok(d) = nl.link_drops(self.index)
+        {
+            self.last.set(d);
+        }
+        self.last.get()
     }
 }
 

@@ -76,6 +76,32 @@ pub fn open(ifindex: u32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Frames the socket dropped (its receive buffer was full) since the last call:
+/// `PACKET_STATISTICS` `tp_drops`, which the kernel resets on every read.
+///
+/// # Errors
+/// The OS error of `getsockopt`.
+pub fn drops_since_last(fd: RawFd) -> io::Result<u32> {
+    // SAFETY: tpacket_stats is plain old data; all-zero is a valid value.
+    let mut st: libc::tpacket_stats = unsafe { zeroed() };
+    let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // SAFETY: `st` is a writable tpacket_stats and `len` holds its size, as PACKET_STATISTICS
+    // (TPACKET_V1/V2 sockets) requires.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&raw mut st).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.tp_drops)
+}
+
 fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: `value` is a live c_int and the length passed is its size.
     let rc = unsafe {

@@ -45,6 +45,22 @@ impl Epoll {
         }
     }
 
+    /// Stop watching `fd` (a port whose device is gone).
+    ///
+    /// # Errors
+    /// The OS error of `epoll_ctl`.
+    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+        // EPOLL_CTL_DEL ignores the event, but kernels before 2.6.9 wanted it non-null.
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Sleep until a watched fd is readable or `timeout` passes. Returns the number of
     /// ready fds (0 on timeout or EINTR).
     ///

@@ -30,6 +30,9 @@
 //!   types 3, 4, 5, 11, 12 — whose quoted packet belongs to an existing flow and was sent
 //!   by the error's destination); *invalid* (no flow and cannot start one: a TCP segment
 //!   without a pure SYN, an ICMP query reply, an ICMP error about nothing we track).
+//!   *Established* does not imply *related* (decided as nftables' `ct state` and iptables'
+//!   `--ctstate`, which users write as `established,related`): a policy allowing replies
+//!   lists both, or the ICMP errors path-MTU discovery and traceroute need are dropped.
 //! * **Invalid packets** (Linux INVALID) are counted (`invalid`) and go through the rules
 //!   like any other, but no `states` set contains *invalid*: only a rule without a state
 //!   condition can match them (that is "explicitly allowed"). Allowed, they pass without
@@ -97,8 +100,8 @@ use std::time::Duration;
 use ahash::RandomState;
 use nfv_dataplane::wire::{ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, eth_type, ip_proto};
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Reason, ReasonInfo, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, Reason, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -378,6 +381,48 @@ impl Firewall {
     }
 }
 
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const FIREWALL_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::counter("rules_matched_total", "Packets that matched a rule."),
+    CounterInfo::counter(
+        "default_policy_total",
+        "Packets no rule matched (the default policy applied).",
+    ),
+    CounterInfo::counter(
+        "rule_evaluations",
+        "Rules tried (first match wins): the cost of the rule list.",
+    ),
+    CounterInfo::gauge("flows", "Tracked flows now."),
+    CounterInfo::counter("flows_created", "Flows created by allowed new packets."),
+    CounterInfo::counter("flows_expired", "Flows removed after their idle timeout."),
+    CounterInfo::counter("established", "Packets of established flows."),
+    CounterInfo::counter("related", "ICMP errors about tracked flows."),
+    CounterInfo::counter("invalid", "Packets in no flow that cannot start one."),
+    CounterInfo::counter("arp_passed", "ARP frames passed."),
+    CounterInfo::counter(
+        "non_ip_passed",
+        "Non-IPv4, non-ARP frames passed (allow_non_ip).",
+    ),
+    CounterInfo::counter(
+        "fragments_passed",
+        "Non-initial fragments of allowed datagrams passed.",
+    ),
+    CounterInfo::counter("tcp_resets_sent", "TCP resets sent by reject rules."),
+    CounterInfo::counter(
+        "icmp_errors_sent",
+        "ICMP unreachables sent by reject rules.",
+    ),
+    CounterInfo::counter(
+        "rejects_rate_limited",
+        "Reject answers not sent: the token bucket was empty.",
+    ),
+    CounterInfo::counter(
+        "rejects_suppressed",
+        "Reject answers never sent by rule (about an ICMP error, a broadcast …).",
+    ),
+    CounterInfo::counter("no_buffer", "Answers not made: the packet pool was empty."),
+];
+
 impl Element for Firewall {
     fn kind(&self) -> &'static str {
         "firewall"
@@ -451,6 +496,10 @@ impl Element for Firewall {
         f("rejects_rate_limited", c.rejects_rate_limited);
         f("rejects_suppressed", c.rejects_suppressed);
         f("no_buffer", c.no_buffer);
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        FIREWALL_COUNTERS
     }
 
     /// `flows` (the live connections, oldest first as the table holds them; packets and

@@ -163,8 +163,8 @@ use nfv_dataplane::wire::{
 };
 use nfv_dataplane::wire::{arp, icmp as icmp_wire};
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, Reason, ReasonInfo, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, Reason, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -914,6 +914,95 @@ impl Nat44 {
     }
 }
 
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const NAT_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::gauge("sessions", "Sessions (5-tuple translations) now."),
+    CounterInfo::gauge(
+        "mappings",
+        "Endpoint mappings (inside endpoint to external endpoint) now.",
+    ),
+    CounterInfo::gauge("hosts", "Inside hosts with at least one session now."),
+    CounterInfo::gauge(
+        "held_syns",
+        "Unsolicited inbound SYNs held now (RFC 5382 REQ-4).",
+    ),
+    CounterInfo::gauge(
+        "held_fragments",
+        "Non-first fragments held for their first fragment now.",
+    ),
+    CounterInfo::counter("sessions_created", "Sessions created."),
+    CounterInfo::counter(
+        "sessions_expired",
+        "Sessions removed after their idle timeout.",
+    ),
+    CounterInfo::counter("mappings_created", "Endpoint mappings created."),
+    CounterInfo::counter(
+        "port_alloc_failed",
+        "New mappings refused: no free external port.",
+    ),
+    CounterInfo::counter(
+        "host_quota_exceeded",
+        "New sessions refused: the inside host had max-sessions-per-host.",
+    ),
+    CounterInfo::counter("table_full", "New sessions refused: max-sessions reached."),
+    CounterInfo::counter("in2out", "Packets translated inside to outside."),
+    CounterInfo::counter("out2in", "Packets translated outside to inside."),
+    CounterInfo::counter(
+        "hairpinned",
+        "Packets from inside to an external address of the NAT, translated back in (RFC 4787 REQ-9).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_translated",
+        "ICMP errors translated with their quoted packet (RFC 5508).",
+    ),
+    CounterInfo::counter(
+        "filtered",
+        "Inbound packets refused by the mapping's filtering (RFC 4787 REQ-8).",
+    ),
+    CounterInfo::counter(
+        "no_mapping",
+        "Inbound packets to an external endpoint with no mapping.",
+    ),
+    CounterInfo::counter(
+        "icmp_prohibited_sent",
+        "ICMP administratively prohibited (code 13) sent for refused new sessions.",
+    ),
+    CounterInfo::counter(
+        "syn_port_unreachable_sent",
+        "ICMP port unreachable sent for unsolicited SYNs held 6 s (RFC 5382 REQ-4).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_rate_limited",
+        "ICMP errors not sent: the token bucket was empty.",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_suppressed",
+        "ICMP errors never sent by rule (about an ICMP error, a broadcast …).",
+    ),
+    CounterInfo::counter("fragments_translated", "Fragments translated."),
+    CounterInfo::counter(
+        "fragments_held",
+        "Non-first fragments held until their first fragment came.",
+    ),
+    CounterInfo::counter(
+        "syn_held",
+        "Unsolicited inbound SYNs held (RFC 5382 REQ-4).",
+    ),
+    CounterInfo::counter(
+        "syn_superseded",
+        "Held SYNs dropped because the inside host opened the connection.",
+    ),
+    CounterInfo::counter(
+        "arp_replies",
+        "ARP replies sent for the external addresses.",
+    ),
+    CounterInfo::counter("arp_passed", "ARP frames passed between the sides."),
+    CounterInfo::counter(
+        "no_buffer",
+        "Packets not made (ICMP, ARP): the packet pool was empty.",
+    ),
+];
+
 impl Element for Nat44 {
     fn kind(&self) -> &'static str {
         "nat"
@@ -1002,6 +1091,10 @@ impl Element for Nat44 {
         f("arp_replies", c.arp_replies);
         f("arp_passed", c.arp_passed);
         f("no_buffer", c.no_buffer);
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        NAT_COUNTERS
     }
 
     /// `nat`: the live sessions, sorted by internal then remote endpoint.

@@ -73,8 +73,8 @@ use nfv_dataplane::wire::{
     ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, eth_dst, eth_src, eth_type,
 };
 use nfv_dataplane::{
-    Batch, Context, DropReason, Element, GateSpec, InputGate, Instant, OutputGate, Outputs,
-    PacketBuf, ReasonInfo, Table,
+    Batch, Context, CounterInfo, DropReason, Element, GateSpec, InputGate, Instant, OutputGate,
+    Outputs, PacketBuf, ReasonInfo, Table,
 };
 
 use crate::rate_limit::TokenBucket;
@@ -357,6 +357,57 @@ impl Ipv4Router {
     // ---------------------------------------------------------------- ARP
 }
 
+/// The counters of [`Element::counters`], in order, with their type and help.
+pub const ROUTER_COUNTERS: &[CounterInfo] = &[
+    CounterInfo::counter("forwarded", "IPv4 packets forwarded to a next hop."),
+    CounterInfo::counter("local_delivered", "Packets addressed to the router itself."),
+    CounterInfo::counter(
+        "echo_replies",
+        "ICMP echo replies sent (pings to the router).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_sent",
+        "ICMP errors sent (time exceeded, unreachable, fragmentation needed).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_rate_limited",
+        "ICMP errors not sent: the token bucket was empty (RFC 1812 4.3.2.8).",
+    ),
+    CounterInfo::counter(
+        "icmp_errors_suppressed",
+        "ICMP errors never sent by rule: about an ICMP error, a broadcast, a martian or a non-initial fragment (RFC 1812 4.3.2.7).",
+    ),
+    CounterInfo::counter("redirects_sent", "ICMP redirects sent (RFC 1812 5.2.7.2)."),
+    CounterInfo::counter(
+        "tcp_resets_sent",
+        "TCP resets sent for TCP to the router's own addresses.",
+    ),
+    CounterInfo::counter(
+        "fragments_created",
+        "Fragments made from packets larger than the egress MTU.",
+    ),
+    CounterInfo::counter(
+        "gso_segments_created",
+        "Segments made in software from GSO super-frames.",
+    ),
+    CounterInfo::counter("arp_requests_sent", "ARP requests sent for next hops."),
+    CounterInfo::counter(
+        "arp_replies_sent",
+        "ARP replies sent for the router's addresses.",
+    ),
+    CounterInfo::counter("arp_resolved", "Next hops resolved by ARP."),
+    CounterInfo::counter("arp_failed", "Next hops that did not answer ARP."),
+    CounterInfo::gauge("arp_entries", "Entries in the ARP cache now."),
+    CounterInfo::counter(
+        "no_buffer",
+        "Packets not made (ICMP, ARP, fragments): the packet pool was empty.",
+    ),
+    CounterInfo::gauge(
+        "fib_routes",
+        "Routes in the FIB (connected, local and static).",
+    ),
+];
+
 impl Element for Ipv4Router {
     fn kind(&self) -> &'static str {
         "router"
@@ -511,6 +562,10 @@ impl Element for Ipv4Router {
         f("arp_entries", self.arp.len() as u64);
         f("no_buffer", c.no_buffer);
         f("fib_routes", self.fib.routes() as u64);
+    }
+
+    fn counter_info(&self) -> &'static [CounterInfo] {
+        ROUTER_COUNTERS
     }
 
     /// `arp` (the neighbour cache, by address) and `routes` (connected, local, then static

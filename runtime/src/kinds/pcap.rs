@@ -48,22 +48,12 @@ impl Kind for Pcap {
     }
 }
 
-/// The port of a `kind: pcap` node: `read` parsed, `write` created (truncated).
+/// The port of a `kind: pcap` node: `read` opened and streamed, `write` created (truncated).
 fn create(name: &str, p: &PcapSpec) -> Result<(PcapPort, String)> {
-    use nfv_dataplane::capture::{PcapWriter, read_pcap};
-    let mut frames = Vec::new();
     let mut what = Vec::new();
     if let Some(f) = &p.read {
-        let bytes = std::fs::read(f)
-            .with_context(|| format!("pcap {name}: couldn't read {}", f.display()))?;
-        frames = read_pcap(&bytes)
-            .with_context(|| format!("pcap {name}: {}", f.display()))?
-            .into_iter()
-            .map(|r| r.data)
-            .collect();
         what.push(format!(
-            "replays {} frames of {}{}{}",
-            frames.len(),
+            "replays {}{}{}",
             f.display(),
             p.rate_pps
                 .map(|r| format!(" at {r} pps"))
@@ -71,17 +61,16 @@ fn create(name: &str, p: &PcapSpec) -> Result<(PcapPort, String)> {
             if p.repeat { " in a loop" } else { "" }
         ));
     }
-    let sink = match &p.write {
-        Some(f) => {
-            let file = std::fs::File::create(f)
-                .with_context(|| format!("pcap {name}: couldn't create {}", f.display()))?;
-            let out: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(file));
-            what.push(format!("records tx into {}", f.display()));
-            Some(PcapWriter::new(out).with_context(|| format!("pcap {name}: {}", f.display()))?)
-        }
-        None => None,
-    };
-    let port = PcapPort::new(PCAP_IFNAME, frames, sink, p.rate_pps, p.repeat)
-        .with_context(|| format!("pcap {name}: couldn't create its eventfd"))?;
+    if let Some(f) = &p.write {
+        what.push(format!("records tx into {}", f.display()));
+    }
+    let port = PcapPort::open(
+        PCAP_IFNAME,
+        p.read.as_deref(),
+        p.write.as_deref(),
+        p.rate_pps,
+        p.repeat,
+    )
+    .with_context(|| format!("pcap {name}"))?;
     Ok((port, format!("pcap {name}: {}", what.join(", "))))
 }
