@@ -1,5 +1,5 @@
 //! `--json`: one flag, the same on every command that prints results (`show`, `stats`,
-//! `check`). Field names are stable and documented in `docs/json.md`.
+//! `check`, `trace`). Field names are stable and documented in `docs/json.md`.
 //!
 //! A command that answers once prints one JSON document, indented (readable, and what `jq`
 //! and every JSON parser read); a stream (`stats`) prints one compact object per line
