@@ -194,7 +194,7 @@ fn admin_api_show_and_stats_on_a_running_topology() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no node has a impair table"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node has an impair table"));
     // stats --json: one object per line per sample.
     let (ok, stats, err) = nfv(&[
         "stats",

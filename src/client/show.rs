@@ -54,7 +54,12 @@ pub fn render_tables(v: &Value) -> String {
     let table = v["table"].as_str().unwrap_or("?");
     let nodes = v["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if nodes.is_empty() {
-        return format!("no node has a {table} table\n");
+        let article = if table.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        return format!("no node has {article} {table} table\n");
     }
     let strs = |x: &Value| -> Vec<String> {
         x.as_array()
@@ -181,6 +186,10 @@ mod tests {
         assert_eq!(
             render_tables(&json!({"table": "nat", "nodes": []})),
             "no node has a nat table\n"
+        );
+        assert_eq!(
+            render_tables(&json!({"table": "impair", "nodes": []})),
+            "no node has an impair table\n"
         );
     }
 
