@@ -1,11 +1,14 @@
 //! `nfv`: the command line. `run` and `check` a topology, `clean` after a crash, `demo`.
 
 mod api;
+mod check_cmd;
+mod cli_extras;
 mod client;
 mod daemon;
 mod demo;
 mod graph_cmd;
 mod http;
+mod output;
 mod report;
 mod server;
 
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use nfv_dataplane::worker::{self, Shutdown};
 use nfv_runtime::{self as runtime, instance, workers};
 
@@ -57,6 +60,8 @@ enum Command {
     Check {
         /// Topology file (YAML).
         file: PathBuf,
+        #[command(flatten)]
+        out: output::JsonArg,
     },
     /// Remove what a crashed run of a topology left behind: only namespaces and devices that
     /// carry its `nfv:<topology>` marker; refuses a running topology.
@@ -95,6 +100,10 @@ enum Command {
     /// Show what a running topology made: nodes, namespaces, interfaces (index, MAC,
     /// address), workers and links.
     Inspect(client::InspectArgs),
+    /// Print a shell completion script: `nfv completion bash > /etc/bash_completion.d/nfv`.
+    Completion(cli_extras::CompletionArgs),
+    /// Print the man page (`nfv man | man -l -`), or write every page with `--dir`.
+    Man(cli_extras::ManArgs),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -119,7 +128,8 @@ fn main() -> ExitCode {
     // The demo prints its own story on stdout; its info logs would repeat it.
     init_logging(cli.verbose, matches!(cli.command, Command::Demo));
     let res = match &cli.command {
-        Command::Check { file } => return check(file),
+        Command::Check { file, out } if out.json => check_cmd::check_json_cmd(file),
+        Command::Check { file, .. } => return check(file),
         Command::Run { file } => run(file),
         Command::Clean { file } => clean(file),
         Command::Demo => demo::run(),
@@ -134,6 +144,8 @@ fn main() -> ExitCode {
         }
         Command::Ps(args) => client::ps(args),
         Command::Inspect(args) => client::inspect(args),
+        Command::Completion(args) => cli_extras::completion(args, Cli::command()),
+        Command::Man(args) => cli_extras::man(args, Cli::command()),
     };
     match res {
         Ok(code) => code,
@@ -149,13 +161,13 @@ fn load(file: &Path) -> Option<nfv_config::Topology> {
     match nfv_config::load_file(file) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("warning: {w}");
+                check_cmd::print_problem(check_cmd::Severity::Warning, w);
             }
             Some(loaded.topology)
         }
         Err(e) => {
             for p in &e.problems {
-                eprintln!("error: {p}");
+                check_cmd::print_problem(check_cmd::Severity::Error, p);
             }
             eprintln!(
                 "{}: {} problem{} found",

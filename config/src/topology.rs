@@ -495,6 +495,16 @@ impl NatFiltering {
         "address-dependent",
         "address-and-port-dependent",
     ];
+
+    /// The `filtering:` word for this value (for logs and messages).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NatFiltering::EndpointIndependent => Self::NAMES[0],
+            NatFiltering::AddressDependent => Self::NAMES[1],
+            NatFiltering::AddressAndPortDependent => Self::NAMES[2],
+        }
+    }
 }
 
 /// NAT idle timeouts. Each is more than 0 and at most 1,000,000 s; values below the RFC floors
@@ -633,6 +643,16 @@ pub enum FwAction {
 impl FwAction {
     /// The `action:` strings, in the order messages list them.
     pub const NAMES: [&'static str; 3] = ["allow", "drop", "reject"];
+
+    /// The `action:` word for this value (for logs and messages).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FwAction::Allow => Self::NAMES[0],
+            FwAction::Drop => Self::NAMES[1],
+            FwAction::Reject => Self::NAMES[2],
+        }
+    }
 }
 
 /// Which way a packet crosses a firewall.

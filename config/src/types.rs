@@ -35,6 +35,9 @@ pub enum ParseError {
     /// `.` or `..`.
     #[error("interface name must not be \".\" or \"..\"")]
     IfNameDots,
+    /// A name Linux keeps for itself ([`RESERVED_IFNAMES`]); the text says why.
+    #[error("reserved interface name: {0}")]
+    IfNameReserved(&'static str),
     /// Not six colon-separated hex octets.
     #[error("invalid MAC address (expected six hex octets like 02:00:00:00:00:01)")]
     Mac,
@@ -55,7 +58,29 @@ pub enum ParseError {
     Duration,
 }
 
-/// A Linux network interface name: 1..=15 bytes, no `/`, `:` or whitespace, not `.` or `..`.
+/// Interface names that pass the kernel's syntax rules but cannot be an nfv interface, and
+/// why: refused by `nfv check` rather than failing at start-up.
+pub const RESERVED_IFNAMES: [(&str, &str); 4] = [
+    (
+        "lo",
+        "the loopback interface, which every network namespace already has",
+    ),
+    (
+        "all",
+        "the kernel refuses it (it is the /proc/sys/net/ipv4/conf/all entry)",
+    ),
+    (
+        "default",
+        "the kernel refuses it (it is the /proc/sys/net/ipv4/conf/default entry)",
+    ),
+    (
+        "bonding_masters",
+        "a file in /sys/class/net whenever the bonding driver is loaded",
+    ),
+];
+
+/// A Linux network interface name: 1..=15 bytes, no `/`, `:` or whitespace, not `.` or `..`,
+/// and none of the [`RESERVED_IFNAMES`].
 ///
 /// The same rules as the kernel's `dev_valid_name`, checked at load time so that a long name is
 /// a config error with a line number rather than an `EINVAL` from `TUNSETIFF` at run time.
@@ -88,6 +113,9 @@ impl FromStr for IfName {
         }
         if s.chars().any(char::is_whitespace) {
             return Err(ParseError::IfNameWhitespace);
+        }
+        if let Some((_, why)) = RESERVED_IFNAMES.iter().find(|(name, _)| *name == s) {
+            return Err(ParseError::IfNameReserved(why));
         }
         Ok(IfName(s.to_owned()))
     }
@@ -303,6 +331,8 @@ mod tests {
     #[case("fifteen-bytes-x")]
     #[case("vm1.tap")]
     #[case("...")]
+    #[case("lo0")]
+    #[case("Lo")]
     fn ifname_accepts(#[case] s: &str) {
         assert_eq!(s.parse::<IfName>().map(|n| n.to_string()), Ok(s.to_owned()));
     }
@@ -316,6 +346,9 @@ mod tests {
     #[case("a\tb", ParseError::IfNameWhitespace)]
     #[case(".", ParseError::IfNameDots)]
     #[case("..", ParseError::IfNameDots)]
+    #[case("lo", ParseError::IfNameReserved(RESERVED_IFNAMES[0].1))]
+    #[case("all", ParseError::IfNameReserved(RESERVED_IFNAMES[1].1))]
+    #[case("default", ParseError::IfNameReserved(RESERVED_IFNAMES[2].1))]
     fn ifname_rejects(#[case] s: &str, #[case] want: ParseError) {
         assert_eq!(s.parse::<IfName>(), Err(want));
     }

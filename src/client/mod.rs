@@ -6,7 +6,9 @@
 //! formatting; nothing here imports the server.
 
 mod capture;
+mod errors;
 mod inspect;
+mod ports;
 mod ps;
 mod show;
 mod stats;

@@ -6,8 +6,8 @@
 //! and the worker hands over an exact copy of all of them on request (see
 //! `nfv_dataplane::worker`). A client library (the tikv `prometheus` crate, or
 //! `prometheus-client`) would add a registry of its own counters that we would only copy the
-//! snapshot into at every scrape — `shared/research/crates.md` §3.3 recommends exactly such a
-//! custom collector — so its only remaining job would be the ~40 lines of formatting below.
+//! snapshot into at every scrape (both crates offer a custom collector for exactly this
+//! case), so its only remaining job would be the ~40 lines of formatting below.
 //! See `docs/metrics.md` for the metric names, label rules and example queries.
 
 use std::fmt::Write as _;

@@ -149,6 +149,7 @@ impl<'t> Fields<'t> {
                         known.join(", ")
                     ),
                 );
+                r.suggest(&k.value, known.iter().copied());
             }
         }
         Some(Fields { entries })
