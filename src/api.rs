@@ -13,6 +13,8 @@ use crate::http::query::{self, BadParam, Query};
 
 /// `GET /api/v1/topology`.
 pub const TOPOLOGY: &str = "/api/v1/topology";
+/// `GET /api/v1/instance`: this instance (pid, file, uptime) and what it made.
+pub const INSTANCE: &str = "/api/v1/instance";
 /// `GET /api/v1/counters`.
 pub const COUNTERS: &str = "/api/v1/counters";
 /// `GET /api/v1/tables/{table}[?node=NAME]`: this, then the table name.

@@ -137,6 +137,11 @@ pub fn run() -> Result<ExitCode> {
     let topo = nfv_config::load_str("<demo>", DEMO_TOPOLOGY)
         .map_err(|e| anyhow::anyhow!("built-in demo topology is invalid: {e}"))?
         .topology;
+    runtime::require_privileges()?;
+    let _lock = match runtime::instance::lock(&topo.name)? {
+        Ok(l) => l,
+        Err(held) => bail!("{held}: one demo at a time"),
+    };
     let clashes = runtime::preflight(&topo)?;
     if !clashes.is_empty() {
         for c in clashes {

@@ -1,10 +1,14 @@
 //! `nfv`: the command line. `run` and `check` a topology, `clean` after a crash, `demo`.
 
 mod api;
+mod check_cmd;
+mod cli_extras;
 mod client;
+mod daemon;
 mod demo;
 mod graph_cmd;
 mod http;
+mod output;
 mod report;
 mod server;
 
@@ -13,14 +17,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use nfv_dataplane::worker::{self, Shutdown};
-use nfv_runtime::{self as runtime, workers};
+use nfv_runtime::{self as runtime, instance, workers};
 
-/// A network-function-virtualization data plane: switches (routers, NAT and firewalls to
-/// come) wired to namespaces, VMs and host interfaces from one YAML topology file.
+/// A network-function-virtualization data plane: switches, routers, NAT and firewalls wired
+/// to namespaces, VMs and host interfaces from one YAML topology file.
 #[derive(Debug, Parser)]
-#[command(name = "nfv", version, about, long_about = None)]
+#[command(name = "nfv", version, long_about = None)]
 struct Cli {
     /// More logging (-v debug, -vv trace). `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -37,12 +41,30 @@ enum Command {
         /// Topology file (YAML).
         file: PathBuf,
     },
+    /// Start a topology in the background: returns once it forwards (exit 0), or prints
+    /// its start-up error and exits 1 (what it made already removed). Logs go to
+    /// /run/nfv/NAME.log.
+    Up {
+        /// Topology file (YAML).
+        file: PathBuf,
+    },
+    /// Stop a running topology and wait until everything it made is removed.
+    Down {
+        /// The topology's name.
+        name: String,
+        /// Seconds to wait for the cleanup.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Validate a topology file without touching the system. Exit 1 on any problem.
     Check {
         /// Topology file (YAML).
         file: PathBuf,
+        #[command(flatten)]
+        out: output::JsonArg,
     },
-    /// Remove namespaces and devices a topology would create (after a crashed run).
+    /// Remove what a crashed run of a topology left behind: only namespaces and devices that
+    /// carry its `nfv:<topology>` marker; refuses a running topology.
     Clean {
         /// Topology file (YAML).
         file: PathBuf,
@@ -72,6 +94,16 @@ enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    /// List the running topologies (from their control sockets in /run/nfv): name, pid,
+    /// uptime, file, ports, rx/tx pps, drops.
+    Ps(client::PsArgs),
+    /// Show what a running topology made: nodes, namespaces, interfaces (index, MAC,
+    /// address), workers and links.
+    Inspect(client::InspectArgs),
+    /// Print a shell completion script: `nfv completion bash > /etc/bash_completion.d/nfv`.
+    Completion(cli_extras::CompletionArgs),
+    /// Print the man page (`nfv man | man -l -`), or write every page with `--dir`.
+    Man(cli_extras::ManArgs),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -96,7 +128,8 @@ fn main() -> ExitCode {
     // The demo prints its own story on stdout; its info logs would repeat it.
     init_logging(cli.verbose, matches!(cli.command, Command::Demo));
     let res = match &cli.command {
-        Command::Check { file } => return check(file),
+        Command::Check { file, out } if out.json => check_cmd::check_json_cmd(file),
+        Command::Check { file, .. } => return check(file),
         Command::Run { file } => run(file),
         Command::Clean { file } => clean(file),
         Command::Demo => demo::run(),
@@ -105,6 +138,14 @@ fn main() -> ExitCode {
         Command::Trace(args) => client::trace(args),
         Command::Capture(args) => client::capture(args),
         Command::Graph { file, output } => graph_cmd::run(file, output.as_deref()),
+        Command::Up { file } => up(file, cli.verbose),
+        Command::Down { name, timeout } => {
+            daemon::down(name, std::time::Duration::from_secs(*timeout))
+        }
+        Command::Ps(args) => client::ps(args),
+        Command::Inspect(args) => client::inspect(args),
+        Command::Completion(args) => cli_extras::completion(args, Cli::command()),
+        Command::Man(args) => cli_extras::man(args, Cli::command()),
     };
     match res {
         Ok(code) => code,
@@ -120,13 +161,13 @@ fn load(file: &Path) -> Option<nfv_config::Topology> {
     match nfv_config::load_file(file) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("warning: {w}");
+                check_cmd::print_problem(check_cmd::Severity::Warning, w);
             }
             Some(loaded.topology)
         }
         Err(e) => {
             for p in &e.problems {
-                eprintln!("error: {p}");
+                check_cmd::print_problem(check_cmd::Severity::Error, p);
             }
             eprintln!(
                 "{}: {} problem{} found",
@@ -137,6 +178,13 @@ fn load(file: &Path) -> Option<nfv_config::Topology> {
             None
         }
     }
+}
+
+fn up(file: &Path, verbose: u8) -> Result<ExitCode> {
+    let Some(topo) = load(file) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    daemon::up(file, &topo.name, verbose)
 }
 
 fn check(file: &Path) -> ExitCode {
@@ -155,18 +203,51 @@ fn check(file: &Path) -> ExitCode {
     }
 }
 
+/// The topology's lock, or `None` having said who holds it and what to do.
+fn lock_or_say(topo: &nfv_config::Topology, what: &str) -> Result<Option<instance::Lock>> {
+    runtime::require_privileges()?;
+    match instance::lock(&topo.name)? {
+        Ok(lock) => Ok(Some(lock)),
+        Err(held) => {
+            let stop = match held.pid {
+                Some(pid) => format!("`kill {pid}` stops it"),
+                None => "stop it first".to_string(),
+            };
+            eprintln!("error: {held}: {what}; {stop}");
+            Ok(None)
+        }
+    }
+}
+
 fn clean(file: &Path) -> Result<ExitCode> {
     let Some(topo) = load(file) else {
         return Ok(ExitCode::FAILURE);
     };
-    let removed = runtime::clean(&topo)?;
-    if removed.is_empty() {
+    // Held while cleaning: no `nfv run` of this topology can start meanwhile.
+    let Some(_lock) = lock_or_say(&topo, "`nfv clean` removes only what a stopped run left")?
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let cleaned = runtime::clean(&topo)?;
+    if cleaned.removed.is_empty() && cleaned.foreign.is_empty() {
         println!("nothing to remove for topology {:?}", topo.name);
     }
-    for r in removed {
+    for r in &cleaned.removed {
         println!("removed {r}");
     }
-    Ok(ExitCode::SUCCESS)
+    for f in &cleaned.foreign {
+        eprintln!("left alone: {f}");
+    }
+    if cleaned.foreign.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} object(s) in the way of topology {:?} are not nfv's; nfv never removes them",
+            cleaned.foreign.len(),
+            topo.name
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 /// SIGINT/SIGTERM trigger `shutdown`; installed before anything is created so a signal
@@ -192,18 +273,29 @@ fn run(file: &Path) -> Result<ExitCode> {
     let Some(topo) = load(file) else {
         return Ok(ExitCode::FAILURE);
     };
+    // Held until everything this run made is removed (dropped last): the proof, for
+    // `nfv ps`, `nfv clean` and a second `nfv run`, that this topology is live.
+    let Some(lock) = lock_or_say(&topo, "a topology runs once")? else {
+        return Ok(ExitCode::FAILURE);
+    };
     let clashes = runtime::preflight(&topo)?;
     if !clashes.is_empty() {
         for c in &clashes {
             eprintln!("error: {c}");
         }
-        eprintln!(
-            "nothing was created; `nfv clean {}` removes all of them",
-            file.display()
-        );
+        if clashes.iter().any(|c| c.leftover) {
+            eprintln!(
+                "nothing was created; `nfv clean {}` removes the leftovers",
+                file.display()
+            );
+        } else {
+            eprintln!("nothing was created");
+        }
         return Ok(ExitCode::FAILURE);
     }
     // Bound before anything is created: a port in use stops here with nothing to clean up.
+    let socket_path = instance::socket_path(&topo.name);
+    let control = server::bind_socket(&socket_path)?;
     let metrics_listener = match &topo.metrics {
         Some(m) => Some((server::bind(m.listen)?, m.listen)),
         None => None,
@@ -220,30 +312,46 @@ fn run(file: &Path) -> Result<ExitCode> {
     let ports = pipeline.placement.iter().filter(|p| p.is_port).count();
     let nworkers = pipeline.graphs.len();
     let poll_mode = match topo.poll {
-        nfv_config::PollSpec::Adaptive => match topo.spin {
-            Some(d) => worker::PollMode::AdaptiveSpin(d),
-            None => worker::PollMode::Adaptive,
+        nfv_config::PollSpec::Adaptive => match (topo.spin, topo.cpu_budget) {
+            (None, None) => worker::PollMode::Adaptive,
+            (Some(d), None) => worker::PollMode::AdaptiveSpin(d),
+            (spin, Some(b)) => worker::PollMode::AdaptiveTuned {
+                spin: spin.unwrap_or(worker::SPIN_BEFORE_SLEEP),
+                wake_budget_ppm: b,
+            },
         },
         nfv_config::PollSpec::Busy => worker::PollMode::Busy,
     };
+    let me = server::instance::Instance::new(&topo, file, &socket_path, &pipeline, &resources);
     // On error `resources` is dropped on the way out, removing everything created.
     let (running, ctl) = workers::start(pipeline, &shutdown, poll_mode)?;
-    println!(
-        "nfv: topology {:?} running: {ports} ports on {nworkers} worker{}; Ctrl-C or SIGTERM stops it",
-        topo.name,
-        if nworkers == 1 { "" } else { "s" }
-    );
-    if let Some((listener, addr)) = metrics_listener {
-        if let Err(e) = server::spawn(listener, ctl, server::Info::new(&topo)) {
-            shutdown.trigger();
-            let _ = running.join();
-            return Err(e);
-        }
+    let (tcp, addr) = metrics_listener.unzip();
+    let state = server::State {
+        ctl,
+        info: server::Info::new(&topo),
+        instance: me,
+    };
+    if let Err(e) = server::spawn(control, tcp, state) {
+        shutdown.trigger();
+        let _ = running.join();
+        return Err(e);
+    }
+    if let Some(addr) = addr {
         tracing::info!(
-            "metrics: serving http://{addr}/metrics and the admin API http://{addr}/api/v1/"
+            "metrics: serving http://{addr}/metrics and the read-only admin API http://{addr}/api/v1/"
         );
     }
+    println!(
+        "nfv: topology {:?} running: {ports} ports on {nworkers} worker{}; control socket {} \
+         (`nfv show -n {}`); Ctrl-C or SIGTERM stops it",
+        topo.name,
+        if nworkers == 1 { "" } else { "s" },
+        socket_path.display(),
+        topo.name
+    );
+    daemon::notify("READY=1");
     let stopped = running.join();
+    daemon::notify("STOPPING=1");
     let (report, conservation) = match stopped {
         Ok(s) => {
             // Close every TAP/packet socket before removing namespaces and devices.
@@ -256,6 +364,7 @@ fn run(file: &Path) -> Result<ExitCode> {
         }
     };
     drop(resources);
+    drop(lock);
     print!("{}", report::format(&report));
     for e in &conservation {
         tracing::error!("packet accounting: {e}");

@@ -150,6 +150,76 @@ fn admin_api_show_and_stats_on_a_running_topology() {
         assert!(stats.contains(w), "{w} in:\n{stats}");
     }
 
+    // Ports, drops by reason and --json (docs/json.md). An unsolicited ping to the NAT's
+    // external address has no session: dropped by the NAT, with a counted reason.
+    let _ = ping_fails("t-adm-web", "203.0.113.2");
+    let ports = show(&["ports"]);
+    assert!(
+        has_line(&ports, &["PORT", "RX_PACKETS", "DROPS"]),
+        "{ports}"
+    );
+    assert!(has_line(&ports, &["pc1:eth0", "eth0"]), "{ports}");
+    let (ok, out, err) = nfv(&["show", "ports", "pc1", "--json", "--api", API]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = v["ports"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{v}");
+    assert_eq!(p[0]["name"], "pc1:eth0");
+    assert!(p[0]["rx_packets"].as_u64().unwrap() >= 4, "{v}");
+    let errors = show(&["errors"]);
+    let (ok, out, err) = nfv(&["show", "errors", "--json", "--api", API]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["errors"].as_array().unwrap();
+    let nat = rows.iter().find(|r| r["node"] == "nat1");
+    assert!(nat.is_some(), "a nat1 row:\n{errors}\n{v}");
+    for r in rows {
+        assert!(r["count"].as_u64().unwrap() > 0, "{r}");
+        assert!(!r["description"].as_str().unwrap().is_empty(), "{r}");
+        assert!(
+            has_line(
+                &errors,
+                &[r["node"].as_str().unwrap(), r["reason"].as_str().unwrap()]
+            ),
+            "{errors}"
+        );
+    }
+    let table = show(&["fdb", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&table).unwrap();
+    assert_eq!(v["table"], "fdb");
+    assert_eq!(v["nodes"][0]["node"], "lan");
+    // Nothing has the table: exit 1, the message on stderr.
+    let out = Command::new(nfv_bin())
+        .args(["show", "impair", "--api", API])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node has an impair table"));
+    // stats --json: one object per line per sample.
+    let (ok, stats, err) = nfv(&[
+        "stats",
+        "--json",
+        "--count",
+        "2",
+        "--interval",
+        "0.5",
+        "--api",
+        API,
+    ]);
+    assert!(ok, "{err}");
+    let samples: Vec<serde_json::Value> = stats
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 2, "{stats}");
+    for s in &samples {
+        assert!(s["interval_s"].as_f64().unwrap() > 0.4, "{s}");
+        assert!(s["time"].as_f64().unwrap() > 1.0e9, "{s}");
+        assert_eq!(s["ports"].as_array().unwrap().len(), 3, "{s}");
+        assert_eq!(s["functions"].as_array().unwrap().len(), 4, "{s}");
+        assert!(s["ports"][0]["rx_pps"].is_number(), "{s}");
+    }
+
     // The JSON itself, with curl.
     let get = |path: &str| {
         let o = Command::new("curl")

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const API: &str = "127.0.0.1:19480";
-
 const YAML: &str = "\
 name: t-cap
 metrics: { listen: 127.0.0.1:19480 }
@@ -63,7 +61,7 @@ fn capture_a_ping_and_read_it_with_tshark() {
     let out = Command::new(nfv_bin())
         .args(["capture", "nosuch:eth0", "-w"])
         .arg(&file)
-        .args(["-c", "1", "--seconds", "1", "--api", API])
+        .args(["-c", "1", "--seconds", "1", "-n", "t-cap"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -73,7 +71,7 @@ fn capture_a_ping_and_read_it_with_tshark() {
     let mut cap = Command::new(nfv_bin())
         .args(["capture", "h2:eth0", "-w"])
         .arg(&file)
-        .args(["-c", "6", "--seconds", "20", "--api", API])
+        .args(["-c", "6", "--seconds", "20", "-n", "t-cap"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

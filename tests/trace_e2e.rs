@@ -48,8 +48,8 @@ fn trace_follows_a_ping_through_switch_router_firewall_and_nat() {
     let trace = Command::new(nfv_bin())
         .args([
             "trace",
-            "--api",
-            "127.0.0.1:19490",
+            "-n",
+            "t-trc",
             "--count",
             "1",
             "--seconds",
@@ -66,6 +66,22 @@ fn trace_follows_a_ping_through_switch_router_firewall_and_nat() {
     assert!(ping("t-trc-pc1", "203.0.113.80", 1), "pc1 -> web");
     let out = trace.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    // --json: the API's answer (docs/json.md), one more ping.
+    let json = Command::new(nfv_bin())
+        .args(["trace", "--json", "-n", "t-trc", "--count", "1"])
+        .args(["--filter", "proto icmp and src 10.62.0.10"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(ping("t-trc-pc1", "203.0.113.80", 1), "pc1 -> web again");
+    let json = json.wait_with_output().unwrap();
+    assert!(json.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["filter"], "proto icmp and src 10.62.0.10");
+    assert_eq!(v["remaining"], 0, "{v}");
+    let lines = v["packets"][0]["lines"].as_array().unwrap();
+    assert_eq!(lines[0]["node"], "pc1:eth0", "{v}");
     let (ok, log) = run.stop();
     assert!(ok, "nfv run stopped cleanly:\n{log}");
     assert!(

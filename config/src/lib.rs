@@ -65,6 +65,18 @@
 //! keys and `[i]` for list items. The `"value"` part is left out when the problem is about a
 //! key or a whole mapping (unknown field, missing field) rather than a value.
 //!
+//! A misspelt field, kind, node or interface name gets the closest valid ones
+//! ([`Problem::suggestions`], by edit distance): `unknown field "mac-tabel-size", expected
+//! one of kind, mac-table-size, ageing, ports, worker; did you mean "mac-table-size"?`.
+//! Values, quoted names and path segments over [`SHOWN_CHARS`] characters are shortened
+//! (`"aaaa…" (10485760 bytes)`). A YAML syntax error also has a [`Problem::help`]: the
+//! source lines with a caret and, for indentation mistakes, the line where the indentation
+//! went wrong, which the parser's position is often one line past; `nfv check` prints it
+//! under the problem.
+//!
+//! Limits, stated as such when crossed: a topology file of at most [`MAX_FILE_BYTES`]
+//! (checked before it is read) and [`MAX_YAML_NODES`] YAML nodes.
+//!
 //! Problems in a routes file name that file and come after the topology file's, in line order,
 //! at most 20 per file and then a count of the rest:
 //!
@@ -73,10 +85,12 @@
 //! topo/routes.txt: and 4180 more problems in this file (only the first 20 are listed)
 //! ```
 
+mod explain;
 mod links;
 mod problem;
 mod raw;
 mod routes_file;
+mod suggest;
 mod syntax;
 mod topology;
 mod tree;
@@ -86,7 +100,7 @@ mod validate;
 use std::path::Path;
 
 pub use links::{LinkElement, LinkSpec, link_tables};
-pub use problem::{ConfigError, Problem};
+pub use problem::{ConfigError, Problem, SHOWN_CHARS};
 pub use topology::{
     DEFAULT_AGEING, DEFAULT_ARP_TIMEOUT, DEFAULT_HOST_IFNAME, DEFAULT_ICMP_BURST,
     DEFAULT_ICMP_RATE_LIMIT, DEFAULT_ICMP_TIMEOUT, DEFAULT_MAC_TABLE_SIZE, DEFAULT_MAX_FLOWS,
@@ -102,7 +116,48 @@ pub use topology::{
     VLAN_RANGE, VlanMode,
 };
 pub use tree::{Tree, TreeValue};
-pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError};
+pub use types::{IFNAME_MAX_LEN, IfName, Ipv4Cidr, MacAddr, ParseError, RESERVED_IFNAMES};
+
+/// Largest topology file, in bytes (16 MiB). Checked before the file is read or parsed, so a
+/// huge file is one clear problem ("the topology file is 50.0 MiB; the limit is 16 MiB")
+/// rather than a parser budget or memory error. A thousand-node topology is about 100 KiB;
+/// big route tables belong in a router's `routes-file`, which has no such limit.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Most YAML nodes (every key, value and list item counts one) in a topology file: the
+/// parser's budget, stated as such in the message when a file goes over it.
+pub const MAX_YAML_NODES: usize = 250_000;
+
+/// `bytes` as MiB: whole, else with one decimal.
+fn mib(bytes: u64) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        return format!("{} MiB", bytes >> 20);
+    }
+    #[allow(clippy::cast_precision_loss)] // display only
+    let m = bytes as f64 / f64::from(1u32 << 20);
+    format!("{m:.1} MiB")
+}
+
+/// The problem for a file over [`MAX_FILE_BYTES`].
+fn too_big(file: &str, bytes: u64) -> ConfigError {
+    ConfigError {
+        problems: vec![Problem {
+            file: file.to_owned(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            value: None,
+            message: format!(
+                "the topology file is {} ({bytes} bytes); the limit is {} \
+                 (put large route tables in a router's routes-file)",
+                mib(bytes),
+                mib(MAX_FILE_BYTES)
+            ),
+            suggestions: Vec::new(),
+            help: None,
+        }],
+    }
+}
 
 /// A topology that passed both stages, and the warnings found on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +175,9 @@ pub struct Loaded {
 ///
 /// # Errors
 ///
-/// A [`ConfigError`] with one problem if the file can't be read, isn't UTF-8 or fails stage 1
-/// (syntax and types), or with every problem found by stage 2 (meaning).
+/// A [`ConfigError`] with one problem if the file can't be read, is larger than
+/// [`MAX_FILE_BYTES`], isn't UTF-8 or fails stage 1 (syntax and types, at most
+/// [`MAX_YAML_NODES`] YAML nodes), or with every problem found by stage 2 (meaning).
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     let file = path.display().to_string();
     let io_error = |message: String| ConfigError {
@@ -132,8 +188,16 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
             path: String::new(),
             value: None,
             message,
+            suggestions: Vec::new(),
+            help: None,
         }],
     };
+    let size = std::fs::metadata(path)
+        .map_err(|e| io_error(format!("cannot read the file: {e}")))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(too_big(&file, size));
+    }
     let bytes = std::fs::read(path).map_err(|e| io_error(format!("cannot read the file: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| io_error(format!("the file is not UTF-8 text: {e}")))?;
@@ -161,10 +225,15 @@ pub fn load_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
 /// As [`load_file`], without the I/O error for the topology file itself. A routes file that
 /// cannot be read is one problem at the `routes-file:` value.
 pub fn load_str_in(file_name: &str, text: &str, base_dir: &Path) -> Result<Loaded, ConfigError> {
+    let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
+    if len > MAX_FILE_BYTES {
+        return Err(too_big(file_name, len));
+    }
     let options = serde_saphyr::options! {
         strict_booleans: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         with_snippet: false,
+        budget: serde_saphyr::budget! { max_nodes: MAX_YAML_NODES },
     };
     let raw: raw::RawTopology =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError {

@@ -3,7 +3,8 @@
 //! Nodes are one flat [`RawNode`] with every kind's fields optional, not an internally tagged
 //! enum: `#[serde(tag = "kind")]` buffers the node through serde's `Content`, which loses
 //! `Spanned` locations and points errors at the start of the node instead of the bad value
-//! (`shared/research/crates.md` §2). Which fields a kind allows is checked in stage 2.
+//! (serde's buffering has no place for the spans). Which fields a kind allows is checked in
+//! stage 2.
 //!
 //! Values that only have a *syntax* (CIDR, MAC, interface name, duration) are domain types
 //! parsed here, so their errors carry the value's own location. Integers are read as `i64` and
@@ -47,6 +48,9 @@ pub(crate) struct RawTopology {
     /// How long an adaptive worker polls after the last packet before it sleeps.
     #[serde(default)]
     pub spin: Option<Spanned<RawDuration>>,
+    /// Share of a core each adaptive worker may poll for predicted packets (a percentage).
+    #[serde(default)]
+    pub cpu_budget: Option<Spanned<String>>,
 }
 
 /// `metrics:`.

@@ -15,8 +15,10 @@
 use serde_saphyr::Error as YamlError;
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 
+use crate::explain;
 use crate::problem::Problem;
 use crate::raw::fields_of_kind;
+use crate::suggest;
 use crate::topology::KNOWN_KINDS;
 
 /// One step of a path: a mapping key or a sequence index.
@@ -214,7 +216,6 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
             usize::try_from(l.column()).unwrap_or(0),
         )
     });
-    let index = Index::build(text);
     let mut problem = Problem {
         file: file.to_owned(),
         line,
@@ -222,7 +223,15 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
         path: String::new(),
         value: None,
         message: String::new(),
+        suggestions: Vec::new(),
+        help: None,
     };
+    // Over a parser limit: say which, without indexing the (large) text again.
+    if let YamlError::Budget { breach, .. } = innermost(err) {
+        problem.message = budget_message(breach);
+        return problem;
+    }
+    let index = Index::build(text);
     // A value-level error: path and text of the value node at the error's position.
     let value_problem = |mut problem: Problem, message: String| {
         if let Some(e) = index.at(line, column, VALUE_ROLES) {
@@ -254,6 +263,7 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
                 "unknown field \"{field}\", expected one of {}",
                 expected.join(", ")
             );
+            problem.suggestions = suggest::closest(field, expected);
             problem
         }
         YamlError::DuplicateMappingKey { key, .. } => {
@@ -298,6 +308,7 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
                 problem.column = f.column;
                 problem.path = render(&f.path);
                 problem.message = format!("YAML syntax error: {}", f.message);
+                problem.help = explain::syntax_error(text, f.line, f.column, &f.message);
             }
             problem
         }
@@ -351,6 +362,30 @@ pub(crate) fn problem_from_yaml_error(file: &str, text: &str, err: &YamlError) -
         } => value_problem(problem, format!("expected {expected}, found {unexpected}")),
         YamlError::Message { msg, .. } => value_problem(problem, msg.clone()),
         other => value_problem(problem, without_location(&other.to_string())),
+    }
+}
+
+/// A parser budget breach in words, with the limit that was crossed.
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Nodes { .. } => format!(
+            "the file has more than {} YAML nodes (keys, values and list items count one each), \
+             the limit for a topology file (put large route tables in a router's routes-file)",
+            crate::MAX_YAML_NODES
+        ),
+        B::Depth { depth } => {
+            format!("the file nests {depth} levels deep, more than YAML allows here")
+        }
+        B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } => {
+            "the file uses too many YAML aliases or anchors".to_owned()
+        }
+        B::ScalarBytes { total_scalar_bytes } => {
+            format!(
+                "the file's values add up to {total_scalar_bytes} bytes, more than a topology file may hold"
+            )
+        }
+        other => format!("the file is too large or too complex for the YAML parser ({other:?})"),
     }
 }
 

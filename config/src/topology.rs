@@ -100,6 +100,10 @@ pub struct Topology {
     /// `spin:`: with `poll: adaptive`, how long a worker keeps polling after the last packet
     /// before it sleeps; `None`: the data plane's default (200 µs).
     pub spin: Option<std::time::Duration>,
+    /// `cpu-budget:`: with `poll: adaptive`, the share of a core (parts per million) a
+    /// worker may spend polling for packets it predicts from the gaps between earlier ones;
+    /// `None`: the data plane's default (5 %); 0 turns prediction off.
+    pub cpu_budget: Option<u32>,
 }
 
 /// Longest `spin:`.
@@ -491,6 +495,16 @@ impl NatFiltering {
         "address-dependent",
         "address-and-port-dependent",
     ];
+
+    /// The `filtering:` word for this value (for logs and messages).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NatFiltering::EndpointIndependent => Self::NAMES[0],
+            NatFiltering::AddressDependent => Self::NAMES[1],
+            NatFiltering::AddressAndPortDependent => Self::NAMES[2],
+        }
+    }
 }
 
 /// NAT idle timeouts. Each is more than 0 and at most 1,000,000 s; values below the RFC floors
@@ -629,6 +643,16 @@ pub enum FwAction {
 impl FwAction {
     /// The `action:` strings, in the order messages list them.
     pub const NAMES: [&'static str; 3] = ["allow", "drop", "reject"];
+
+    /// The `action:` word for this value (for logs and messages).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FwAction::Allow => Self::NAMES[0],
+            FwAction::Drop => Self::NAMES[1],
+            FwAction::Reject => Self::NAMES[2],
+        }
+    }
 }
 
 /// Which way a packet crosses a firewall.

@@ -35,6 +35,9 @@ pub enum ParseError {
     /// `.` or `..`.
     #[error("interface name must not be \".\" or \"..\"")]
     IfNameDots,
+    /// A name Linux keeps for itself ([`RESERVED_IFNAMES`]); the text says why.
+    #[error("reserved interface name: {0}")]
+    IfNameReserved(&'static str),
     /// Not six colon-separated hex octets.
     #[error("invalid MAC address (expected six hex octets like 02:00:00:00:00:01)")]
     Mac,
@@ -55,7 +58,29 @@ pub enum ParseError {
     Duration,
 }
 
-/// A Linux network interface name: 1..=15 bytes, no `/`, `:` or whitespace, not `.` or `..`.
+/// Interface names that pass the kernel's syntax rules but cannot be an nfv interface, and
+/// why: refused by `nfv check` rather than failing at start-up.
+pub const RESERVED_IFNAMES: [(&str, &str); 4] = [
+    (
+        "lo",
+        "the loopback interface, which every network namespace already has",
+    ),
+    (
+        "all",
+        "the kernel refuses it (it is the /proc/sys/net/ipv4/conf/all entry)",
+    ),
+    (
+        "default",
+        "the kernel refuses it (it is the /proc/sys/net/ipv4/conf/default entry)",
+    ),
+    (
+        "bonding_masters",
+        "a file in /sys/class/net whenever the bonding driver is loaded",
+    ),
+];
+
+/// A Linux network interface name: 1..=15 bytes, no `/`, `:` or whitespace, not `.` or `..`,
+/// and none of the [`RESERVED_IFNAMES`].
 ///
 /// The same rules as the kernel's `dev_valid_name`, checked at load time so that a long name is
 /// a config error with a line number rather than an `EINVAL` from `TUNSETIFF` at run time.
@@ -88,6 +113,9 @@ impl FromStr for IfName {
         }
         if s.chars().any(char::is_whitespace) {
             return Err(ParseError::IfNameWhitespace);
+        }
+        if let Some((_, why)) = RESERVED_IFNAMES.iter().find(|(name, _)| *name == s) {
+            return Err(ParseError::IfNameReserved(why));
         }
         Ok(IfName(s.to_owned()))
     }
@@ -233,6 +261,34 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, ParseError> {
     }
 }
 
+/// `30%`, `0.5%`, `0.0001%` as parts per million: a percentage from 0 to 100 with at most
+/// four decimals.
+///
+/// # Errors
+/// The message for a problem, naming the expected form.
+pub(crate) fn parse_percent(s: &str) -> Result<u32, String> {
+    let bad = || "expected a percentage from 0% to 100% (at most four decimals: 0.5%)".to_owned();
+    let n = s.strip_suffix('%').ok_or_else(bad)?;
+    let (whole, frac) = n.split_once('.').unwrap_or((n, ""));
+    if whole.is_empty()
+        || frac.len() > 4
+        || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: u32 = whole.parse().map_err(|_| bad())?;
+    let frac: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<4}").parse().map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(10_000)
+        .and_then(|w| w.checked_add(frac))
+        .filter(|p| *p <= 1_000_000)
+        .ok_or_else(bad)
+}
+
 /// Deserialize any scalar as a string and parse it with `FromStr`, so that the error (and its
 /// location) belongs to the value. Numbers are read as their text (`ageing: 300`).
 pub(crate) fn deserialize_parsed<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -275,6 +331,8 @@ mod tests {
     #[case("fifteen-bytes-x")]
     #[case("vm1.tap")]
     #[case("...")]
+    #[case("lo0")]
+    #[case("Lo")]
     fn ifname_accepts(#[case] s: &str) {
         assert_eq!(s.parse::<IfName>().map(|n| n.to_string()), Ok(s.to_owned()));
     }
@@ -288,6 +346,9 @@ mod tests {
     #[case("a\tb", ParseError::IfNameWhitespace)]
     #[case(".", ParseError::IfNameDots)]
     #[case("..", ParseError::IfNameDots)]
+    #[case("lo", ParseError::IfNameReserved(RESERVED_IFNAMES[0].1))]
+    #[case("all", ParseError::IfNameReserved(RESERVED_IFNAMES[1].1))]
+    #[case("default", ParseError::IfNameReserved(RESERVED_IFNAMES[2].1))]
     fn ifname_rejects(#[case] s: &str, #[case] want: ParseError) {
         assert_eq!(s.parse::<IfName>(), Err(want));
     }

@@ -62,6 +62,8 @@ impl Report<'_> {
             path: path.to_owned(),
             value,
             message,
+            suggestions: Vec::new(),
+            help: None,
         }
     }
 
@@ -79,6 +81,18 @@ impl Report<'_> {
     ) {
         let p = self.problem(at, path, value, message);
         self.errors.push(p);
+    }
+
+    /// Attach "did you mean" suggestions for `word` among `candidates` (in the order they
+    /// should be preferred on a tie) to the last error.
+    pub(crate) fn suggest<'c>(
+        &mut self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) {
+        if let Some(p) = self.errors.last_mut() {
+            p.suggestions = crate::suggest::closest(word, candidates);
+        }
     }
 
     /// An error about a value: its text is the `"value"` part.
@@ -536,6 +550,7 @@ fn node(r: &mut Report<'_>, topo: &str, key: &Spanned<String>, n: &RawNode) -> D
                     KNOWN_KINDS.join(", ")
                 ),
             );
+            r.suggest(other, KNOWN_KINDS.iter().copied());
             None
         }
     };
@@ -787,6 +802,7 @@ fn endpoint(
     }
     let Some(&idx) = by_name.get(node) else {
         r.bad(ep, path, format!("no node named {node:?}"));
+        r.suggest(node, drafts.iter().map(|d| d.name.as_str()));
         return None;
     };
     let d = &drafts[idx];
@@ -810,6 +826,7 @@ fn endpoint(
                 path,
                 format!("{kind} {node:?} has no interface {name:?} (interfaces: {a}, {b})"),
             );
+            r.suggest(name, sides);
             return None;
         }
         return Some((idx, name.to_owned()));
@@ -856,6 +873,7 @@ fn endpoint(
                     path,
                     format!("router {node:?} has no interface {name:?} ({names})"),
                 );
+                r.suggest(name, rt.interfaces.iter().map(|i| i.name.as_str()));
                 return None;
             }
             return Some((idx, name.to_owned()));
@@ -972,6 +990,7 @@ impl Linker<'_> {
         };
         let Some(&idx) = self.by_name.get(node) else {
             r.bad(ep, path, format!("no node named {node:?}"));
+            r.suggest(node, self.drafts.iter().map(|d| d.name.as_str()));
             return None;
         };
         let kind = self.drafts[idx].kind.as_ref()?;
@@ -1273,6 +1292,23 @@ pub(crate) fn validate(
         d
     });
 
+    let cpu_budget = raw.cpu_budget.as_ref().and_then(|v| {
+        if poll == PollSpec::Busy {
+            r.bad(
+                v,
+                "cpu-budget",
+                "cpu-budget applies to poll: adaptive (a busy worker never sleeps)".to_string(),
+            );
+        }
+        match crate::types::parse_percent(&v.value) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                r.bad(v, "cpu-budget", msg);
+                None
+            }
+        }
+    });
+
     if !r.errors.is_empty() || !r.other_files.is_empty() {
         by_position(&mut r.errors);
         r.errors.append(&mut r.other_files);
@@ -1311,6 +1347,7 @@ pub(crate) fn validate(
             poll,
             workers,
             spin,
+            cpu_budget,
         },
         warnings: r.warnings,
     })

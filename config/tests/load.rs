@@ -297,6 +297,8 @@ fn stage1_problem_has_position_path_and_value() {
             path: "nodes.h1.address".into(),
             value: Some("10.0.0.300/24".into()),
             message: "invalid IPv4 CIDR (expected a.b.c.d/len)".into(),
+            suggestions: Vec::new(),
+            help: None,
         }]
     );
 }

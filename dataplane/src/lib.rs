@@ -21,6 +21,13 @@
 //! super-frame) from a namespace host's offloading TAP. Elements that rewrite headers keep
 //! it valid; ports that cannot pass it on finish the work in software ([`wire::gso`]).
 //!
+//! # Parsed headers
+//! The first element that validates a packet's IPv4 header records it in the packet's
+//! [`packet::Meta`] ([`packet::Parsed`], like VPP's `vnet_buffer` header offsets); the next
+//! element in a chain ([`wire::ipv4::parse_pkt`]) skips the header checksum. Any change of
+//! the frame's layout or length clears the record, and elements keep the header valid when
+//! they rewrite it, so the record is only ever true or absent.
+//!
 //! # Accounting
 //! Every node satisfies `in + generated == out + drops` and every port
 //! `rx == delivered + rx drops`, `offered == tx + tx drops`
@@ -59,6 +66,7 @@ pub mod sys;
 pub mod testing;
 pub mod time;
 pub mod trace;
+pub mod wake;
 pub mod wire;
 pub mod worker;
 
@@ -67,6 +75,6 @@ pub use element::{
     OutputGate, Outputs, Reason, ReasonInfo, TABLE_ROW_LIMIT, Table,
 };
 pub use graph::{Endpoint, Graph, GraphBuilder, GraphError, GraphReport};
-pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool};
+pub use packet::{BURST, Batch, Meta, Offload, PacketBuf, PacketPool, Parsed};
 pub use port::{LinkState, Port, PortError, PortStats};
 pub use time::Instant;

@@ -111,6 +111,9 @@ pub struct Emitted {
     pub generated: u64,
     /// Packets delivered to the element itself.
     pub consumed: u64,
+    /// Emitted packets whose metadata says their IPv4 header was validated
+    /// ([`crate::packet::Parsed`]; every one is checked to really be valid).
+    pub ipv4_validated: usize,
 }
 
 impl Emitted {
@@ -125,16 +128,41 @@ impl Emitted {
     }
 }
 
+/// The [`crate::packet::Parsed`] contract, checked on every packet an element emits in a
+/// test: metadata that says the IPv4 header is valid must be true.
+fn check_parsed(p: &PacketBuf) -> bool {
+    let Some(l3) = p.meta.parsed.ipv4() else {
+        return false;
+    };
+    {
+        assert_eq!(
+            l3,
+            crate::wire::ipv4::IP,
+            "IPv4 metadata at the untagged offset"
+        );
+        assert!(
+            crate::wire::ipv4::parse(p.data()).is_ok(),
+            "metadata says the IPv4 header is valid, but it is not: {:02x?}",
+            p.data()
+        );
+    }
+    true
+}
+
 fn collect(out: &mut Outputs, generated: u64) -> Emitted {
     let consumed = out.consumed();
     let mut by_gate = Vec::new();
     let mut offload_by_gate = Vec::new();
+    let mut ipv4_validated = 0;
     for g in 0..out.gate_count() as usize {
         let (frames, offloads) = out
             .queue_mut(g)
             .map(|q| {
                 q.drain(..)
-                    .map(|p| (p.data().to_vec(), p.offload()))
+                    .map(|p| {
+                        ipv4_validated += usize::from(check_parsed(&p));
+                        (p.data().to_vec(), p.offload())
+                    })
                     .unzip()
             })
             .unwrap_or_default();
@@ -148,6 +176,7 @@ fn collect(out: &mut Outputs, generated: u64) -> Emitted {
         drops,
         generated,
         consumed,
+        ipv4_validated,
     }
 }
 

@@ -119,6 +119,10 @@ pub struct WorkerStats {
     /// Sum of the durations of busy rounds, in nanoseconds (a round lasts from its clock
     /// read to the next round's).
     pub busy_nanos: u64,
+    /// Early wake-ups planned for a predicted burst ([`crate::wake`]).
+    pub wake_plans: u64,
+    /// Planned wake-ups whose poll window saw the burst arrive.
+    pub wake_hits: u64,
 }
 
 impl WorkerStats {
@@ -421,14 +425,36 @@ pub enum PollMode {
     /// the price of up to that long of a core after every packet; an idle topology still
     /// sleeps.
     AdaptiveSpin(Duration),
+    /// Adaptive with a spin window and a budget for predicted wake-ups (YAML `spin:` and
+    /// `cpu-budget:`): parts per million of a core ([`crate::wake`]; 0 turns prediction
+    /// off).
+    AdaptiveTuned {
+        /// The spin window after the last packet.
+        spin: Duration,
+        /// The share of a core for polling through predicted arrivals, in ppm.
+        wake_budget_ppm: u32,
+    },
 }
 
 impl PollMode {
+    /// Share of a core (parts per million) the worker may spend polling for predicted
+    /// bursts ([`crate::wake`]); 0 for busy polling, which never sleeps.
+    pub fn wake_budget(self) -> u32 {
+        match self {
+            PollMode::Adaptive | PollMode::AdaptiveSpin(_) => crate::wake::DEFAULT_BUDGET_PPM,
+            PollMode::AdaptiveTuned {
+                wake_budget_ppm, ..
+            } => wake_budget_ppm,
+            PollMode::Busy => 0,
+        }
+    }
+
     /// How long the worker polls after the last packet before it sleeps (`None`: never).
     pub fn spin(self) -> Option<Duration> {
         match self {
             PollMode::Adaptive => Some(SPIN_BEFORE_SLEEP),
             PollMode::AdaptiveSpin(d) => Some(d),
+            PollMode::AdaptiveTuned { spin, .. } => Some(spin),
             PollMode::Busy => None,
         }
     }
@@ -457,6 +483,12 @@ pub fn run(
     epoll.add(shutdown.bell.as_raw_fd(), SHUTDOWN_TOKEN)?;
 
     let spin = mode.spin();
+    let mut predictor = crate::wake::WakePredictor::new(mode.wake_budget());
+    if spin.is_some()
+        && let Err(e) = crate::sys::cpu::set_timer_slack(1000)
+    {
+        tracing::debug!("couldn't set the worker's timer slack: {e}");
+    }
     // Poll without sleeping until this instant: `spin` after the last packet, but at most
     // SPIN_BEFORE_SLEEP after a wake-up that brought none (an element timer, a control
     // request), so a long `spin` costs CPU only where packets flow.
@@ -476,6 +508,7 @@ pub fn run(
         let res = graph.poll(now);
         stats.rounds += 1;
         if res.received > 0 {
+            predictor.on_packets(now);
             stats.busy_rounds += 1;
             stats.rx_packets += res.received as u64;
             stats.rx_batches += res.batches as u64;
@@ -497,6 +530,8 @@ pub fn run(
             next_timer = graph.run_timers(now);
         }
         if let Some(rx) = control {
+            stats.wake_plans = predictor.plans;
+            stats.wake_hits = predictor.hits;
             answer(rx, graph, &stats, busy_since);
         }
         if res.received > 0 || graph.has_pending_work() {
@@ -509,20 +544,35 @@ pub fn run(
             std::hint::spin_loop();
             continue;
         }
-        let sleep = next_timer
-            .map(|t| t.saturating_since(Instant::now()))
+        let before = Instant::now();
+        let plan = predictor.plan(before);
+        let mut sleep = next_timer
+            .map(|t| t.saturating_since(before))
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
+        if let Some(p) = plan {
+            sleep = sleep.min(p.wake_at.saturating_since(before));
+        }
         if !graph.prepare_sleep() {
             // A ring from another worker got packets after this round polled it.
             continue;
         }
         let woke = epoll.wait(sleep);
         graph.woke();
-        woke?;
+        let ready = woke?;
         shutdown.bell.drain();
-        spin_until = Instant::now() + after_wake;
+        let after = Instant::now();
+        spin_until = after + after_wake;
+        // Woken by the plan's timer, not by a packet: poll through the predicted arrival.
+        if let Some(p) = plan
+            && ready == 0
+            && after >= p.wake_at
+        {
+            spin_until = spin_until.max(p.poll_until);
+        }
     }
+    stats.wake_plans = predictor.plans;
+    stats.wake_hits = predictor.hits;
     if let Some(start) = busy_since {
         stats.busy_nanos += nanos(Instant::now().saturating_since(start));
     }

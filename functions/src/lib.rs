@@ -30,6 +30,7 @@ pub(crate) fn over_ingress_mtu(pkt: &nfv_dataplane::PacketBuf, mtu: u16) -> bool
     f.len() > limit + if tagged { 4 } else { 0 } && !pkt.is_gso()
 }
 
+pub mod dhcp;
 pub mod firewall;
 pub mod impair;
 pub mod l2_switch;
@@ -38,6 +39,7 @@ pub mod rate_limit;
 pub mod router;
 mod show;
 
+pub use dhcp::{DhcpConfig, DhcpConfigError, DhcpDrop, DhcpServer, Lease, LeaseState, StaticLease};
 pub use firewall::FwDrop;
 pub use firewall::{
     Action, ConnState, Direction, Firewall, FirewallConfig, FlowState, FlowView, FwTimeouts, Rule,
@@ -65,6 +67,7 @@ pub const DROP_REASONS: &[(&str, &[ReasonInfo])] = &[
     ("nat", NatDrop::TABLE),
     ("firewall", FwDrop::TABLE),
     ("impair", ImpairDrop::TABLE),
+    ("dhcp", DhcpDrop::TABLE),
 ];
 
 /// The README's drop-reason table, generated from [`DROP_REASONS`].

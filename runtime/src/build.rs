@@ -219,6 +219,24 @@ mod tests {
     const H2: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
 
     #[test]
+    fn start_up_lines_use_the_yaml_words() {
+        let (net, _) = build_yaml(
+            "name: t\nnodes:\n  a: { kind: host, address: 10.0.0.1/24 }\n  \
+             b: { kind: host, address: 192.0.2.9/24 }\n  \
+             fw: { kind: firewall, default: drop }\n  \
+             nat1: { kind: nat, external: [192.0.2.1] }\n\
+             chains:\n  - [a, fw, nat1, b]\n",
+        );
+        let log = net.summary.join("\n");
+        assert!(log.contains("firewall fw: 0 rules, default drop"), "{log}");
+        assert!(log.contains(", address-dependent filtering,"), "{log}");
+        assert!(
+            !log.contains("Drop") && !log.contains("AddressDependent"),
+            "{log}"
+        );
+    }
+
+    #[test]
     fn switch_topology_in_memory_floods_then_forwards() {
         let (mut net, ports) = build_yaml(
             "name: t\nnodes:\n  h1: { kind: host, address: 10.0.0.1/24 }\n  \

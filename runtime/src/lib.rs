@@ -12,6 +12,8 @@
 //! * [`build`]: topology → [`nfv_dataplane::pipeline::Pipeline`], with real devices
 //!   ([`bring_up`]) or in-memory ports ([`build_in_memory`], for tests and benchmarks).
 //! * [`host`]: what is created on the system, and its removal on every exit path.
+//! * [`instance`]: the run directory: one lock and one control socket per running
+//!   topology.
 //! * [`workers`]: one pinned thread per graph, and collecting them again.
 //!
 //! Errors are `anyhow` chains: everything here runs at start-up or shutdown, and what the
@@ -20,9 +22,10 @@
 
 pub mod build;
 pub mod host;
+pub mod instance;
 pub mod kinds;
 pub mod workers;
 
 pub use build::{Network, bring_up, build_in_memory};
-pub use host::{Resources, clean, preflight};
+pub use host::{Clash, Cleaned, Resources, clean, preflight, require_privileges};
 pub use kinds::{KINDS, Kind};

@@ -1,13 +1,19 @@
-//! `nfv show TABLE [NODE]`: one aligned table per node, from `/api/v1/tables/{table}`.
+//! `nfv show TABLE [NODE]`: one aligned table per node, from `/api/v1/tables/{table}`;
+//! `nfv show ports` and `nfv show errors` from `/api/v1/counters` (`ports.rs`,
+//! `errors.rs`). `--json` prints the JSON instead (`docs/json.md`).
+//!
+//! Exit status: 0 with something to show, 1 when nothing has the table ("no node has a nat
+//! table", or NODE has no ports), 2 on an error (no API, unknown node or table).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{ApiArgs, HTTP_TIMEOUT, get_json, render_table};
-use crate::api::TablesQuery;
+use super::{ApiArgs, HTTP_TIMEOUT, errors, get_json, ports, render_table};
+use crate::api::{COUNTERS, TablesQuery};
+use crate::output::{JsonArg, print_document};
 
 /// `nfv show`.
 #[derive(Debug, clap::Args)]
@@ -18,15 +24,28 @@ pub struct ShowArgs {
     /// Only this node (default: every node that has the table).
     node: Option<String>,
     #[command(flatten)]
+    out: JsonArg,
+    #[command(flatten)]
     api: ApiArgs,
 }
 
+/// `nfv show ports`: not a kind's table, the port counters.
+pub const PORTS: &str = "ports";
+/// `nfv show errors`: not a kind's table, the drop counters by reason.
+pub const ERRORS: &str = "errors";
+
 /// The tables `nfv show` knows: every kind's tables, from the kind registry (the same list
-/// the server answers for), with their help lines.
+/// the server answers for), with their help lines, then [`PORTS`] and [`ERRORS`].
 fn table_names() -> clap::builder::PossibleValuesParser {
+    use clap::builder::PossibleValue;
     clap::builder::PossibleValuesParser::new(
         nfv_runtime::kinds::tables()
-            .map(|(t, _)| clap::builder::PossibleValue::new(t.name).help(t.help)),
+            .map(|(t, _)| PossibleValue::new(t.name).help(t.help))
+            .chain([
+                PossibleValue::new(PORTS)
+                    .help("Port counters: rx/tx packets and bytes, errors, drops."),
+                PossibleValue::new(ERRORS).help("Drops by node and reason, with descriptions."),
+            ]),
     )
 }
 
@@ -35,7 +54,12 @@ pub fn render_tables(v: &Value) -> String {
     let table = v["table"].as_str().unwrap_or("?");
     let nodes = v["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if nodes.is_empty() {
-        return format!("no node has a {table} table\n");
+        let article = if table.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        return format!("no node has {article} {table} table\n");
     }
     let strs = |x: &Value| -> Vec<String> {
         x.as_array()
@@ -84,13 +108,55 @@ pub fn render_tables(v: &Value) -> String {
 /// The API cannot be reached or answers an error (unknown node …).
 pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     let addr = args.api.addr()?;
+    let node = args.node.as_deref();
+    if args.table == PORTS || args.table == ERRORS {
+        let c = get_json(addr, COUNTERS, HTTP_TIMEOUT, &format!("{COUNTERS}: "))?;
+        let (rows, key) = if args.table == PORTS {
+            (ports::ports(&c, node), "ports")
+        } else {
+            (errors::errors(&c, node), "errors")
+        };
+        // A node with no ports has nothing to show; no drops at all is a good answer.
+        let empty = args.table == PORTS && rows.is_empty();
+        if args.out.json {
+            print_document(&json!({ key: rows }))?;
+        } else if empty {
+            eprintln!(
+                "{}",
+                node.map_or("no ports".to_owned(), |n| format!(
+                    "node {n:?} has no ports"
+                ))
+            );
+        } else if args.table == PORTS {
+            print!("{}", ports::render_ports(&rows));
+        } else {
+            print!("{}", errors::render_errors(&rows));
+        }
+        return Ok(exit(empty));
+    }
     let q = TablesQuery {
         node: args.node.clone(),
     };
     let path = q.path(&args.table);
     let v = get_json(addr, &path, HTTP_TIMEOUT, &format!("{path}: "))?;
-    print!("{}", render_tables(&v));
-    Ok(ExitCode::SUCCESS)
+    let empty = v["nodes"].as_array().is_none_or(Vec::is_empty);
+    if args.out.json {
+        print_document(&v)?;
+    } else if empty {
+        eprint!("{}", render_tables(&v));
+    } else {
+        print!("{}", render_tables(&v));
+    }
+    Ok(exit(empty))
+}
+
+/// 1 when there was nothing to show.
+fn exit(empty: bool) -> ExitCode {
+    if empty {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +187,16 @@ mod tests {
             render_tables(&json!({"table": "nat", "nodes": []})),
             "no node has a nat table\n"
         );
+        assert_eq!(
+            render_tables(&json!({"table": "impair", "nodes": []})),
+            "no node has an impair table\n"
+        );
+    }
+
+    #[test]
+    fn ports_and_errors_are_no_kinds_table_names() {
+        for (t, kind) in nfv_runtime::kinds::tables() {
+            assert!(t.name != PORTS && t.name != ERRORS, "{kind} has {}", t.name);
+        }
     }
 }

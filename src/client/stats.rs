@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::{ApiArgs, HTTP_TIMEOUT, get_json, render_table};
 use crate::api::COUNTERS;
+use crate::output::{JsonArg, print_line};
 
 /// `nfv stats`.
 #[derive(Debug, clap::Args)]
@@ -19,6 +20,8 @@ pub struct StatsArgs {
     /// Print this many samples and exit (default: refresh until Ctrl-C).
     #[arg(long, value_name = "N")]
     count: Option<u64>,
+    #[command(flatten)]
+    out: JsonArg,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -34,12 +37,24 @@ fn u(v: &Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or(0)
 }
 
-/// One `nfv stats` sample: rates between two `/api/v1/counters` answers `dt` apart.
-pub fn render_rates(before: &Value, after: &Value, dt: Duration) -> String {
+/// One `nfv stats` sample as JSON: rates between two `/api/v1/counters` answers `dt`
+/// apart. `{"interval_s", "ports": [{"name", "rx_pps", "rx_bps", "tx_pps", "tx_bps",
+/// "drops_per_s", "drops": {reason: per_s}}], "functions": [{"name", "kind", "in_pps",
+/// "drops_per_s", "drops"}]}`; `drops` lists the reasons that counted in the interval.
+pub fn rates(before: &Value, after: &Value, dt: Duration) -> Value {
     let secs = dt.as_secs_f64().max(1e-3);
-    let rate = |a: &Value, b: Option<&Value>, k: &str| -> f64 {
-        let prev = b.map_or(0, |b| u(b, k));
-        u(a, k).saturating_sub(prev) as f64 / secs
+    let per_s = |now: u64, prev: u64| now.saturating_sub(prev) as f64 / secs;
+    let rate =
+        |a: &Value, b: Option<&Value>, k: &str| -> f64 { per_s(u(a, k), b.map_or(0, |b| u(b, k))) };
+    let by_reason = |a: &Value, b: Option<&Value>| -> Map<String, Value> {
+        let a = a["drops"].as_object().cloned().unwrap_or_default();
+        a.into_iter()
+            .filter_map(|(reason, n)| {
+                let prev = b.map_or(0, |b| b["drops"][&reason].as_u64().unwrap_or(0));
+                let r = per_s(n.as_u64().unwrap_or(0), prev);
+                (r > 0.0).then(|| (reason, json!(r)))
+            })
+            .collect()
     };
     let find = |list: &Value, name: &Value| -> Option<Value> {
         list.as_array()?
@@ -47,38 +62,74 @@ pub fn render_rates(before: &Value, after: &Value, dt: Duration) -> String {
             .find(|x| x["name"] == *name)
             .cloned()
     };
-    let mut rows = Vec::new();
-    for p in after["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
-        let b = find(&before["ports"], &p["name"]);
-        let b = b.as_ref();
-        rows.push(vec![
-            p["name"].as_str().unwrap_or("?").to_string(),
-            fmt_rate(rate(p, b, "rx_packets")),
-            fmt_rate(rate(p, b, "rx_bytes") * 8.0),
-            fmt_rate(rate(p, b, "tx_packets")),
-            fmt_rate(rate(p, b, "tx_bytes") * 8.0),
-            fmt_rate(rate(p, b, "drops_total")),
-        ]);
-    }
+    let list = |v: &Value, k: &str| v[k].as_array().cloned().unwrap_or_default();
+    let ports: Vec<Value> = list(after, "ports")
+        .iter()
+        .map(|p| {
+            let b = find(&before["ports"], &p["name"]);
+            let b = b.as_ref();
+            json!({
+                "name": p["name"],
+                "rx_pps": rate(p, b, "rx_packets"),
+                "rx_bps": rate(p, b, "rx_bytes") * 8.0,
+                "tx_pps": rate(p, b, "tx_packets"),
+                "tx_bps": rate(p, b, "tx_bytes") * 8.0,
+                "drops_per_s": rate(p, b, "drops_total"),
+                "drops": by_reason(p, b),
+            })
+        })
+        .collect();
+    let functions: Vec<Value> = list(after, "functions")
+        .iter()
+        .map(|f| {
+            let b = find(&before["functions"], &f["name"]);
+            let b = b.as_ref();
+            json!({
+                "name": f["name"],
+                "kind": f["kind"],
+                "in_pps": rate(f, b, "in_packets"),
+                "drops_per_s": rate(f, b, "drops_total"),
+                "drops": by_reason(f, b),
+            })
+        })
+        .collect();
+    json!({ "interval_s": secs, "ports": ports, "functions": functions })
+}
+
+/// One `nfv stats` sample as text, from [`rates`].
+pub fn render_rates(before: &Value, after: &Value, dt: Duration) -> String {
+    let r = rates(before, after, dt);
+    let f = |v: &Value, k: &str| fmt_rate(v[k].as_f64().unwrap_or(0.0));
+    let s = |v: &Value, k: &str| v[k].as_str().unwrap_or("?").to_string();
+    let list = |k: &str| r[k].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = list("ports")
+        .iter()
+        .map(|p| {
+            vec![
+                s(p, "name"),
+                f(p, "rx_pps"),
+                f(p, "rx_bps"),
+                f(p, "tx_pps"),
+                f(p, "tx_bps"),
+                f(p, "drops_per_s"),
+            ]
+        })
+        .collect();
     let mut out = render_table(
         &["port", "rx_pps", "rx_bps", "tx_pps", "tx_bps", "drops/s"],
         &rows,
     );
-    let mut rows = Vec::new();
-    for f in after["functions"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
-        let b = find(&before["functions"], &f["name"]);
-        let b = b.as_ref();
-        rows.push(vec![
-            f["name"].as_str().unwrap_or("?").to_string(),
-            f["kind"].as_str().unwrap_or("?").to_string(),
-            fmt_rate(rate(f, b, "in_packets")),
-            fmt_rate(rate(f, b, "drops_total")),
-        ]);
-    }
+    let rows: Vec<Vec<String>> = list("functions")
+        .iter()
+        .map(|x| {
+            vec![
+                s(x, "name"),
+                s(x, "kind"),
+                f(x, "in_pps"),
+                f(x, "drops_per_s"),
+            ]
+        })
+        .collect();
     if !rows.is_empty() {
         out.push('\n');
         out.push_str(&render_table(
@@ -87,6 +138,13 @@ pub fn render_rates(before: &Value, after: &Value, dt: Duration) -> String {
         ));
     }
     out
+}
+
+/// Now, as seconds since the Unix epoch.
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// `1234.5` → `1.2k`; below 1000 one decimal.
@@ -118,6 +176,16 @@ pub fn stats(args: &StatsArgs) -> Result<ExitCode> {
         std::thread::sleep(interval);
         let cur = get_json(addr, COUNTERS, HTTP_TIMEOUT, &label)?;
         let t = Instant::now();
+        if args.out.json {
+            let mut sample = rates(&prev, &cur, t - t_prev);
+            sample["api"] = json!(addr.to_string());
+            sample["time"] = json!(unix_seconds());
+            print_line(&sample)?;
+            prev = cur;
+            t_prev = t;
+            n += 1;
+            continue;
+        }
         let text = render_rates(&prev, &cur, t - t_prev);
         let mut out = std::io::stdout().lock();
         if tty {
@@ -167,5 +235,24 @@ mod tests {
              FUNCTION  KIND    IN_PPS  DROPS/S\n\
              sw1       switch  1.0k    0.0\n"
         );
+    }
+
+    #[test]
+    fn json_rates_have_drops_by_reason() {
+        let a = json!({"ports": [{"name": "p", "drops_total": 1, "drops": {"tx_full": 1}}]});
+        let b = json!({
+            "ports": [{"name": "p", "rx_packets": 4, "drops_total": 5,
+                       "drops": {"tx_full": 3, "rx_truncated": 2}}],
+            "functions": [],
+        });
+        let r = rates(&a, &b, Duration::from_secs(2));
+        assert_eq!(r["interval_s"], 2.0);
+        let p = &r["ports"][0];
+        assert_eq!(
+            (p["rx_pps"].as_f64(), p["drops_per_s"].as_f64()),
+            (Some(2.0), Some(2.0))
+        );
+        assert_eq!(p["drops"], json!({"tx_full": 1.0, "rx_truncated": 1.0}));
+        assert_eq!(r["functions"], json!([]));
     }
 }

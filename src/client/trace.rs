@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::{ApiArgs, get_json};
 use crate::api::TraceQuery;
+use crate::output::{JsonArg, print_document};
 
 /// `nfv trace`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +26,8 @@ pub struct TraceArgs {
     /// Stop waiting after this many seconds (at most 60).
     #[arg(long, default_value_t = TraceQuery::DEFAULT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=TraceQuery::MAX_SECONDS))]
     seconds: u64,
+    #[command(flatten)]
+    out: JsonArg,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -90,7 +93,11 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         seconds: args.seconds,
     };
     let v = get_json(addr, &q.path(), Duration::from_secs(args.seconds + 5), "")?;
-    print!("{}", render(&v));
+    if args.out.json {
+        print_document(&v)?;
+    } else {
+        print!("{}", render(&v));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

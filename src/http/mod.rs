@@ -219,6 +219,7 @@ pub struct Status(pub u16, pub &'static str);
 impl Status {
     pub const OK: Status = Status(200, "OK");
     pub const BAD_REQUEST: Status = Status(400, "Bad Request");
+    pub const FORBIDDEN: Status = Status(403, "Forbidden");
     pub const NOT_FOUND: Status = Status(404, "Not Found");
     /// Sent with `Allow: GET`.
     pub const METHOD_NOT_ALLOWED: Status = Status(405, "Method Not Allowed");

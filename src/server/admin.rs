@@ -170,6 +170,8 @@ pub fn counters_json(snaps: &[Snapshot]) -> Value {
             "busy_rounds": w.busy_rounds,
             "rx_packets": w.rx_packets,
             "rx_batches": w.rx_batches,
+            "wake_plans": w.wake_plans,
+            "wake_hits": w.wake_hits,
             "busy_seconds": w.busy_time().as_secs_f64(),
         })
     };

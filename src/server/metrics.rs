@@ -6,8 +6,8 @@
 //! and the worker hands over an exact copy of all of them on request (see
 //! `nfv_dataplane::worker`). A client library (the tikv `prometheus` crate, or
 //! `prometheus-client`) would add a registry of its own counters that we would only copy the
-//! snapshot into at every scrape — `shared/research/crates.md` §3.3 recommends exactly such a
-//! custom collector — so its only remaining job would be the ~40 lines of formatting below.
+//! snapshot into at every scrape (both crates offer a custom collector for exactly this
+//! case), so its only remaining job would be the ~40 lines of formatting below.
 //! See `docs/metrics.md` for the metric names, label rules and example queries.
 
 use std::fmt::Write as _;
@@ -331,7 +331,7 @@ pub fn render(snapshots: &[Snapshot]) -> String {
     }
 
     type WorkerField = fn(&nfv_dataplane::worker::WorkerStats) -> u64;
-    let worker_counters: [(&str, &str, WorkerField); 4] = [
+    let worker_counters: [(&str, &str, WorkerField); 6] = [
         (
             "nfv_worker_rounds_total",
             "Rounds of the worker loop (one poll of every port each).",
@@ -351,6 +351,16 @@ pub fn render(snapshots: &[Snapshot]) -> String {
             "nfv_worker_rx_batches_total",
             "Non-empty rx bursts; rx_packets / rx_batches is the average batch size.",
             |w| w.rx_batches,
+        ),
+        (
+            "nfv_worker_wake_plans_total",
+            "Early wake-ups planned for a burst predicted from the gaps between earlier ones.",
+            |w| w.wake_plans,
+        ),
+        (
+            "nfv_worker_wake_hits_total",
+            "Planned early wake-ups whose poll window saw the predicted burst arrive.",
+            |w| w.wake_hits,
         ),
     ];
     for (name, help, get) in worker_counters {
@@ -485,6 +495,8 @@ mod tests {
                 rx_packets: 10,
                 rx_batches: 4,
                 busy_nanos: 1_500_000,
+                wake_plans: 7,
+                wake_hits: 6,
             },
         }
     }
@@ -613,6 +625,12 @@ nfv_worker_rx_packets_total{{worker="0"}} 10
 # HELP nfv_worker_rx_batches_total Non-empty rx bursts; rx_packets / rx_batches is the average batch size.
 # TYPE nfv_worker_rx_batches_total counter
 nfv_worker_rx_batches_total{{worker="0"}} 4
+# HELP nfv_worker_wake_plans_total Early wake-ups planned for a burst predicted from the gaps between earlier ones.
+# TYPE nfv_worker_wake_plans_total counter
+nfv_worker_wake_plans_total{{worker="0"}} 7
+# HELP nfv_worker_wake_hits_total Planned early wake-ups whose poll window saw the predicted burst arrive.
+# TYPE nfv_worker_wake_hits_total counter
+nfv_worker_wake_hits_total{{worker="0"}} 6
 # HELP nfv_worker_busy_seconds_total Time spent in rounds that received packets; its rate is the busy ratio.
 # TYPE nfv_worker_busy_seconds_total counter
 nfv_worker_busy_seconds_total{{worker="0"}} 0.0015

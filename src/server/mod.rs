@@ -1,5 +1,15 @@
 //! The control-plane server: `/metrics` and the admin API `/api/v1/…` (`docs/metrics.md`,
-//! `docs/admin.md`) on one listener, from a current-thread tokio runtime on its own thread.
+//! `docs/admin.md`), from a current-thread tokio runtime on its own thread, on two
+//! listeners:
+//!
+//! * the **control socket** (`/run/nfv/<name>.sock`, mode 0600, root's), always: every
+//!   route ([`Access::Full`]). Who may connect is decided by the file's mode, like any
+//!   root-only socket; capture and trace, which read packets (what needs `CAP_NET_RAW`
+//!   elsewhere), are served here only.
+//! * the TCP listener of `metrics:`, when set: `/metrics` for Prometheus and the
+//!   read-only state (topology, counters, tables) ([`Access::ReadOnly`]); trace and
+//!   capture answer 403 there, because any local user can reach a loopback port.
+//!
 //! It never touches the packet path: every handler asks the workers over their control
 //! channels ([`Controllers`]) and runs on tokio's blocking pool, so a long trace or capture
 //! does not hold up a scrape.
@@ -13,11 +23,14 @@
 
 pub mod admin;
 pub mod capture;
+pub mod instance;
 pub mod metrics;
 pub mod trace;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +53,17 @@ pub struct State {
     pub ctl: Controllers,
     /// From the topology file.
     pub info: Info,
+    /// This instance (`/api/v1/instance`).
+    pub instance: instance::Instance,
+}
+
+/// What a listener's clients may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Every route (the root-only control socket).
+    Full,
+    /// Everything but trace and capture (the TCP listener: any local user can connect).
+    ReadOnly,
 }
 
 /// A source of connections: a TCP listener, later a Unix socket listener.
@@ -57,6 +81,38 @@ impl Accept for tokio::net::TcpListener {
     }
 }
 
+impl Accept for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept(&mut self) -> std::io::Result<Self::Stream> {
+        tokio::net::UnixListener::accept(self).await.map(|(s, _)| s)
+    }
+}
+
+/// Bind the control socket at `path`, mode 0600 (owned by the caller, root). A file
+/// already there is removed first: call this holding the topology's lock
+/// ([`nfv_runtime::instance::lock`]), which proves no live instance owns it.
+///
+/// # Errors
+/// If the socket cannot be bound or its mode set.
+pub fn bind_socket(path: &Path) -> Result<std::os::unix::net::UnixListener> {
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::info!("removed the stale control socket {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("couldn't remove stale {}", path.display()));
+        }
+    }
+    // Connecting needs write permission on the socket file: with the usual umask (022) it
+    // is born 0755 (no one else can connect), and 0600 right after.
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("couldn't listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("couldn't make {} mode 0600", path.display()))?;
+    l.set_nonblocking(true)
+        .context("couldn't make the control socket non-blocking")?;
+    Ok(l)
+}
+
 /// Bind the listener (done before anything is created, so a port in use is a plain
 /// start-up error).
 ///
@@ -70,14 +126,19 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
     Ok(l)
 }
 
-/// Serve `/metrics` and `/api/v1/...` on `listener` from a current-thread tokio runtime on
-/// its own thread. The thread runs until the process exits; once the workers have stopped,
-/// requests that need them answer 503.
+/// Serve every route on the control socket `unix` and, with `metrics:`, the read-only
+/// routes on `tcp`, from a current-thread tokio runtime on its own thread. The thread runs
+/// until the process exits; once the workers have stopped, requests that need them answer
+/// 503.
 ///
 /// # Errors
 /// If the runtime or the thread cannot be started.
-pub fn spawn(listener: std::net::TcpListener, ctl: Controllers, info: Info) -> Result<()> {
-    let state = Arc::new(State { ctl, info });
+pub fn spawn(
+    unix: std::os::unix::net::UnixListener,
+    tcp: Option<std::net::TcpListener>,
+    state: State,
+) -> Result<()> {
+    let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -87,9 +148,17 @@ pub fn spawn(listener: std::net::TcpListener, ctl: Controllers, info: Info) -> R
         .name("nfv-metrics".into())
         .spawn(move || {
             rt.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => serve(l, state).await,
-                    Err(e) => tracing::error!("metrics: couldn't register the listener: {e}"),
+                if let Some(tcp) = tcp {
+                    match tokio::net::TcpListener::from_std(tcp) {
+                        Ok(l) => {
+                            tokio::spawn(serve(l, Arc::clone(&state), Access::ReadOnly));
+                        }
+                        Err(e) => tracing::error!("metrics: couldn't register the listener: {e}"),
+                    }
+                }
+                match tokio::net::UnixListener::from_std(unix) {
+                    Ok(l) => serve(l, state, Access::Full).await,
+                    Err(e) => tracing::error!("couldn't register the control socket: {e}"),
                 }
             });
         })
@@ -99,11 +168,11 @@ pub fn spawn(listener: std::net::TcpListener, ctl: Controllers, info: Info) -> R
 
 /// Accept connections forever, each served by its own task. A failed accept (out of fds)
 /// is logged and retried after 100 ms.
-pub async fn serve<A: Accept>(mut listener: A, state: Arc<State>) {
+pub async fn serve<A: Accept>(mut listener: A, state: Arc<State>, access: Access) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                tokio::spawn(connection(stream, Arc::clone(&state)));
+                tokio::spawn(connection(stream, Arc::clone(&state), access));
             }
             Err(e) => {
                 tracing::warn!("metrics: accept failed: {e}");
@@ -114,11 +183,15 @@ pub async fn serve<A: Accept>(mut listener: A, state: Arc<State>) {
 }
 
 /// Serve one request on `stream` and close it.
-pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state: Arc<State>) {
+pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    state: Arc<State>,
+    access: Access,
+) {
     let resp = match tokio::time::timeout(READ_TIMEOUT, http::read_request(&mut stream)).await {
         Err(_) => http::HttpError::Closed.response(),
         Ok(Err(e)) => e.response(),
-        Ok(Ok(req)) => tokio::task::spawn_blocking(move || answer(&req, &state))
+        Ok(Ok(req)) => tokio::task::spawn_blocking(move || answer(&req, &state, access))
             .await
             .unwrap_or_else(|e| Response::text(Status::INTERNAL_SERVER_ERROR, format!("{e}\n"))),
     };
@@ -130,6 +203,7 @@ pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state:
 enum Route<'a> {
     Metrics,
     Topology,
+    Instance,
     Counters,
     /// `/api/v1/tables/{name}`.
     Tables(&'a str),
@@ -152,6 +226,7 @@ fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
         let path = path.trim_end_matches('/');
         return match path {
             api::TOPOLOGY => Route::Topology,
+            api::INSTANCE => Route::Instance,
             api::COUNTERS => Route::Counters,
             api::TRACE => Route::Trace,
             api::CAPTURE => Route::Capture,
@@ -177,11 +252,25 @@ fn with_query<Q: FromQuery>(raw: &str, handler: impl FnOnce(Q) -> Response) -> R
 }
 
 /// Answer `req`. Blocking: most endpoints ask the workers.
-fn answer(req: &Request, state: &State) -> Response {
+fn answer(req: &Request, state: &State, access: Access) -> Response {
     let (ctl, info) = (&state.ctl, &state.info);
     match route(&req.method, &req.path) {
+        Route::Trace | Route::Capture if access == Access::ReadOnly => admin::json_error(
+            Status::FORBIDDEN,
+            format!(
+                "{} is served on the control socket only (root): `nfv {} -n {}`",
+                req.path,
+                if req.path.contains("trace") {
+                    "trace"
+                } else {
+                    "capture"
+                },
+                state.instance.name()
+            ),
+        ),
         Route::Metrics => metrics::answer(ctl),
         Route::Topology => admin::topology(info),
+        Route::Instance => instance::answer(&state.instance),
         Route::Counters => admin::counters(ctl),
         Route::Tables(table) => with_query(&req.query, |q| admin::tables(table, q, ctl, info)),
         Route::Trace => with_query(&req.query, |q| trace::answer(q, ctl)),
@@ -221,6 +310,7 @@ mod tests {
         assert_eq!(route("GET", "/api/v1/capture/"), Route::Capture);
         assert_eq!(route("GET", "/api/v1/trace"), Route::Trace);
         assert_eq!(route("GET", "/api/v1/topology"), Route::Topology);
+        assert_eq!(route("GET", "/api/v1/instance"), Route::Instance);
         assert_eq!(route("GET", "/api/v1/counters"), Route::Counters);
         assert_eq!(
             route("GET", "/api/v1/tables/"),
@@ -245,16 +335,33 @@ mod tests {
         // No worker: every request that needs one gets a 503.
         let (ctl, rx) = nfv_dataplane::worker::control(sd);
         drop(rx);
+        let net = nfv_runtime::build_in_memory(&topo, 1, &mut |name: &str| {
+            Box::new(nfv_dataplane::testing::QueuePort::new(name)) as Box<dyn nfv_dataplane::Port>
+        })
+        .unwrap();
+        let instance = instance::Instance::new(
+            &topo,
+            Path::new("t.yaml"),
+            Path::new("/run/nfv/t.sock"),
+            &net.pipeline,
+            &net.resources,
+        );
         Arc::new(State {
             ctl: Controllers::single(ctl),
             info: Info::new(&topo),
+            instance,
         })
     }
 
     /// `raw` through [`connection`] on an in-memory pipe: (status line, head, body).
     async fn exchange(raw: &[u8]) -> (String, String, String) {
+        exchange_with(raw, Access::Full).await
+    }
+
+    /// [`exchange`] as a client of a listener with `access`.
+    async fn exchange_with(raw: &[u8], access: Access) -> (String, String, String) {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let task = tokio::spawn(connection(server, state()));
+        let task = tokio::spawn(connection(server, state(), access));
         client.write_all(raw).await.unwrap();
         let mut out = Vec::new();
         client.read_to_end(&mut out).await.unwrap();
@@ -320,6 +427,45 @@ mod tests {
             assert!(head.contains("Content-Type: text/plain\r\n"), "{head}");
             assert_eq!(body, "the worker is not running\n");
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tcp_clients_get_no_trace_or_capture_but_the_socket_does() {
+        for path in ["/api/v1/trace?count=1", "/api/v1/capture?port=h1:eth0"] {
+            let raw = format!("GET {path} HTTP/1.1\r\n\r\n");
+            let (status, _, body) = exchange_with(raw.as_bytes(), Access::ReadOnly).await;
+            assert_eq!(status, "HTTP/1.1 403 Forbidden", "{body}");
+            assert!(body.contains("control socket only"), "{body}");
+            assert!(body.contains(" -n t"), "{body}");
+            // On the socket the request reaches the (absent) worker.
+            let (status, _, _) = exchange_with(raw.as_bytes(), Access::Full).await;
+            assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+        }
+        // Read-only state stays on TCP.
+        let raw = b"GET /api/v1/topology HTTP/1.1\r\n\r\n";
+        let (status, _, _) = exchange_with(raw, Access::ReadOnly).await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn instance_names_the_process_its_nodes_and_workers() {
+        let (status, _, body) = exchange(b"GET /api/v1/instance HTTP/1.1\r\n\r\n").await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["name"], "t");
+        assert_eq!(v["pid"], std::process::id());
+        assert_eq!(v["socket"], "/run/nfv/t.sock");
+        assert!(v["file"].as_str().unwrap().ends_with("/t.yaml"), "{v}");
+        assert_eq!(v["ports"], serde_json::json!(["h1:eth0"]));
+        assert_eq!(v["nodes"][1]["name"], "sw1");
+        assert_eq!(v["nodes"][1]["workers"], serde_json::json!([0]));
+        assert_eq!(v["nodes"][0]["namespace"], "t-h1");
+        assert_eq!(
+            v["workers"][0]["nodes"],
+            serde_json::json!(["h1:eth0", "sw1"])
+        );
+        assert_eq!(v["links"][0]["a"], "h1:eth0");
+        assert!(v["uptime_s"].as_u64().is_some(), "{v}");
     }
 
     #[tokio::test(flavor = "current_thread")]

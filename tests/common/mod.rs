@@ -139,7 +139,7 @@ impl Running {
     /// Write `yaml` to a file and start `nfv run` on it; wait until it says it is running.
     /// `namespaces`/`devices` name what the topology creates, for cleanup if nfv fails to.
     pub fn start(tag: &str, yaml: &str, namespaces: &[&str], devices: &[&str]) -> Running {
-        Running::start_logging(tag, yaml, namespaces, devices, false)
+        Running::start_with(tag, yaml, namespaces, devices, false, &[])
     }
 
     /// As [`Running::start`], with nfv's log (stderr) written to `nfv.log` in [`Running::dir`]
@@ -151,6 +151,28 @@ impl Running {
         devices: &[&str],
         to_file: bool,
     ) -> Running {
+        Running::start_with(tag, yaml, namespaces, devices, to_file, &[])
+    }
+
+    /// [`Running::start`] with extra environment variables for `nfv run`.
+    pub fn start_env(
+        tag: &str,
+        yaml: &str,
+        namespaces: &[&str],
+        devices: &[&str],
+        env: &[(&str, &str)],
+    ) -> Running {
+        Running::start_with(tag, yaml, namespaces, devices, false, env)
+    }
+
+    fn start_with(
+        tag: &str,
+        yaml: &str,
+        namespaces: &[&str],
+        devices: &[&str],
+        to_file: bool,
+        env: &[(&str, &str)],
+    ) -> Running {
         let dir = TempDir::new(tag);
         let file = dir.file("topo.yaml", yaml);
         let stderr = if to_file {
@@ -161,6 +183,7 @@ impl Running {
         let mut child = Command::new(nfv_bin())
             .arg("run")
             .arg(&file)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -257,18 +280,24 @@ impl Drop for Running {
             let _ = child.wait();
         }
         // Last resort: nfv should have removed these itself (tests assert that separately).
-        for ns in &self.namespaces {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
-        for d in &self.devices {
-            let _ = Command::new("ip")
-                .args(["link", "del", d])
-                .stderr(Stdio::null())
-                .status();
-        }
+        remove_objects(&self.namespaces, &self.devices);
+    }
+}
+
+/// `ip netns del` each of `namespaces` and `ip link del` each of `links`, ignoring what is
+/// not there (cleanup after a test, also when it failed).
+pub fn remove_objects(namespaces: &[String], links: &[String]) {
+    for ns in namespaces {
+        let _ = Command::new("ip")
+            .args(["netns", "del", ns])
+            .stderr(Stdio::null())
+            .status();
+    }
+    for d in links {
+        let _ = Command::new("ip")
+            .args(["link", "del", d])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

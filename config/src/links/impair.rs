@@ -205,27 +205,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 /// `30%`, `0.5%`, `0.0001%` (a percentage with at most four decimals, 0..=100).
 fn percent(s: &str) -> Result<Ppm, String> {
-    let bad = || "expected a percentage from 0% to 100% (at most four decimals: 0.5%)".to_owned();
-    let n = s.strip_suffix('%').ok_or_else(bad)?;
-    let (whole, frac) = n.split_once('.').unwrap_or((n, ""));
-    if whole.is_empty()
-        || frac.len() > 4
-        || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let whole: u32 = whole.parse().map_err(|_| bad())?;
-    let frac: u32 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<4}").parse().map_err(|_| bad())?
-    };
-    let ppm = whole
-        .checked_mul(10_000)
-        .and_then(|w| w.checked_add(frac))
-        .filter(|p| *p <= 1_000_000)
-        .ok_or_else(bad)?;
-    Ok(Ppm(ppm))
+    crate::types::parse_percent(s).map(Ppm)
 }
 
 /// `10mbit` (bits per second: bit, kbit, mbit, gbit) or `1mbps` (bytes per second: bps,

@@ -16,10 +16,11 @@ use serde_saphyr::Spanned;
 use crate::tree::{Tree, TreeValue};
 use crate::validate::Report;
 
+mod dhcp;
 mod impair;
 
 /// Every link attribute. Adding one is one line here and its own file.
-pub(crate) static LINK_ATTRIBUTES: &[&dyn LinkAttribute] = &[&impair::Impair];
+pub(crate) static LINK_ATTRIBUTES: &[&dyn LinkAttribute] = &[&impair::Impair, &dhcp::Dhcp];
 
 /// The keys a link accepts: `endpoints`, then every attribute's key (for the "unknown
 /// field" message, which needs a `'static` list; built once).
@@ -148,6 +149,7 @@ impl<'t> Fields<'t> {
                         known.join(", ")
                     ),
                 );
+                r.suggest(&k.value, known.iter().copied());
             }
         }
         Some(Fields { entries })

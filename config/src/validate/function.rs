@@ -175,6 +175,7 @@ fn word(
                 names.join(", ")
             ),
         );
+        r.suggest(&v.value, names.iter().copied());
     }
     found
 }

@@ -398,6 +398,8 @@ impl FileProblems {
             path: format!("routes-file line {}", line.number),
             value: Some(String::from_utf8_lossy(token.text).into_owned()),
             message,
+            suggestions: Vec::new(),
+            help: None,
         }
     }
 
@@ -420,6 +422,8 @@ impl FileProblems {
                     "and {hidden} more problems in this file (only the first \
                      {MAX_ROUTES_FILE_PROBLEMS} are listed)"
                 ),
+                suggestions: Vec::new(),
+                help: None,
             });
         }
         self.shown

@@ -10,5 +10,5 @@ mod pool;
 
 pub use batch::{BURST, Batch};
 pub use pool::{
-    DEFAULT_HEADROOM, Meta, NoHeadroom, OFFLOAD_META_LEN, Offload, PacketBuf, PacketPool,
+    DEFAULT_HEADROOM, Meta, NoHeadroom, OFFLOAD_META_LEN, Offload, PacketBuf, PacketPool, Parsed,
 };

@@ -51,7 +51,7 @@ pub struct Offload {
     pub csum_offset: u16,
 }
 
-/// Per-packet metadata carried beside the bytes. Kept to 4 bytes so a `PacketBuf` is 24
+/// Per-packet metadata carried beside the bytes. Kept to 6 bytes so a `PacketBuf` is 24
 /// bytes and a batch of 32 moves as 768 (the element gets its input gate as an argument).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Meta {
@@ -59,6 +59,62 @@ pub struct Meta {
     pub rx_port: u16,
     /// Trace id ([`crate::trace`]); 0 (almost always) when the packet is not traced.
     pub trace: u16,
+    /// Headers an earlier element validated, for the next one to reuse.
+    pub parsed: Parsed,
+}
+
+/// Which headers of the packet an element validated and where they are, so that the next
+/// element in a chain reuses the work instead of repeating it (VPP keeps the same in
+/// `vnet_buffer(b)->l3_hdr_offset` with `VNET_BUFFER_F_L3_HDR_OFFSET_VALID`).
+///
+/// # Contract
+/// The metadata is only ever true or absent:
+/// * [`PacketBuf`] clears it whenever the frame's layout or length changes
+///   ([`PacketBuf::prepend`], [`PacketBuf::trim_front`], [`PacketBuf::set_len`], a shortening
+///   [`PacketBuf::truncate`]); a fresh buffer has none, a clone has the original's.
+/// * An element that rewrites a validated header through [`PacketBuf::data_mut`] keeps it
+///   valid (RFC 1624 incremental checksums, same lengths: NAT, TTL decrement) or sets
+///   `meta.parsed` to [`Parsed::NONE`].
+/// * It is set only by the element that just validated the header, after its own trimming
+///   ([`crate::wire::ipv4::mark_valid`]).
+///
+/// Readers still check lengths (the checked views), so wrong metadata could never cause a
+/// panic or an out-of-bounds read; it saves the checksum and the per-field checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// Offset of the L3 header from the frame start (valid when `flags` says so).
+    l3: u8,
+    flags: u8,
+}
+
+impl Parsed {
+    /// Nothing validated.
+    pub const NONE: Parsed = Parsed { l3: 0, flags: 0 };
+    /// Flag: the IPv4 header at `l3` passed RFC 1812 §5.2.2 validation (version, IHL and
+    /// total length within the frame, header checksum).
+    const IPV4: u8 = 1;
+
+    /// The IPv4 header at frame offset `l3` is valid. Offsets past 255 are not recorded.
+    #[inline]
+    pub const fn ipv4_at(l3: usize) -> Parsed {
+        if l3 > u8::MAX as usize {
+            return Parsed::NONE;
+        }
+        Parsed {
+            l3: l3 as u8,
+            flags: Parsed::IPV4,
+        }
+    }
+
+    /// Offset of a validated IPv4 header, if one was recorded.
+    #[inline]
+    pub const fn ipv4(self) -> Option<usize> {
+        if self.flags & Parsed::IPV4 != 0 {
+            Some(self.l3 as usize)
+        } else {
+            None
+        }
+    }
 }
 
 struct PoolInner {
@@ -112,6 +168,10 @@ impl PacketPool {
         assert!(count > 0, "a packet pool needs at least one buffer");
         let count32 = u32::try_from(count).expect("pool count fits in u32");
         assert!(
+            u16::try_from(headroom).is_ok(),
+            "headroom fits the 16-bit frame start"
+        );
+        assert!(
             count32 < OFFLOAD_FLAG,
             "pool count leaves the offload bit free"
         );
@@ -143,7 +203,7 @@ impl PacketPool {
         Some(PacketBuf {
             pool: self.inner,
             idx,
-            head: self.inner.headroom as u32,
+            head: self.inner.headroom as u16,
             len: 0,
             meta: Meta::default(),
         })
@@ -165,7 +225,7 @@ impl PacketPool {
             return PacketPool { inner: pkt.pool }.try_clone(pkt);
         }
         let mut copy = self.alloc()?;
-        copy.head = head as u32;
+        copy.head = head as u16;
         copy.buffer_mut()[..data.len()].copy_from_slice(data);
         copy.len = data.len() as u32;
         copy.meta = pkt.meta;
@@ -201,12 +261,14 @@ pub struct NoHeadroom;
 
 /// A move-only handle to one pool slot holding one frame. Dropping it returns the slot.
 ///
-/// The frame is `data()`: `len` bytes starting `head` bytes into the slot.
+/// The frame is `data()`: `len` bytes starting `head` bytes into the slot. `head` is 16
+/// bits (headroom is at most 64 KiB and [`PacketBuf::trim_front`] refuses to move the start
+/// further) so that [`Meta`] fits beside it in 24 bytes.
 pub struct PacketBuf {
     pool: &'static PoolInner,
     idx: u32,
-    head: u32,
     len: u32,
+    head: u16,
     /// Metadata that travels with the packet.
     pub meta: Meta,
 }
@@ -266,7 +328,7 @@ impl PacketBuf {
         let m = &self.slot()[..OFFLOAD_META_LEN];
         let abs = u32::from_ne_bytes([m[6], m[7], m[8], m[9]]);
         let csum_start = abs
-            .checked_sub(self.head)
+            .checked_sub(u32::from(self.head))
             .and_then(|r| u16::try_from(r).ok())
             .unwrap_or(u16::MAX);
         Some(Offload {
@@ -295,7 +357,7 @@ impl PacketBuf {
         if (self.head as usize) < OFFLOAD_META_LEN {
             return false;
         }
-        let abs = self.head + u32::from(o.csum_start);
+        let abs = u32::from(self.head) + u32::from(o.csum_start);
         let m = &mut self.slot_mut()[..OFFLOAD_META_LEN];
         m[0] = o.flags;
         m[1] = o.gso_type;
@@ -358,6 +420,7 @@ impl PacketBuf {
     pub fn set_len(&mut self, len: usize) {
         let max = self.pool.slot_size - self.head as usize;
         self.len = len.min(max) as u32;
+        self.meta.parsed = Parsed::NONE;
     }
 
     /// Grow the frame by `n` bytes at the front and return them.
@@ -374,21 +437,26 @@ impl PacketBuf {
         if n + reserved > self.head as usize {
             return Err(NoHeadroom);
         }
-        self.head -= n as u32;
+        self.head -= n as u16;
         self.len += n as u32;
+        self.meta.parsed = Parsed::NONE;
         let h = self.head as usize;
         Ok(&mut self.slot_mut()[h..h + n])
     }
 
     /// Remove `n` bytes from the front. Returns false (and changes nothing) if the frame is
-    /// shorter than `n`.
+    /// shorter than `n` or the frame start would move past 64 KiB into the slot.
     #[inline]
     pub fn trim_front(&mut self, n: usize) -> bool {
+        let Some(head) = u16::try_from(n).ok().and_then(|n| self.head.checked_add(n)) else {
+            return false;
+        };
         if n > self.len as usize {
             return false;
         }
-        self.head += n as u32;
+        self.head = head;
         self.len -= n as u32;
+        self.meta.parsed = Parsed::NONE;
         true
     }
 
@@ -397,6 +465,7 @@ impl PacketBuf {
     pub fn truncate(&mut self, len: usize) {
         if len < self.len as usize {
             self.len = len as u32;
+            self.meta.parsed = Parsed::NONE;
         }
     }
 
@@ -554,5 +623,47 @@ mod size_tests {
     fn packetbuf_stays_24_bytes() {
         // A batch of 32 handles is moved between nodes by value: keep it at 768 bytes.
         assert_eq!(std::mem::size_of::<super::PacketBuf>(), 24);
+        assert_eq!(std::mem::size_of::<super::Meta>(), 6);
+    }
+
+    #[test]
+    fn parsed_metadata_is_cleared_by_every_layout_or_length_change() {
+        use super::{PacketPool, Parsed};
+        let pool = PacketPool::new(2, 256);
+        let mut p = pool.alloc().expect("buffer");
+        assert_eq!(p.meta.parsed, Parsed::NONE, "a fresh buffer has none");
+        assert!(p.extend_from_slice(&[0u8; 100]));
+        let changes: [fn(&mut super::PacketBuf); 4] = [
+            |p| drop(p.prepend(4)),
+            |p| assert!(p.trim_front(4)),
+            |p| p.truncate(50),
+            |p| p.set_len(40),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            p.meta.parsed = Parsed::ipv4_at(14);
+            change(&mut p);
+            assert_eq!(p.meta.parsed, Parsed::NONE, "change {i}");
+        }
+        p.meta.parsed = Parsed::ipv4_at(14);
+        let len = p.len();
+        p.truncate(len + 10);
+        assert_eq!(
+            p.meta.parsed.ipv4(),
+            Some(14),
+            "truncate to no shorter keeps it"
+        );
+        let c = pool.try_clone(&p).expect("clone");
+        assert_eq!(c.meta.parsed.ipv4(), Some(14), "a clone has the same bytes");
+        assert_eq!(Parsed::ipv4_at(300), Parsed::NONE);
+    }
+
+    #[test]
+    fn trim_front_never_moves_the_frame_start_past_16_bits() {
+        let pool = super::PacketPool::new(1, 70_000);
+        let mut p = pool.alloc().expect("buffer");
+        assert!(p.extend_from_slice(&vec![0u8; 69_000]));
+        assert!(!p.trim_front(65_500), "start would pass 64 KiB");
+        assert!(p.trim_front(1000));
+        assert_eq!(p.len(), 68_000);
     }
 }

@@ -39,6 +39,21 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Set the calling thread's timer slack (how late the kernel may fire its timers, 50 µs by
+/// default) to `ns`: a worker that wakes early for a predicted packet
+/// ([`crate::wake`]) needs its timer on time.
+///
+/// # Errors
+/// The OS error of `prctl(PR_SET_TIMERSLACK)`.
+pub fn set_timer_slack(ns: u64) -> io::Result<()> {
+    // SAFETY: PR_SET_TIMERSLACK takes one unsigned long argument and touches no memory.
+    let rc = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong, 0, 0, 0) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The CPU for worker `i` of `workers`, given the allowed CPUs: when there are more CPUs than
 /// workers, the first CPU is left to the control plane (metrics, signals, the kernel work
 /// of the namespaces' own processes) and workers take the next ones; otherwise workers

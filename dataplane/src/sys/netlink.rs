@@ -259,6 +259,39 @@ impl Netlink {
         )
     }
 
+    /// Sets the link's alias (`IFLA_IFALIAS`), like `ip link set DEV alias TEXT`. nfv marks
+    /// the interfaces it creates with it (`nfv:<topology>`) so that `nfv clean` and teardown
+    /// can tell them from foreign ones of the same name.
+    ///
+    /// # Errors
+    ///
+    /// [`NetlinkError::Request`] if the kernel refuses (`EINVAL` for more than 255 bytes).
+    pub fn set_alias(&mut self, index: u32, alias: &str) -> Result<(), NetlinkError> {
+        self.set_link(
+            index,
+            |link| format!("set alias {alias:?} on {link}"),
+            |msg| {
+                msg.attributes
+                    .push(LinkAttribute::IfAlias(alias.to_owned()));
+            },
+        )
+    }
+
+    /// The link's alias (`IFLA_IFALIAS`); `None` when it has none.
+    ///
+    /// # Errors
+    ///
+    /// [`NetlinkError::Request`] with `ENODEV` if there is no such link.
+    pub fn link_alias(&mut self, index: u32) -> Result<Option<String>, NetlinkError> {
+        let link = self
+            .get_link(index)
+            .map_err(|f| f.named(format!("read the alias of link index {index}")))?;
+        Ok(link.attributes.into_iter().find_map(|attr| match attr {
+            LinkAttribute::IfAlias(a) if !a.is_empty() => Some(a),
+            _ => None,
+        }))
+    }
+
     /// Moves the link into the network namespace `netns` (an fd on it, e.g.
     /// [`super::netns::NetNs::as_fd`]), like `ip link set DEV netns NAME`. The link keeps its
     /// name but loses its addresses and routes, and it may get another index there.

@@ -24,26 +24,31 @@ impl<T: AsRef<[u8]>> Ethernet<T> {
     }
 
     /// Destination MAC.
+    #[inline]
     pub fn dst(&self) -> [u8; 6] {
         super::eth_dst(self.buf.as_ref())
     }
 
     /// Source MAC.
+    #[inline]
     pub fn src(&self) -> [u8; 6] {
         super::eth_src(self.buf.as_ref())
     }
 
     /// The EtherType field after the addresses (0x8100 for a tagged frame).
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buf.as_ref(), 12)
     }
 
     /// The 802.1Q tag control information (PCP, DEI, VID), if tagged.
+    #[inline]
     pub fn vlan_tci(&self) -> Option<u16> {
         (self.ethertype() == ETHERTYPE_VLAN).then(|| be16(self.buf.as_ref(), 14))
     }
 
     /// The EtherType of the payload (after a tag, if any).
+    #[inline]
     pub fn inner_ethertype(&self) -> u16 {
         if self.ethertype() == ETHERTYPE_VLAN {
             be16(self.buf.as_ref(), 16)
@@ -53,6 +58,7 @@ impl<T: AsRef<[u8]>> Ethernet<T> {
     }
 
     /// Offset of the payload (the L3 header): 14, or 18 when tagged.
+    #[inline]
     pub fn payload_offset(&self) -> usize {
         if self.ethertype() == ETHERTYPE_VLAN {
             ETH_HLEN + VLAN_TAG_LEN
@@ -62,11 +68,13 @@ impl<T: AsRef<[u8]>> Ethernet<T> {
     }
 
     /// The payload.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[self.payload_offset()..]
     }
 
     /// True when the source is a group address or all zeros (never a station's).
+    #[inline]
     pub fn src_is_invalid(&self) -> bool {
         let s = self.src();
         s[0] & 1 != 0 || s == [0; 6]
@@ -75,11 +83,13 @@ impl<T: AsRef<[u8]>> Ethernet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ethernet<T> {
     /// Set the destination MAC.
+    #[inline]
     pub fn set_dst(&mut self, m: [u8; 6]) {
         self.buf.as_mut()[0..6].copy_from_slice(&m);
     }
 
     /// Set the source MAC.
+    #[inline]
     pub fn set_src(&mut self, m: [u8; 6]) {
         self.buf.as_mut()[6..12].copy_from_slice(&m);
     }

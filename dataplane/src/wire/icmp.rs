@@ -91,46 +91,55 @@ pub struct Icmpv4<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Icmpv4<T> {
     /// The message in `buf`, or `None` if it is shorter than the ICMP header.
+    #[inline]
     pub fn new_checked(buf: T) -> Option<Icmpv4<T>> {
         (buf.as_ref().len() >= HEADER_LEN).then_some(Icmpv4 { buf })
     }
 
     /// Type.
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.buf.as_ref()[0]
     }
 
     /// Code.
+    #[inline]
     pub fn code(&self) -> u8 {
         self.buf.as_ref()[1]
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buf.as_ref(), 2)
     }
 
     /// Identifier of a query (the first half of "rest").
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.buf.as_ref(), 4)
     }
 
     /// Sequence number of a query (the second half of "rest").
+    #[inline]
     pub fn seq(&self) -> u16 {
         be16(self.buf.as_ref(), 6)
     }
 
     /// True when the checksum over the whole message is right.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::verify(self.buf.as_ref())
     }
 
     /// True for an error message ([`is_error`]).
+    #[inline]
     pub fn is_error(&self) -> bool {
         is_error(self.msg_type())
     }
 
     /// Bytes after the header: for an error, the quoted datagram.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[HEADER_LEN..]
     }
@@ -138,6 +147,7 @@ impl<T: AsRef<[u8]>> Icmpv4<T> {
     /// The datagram an error message quotes (IP header and at least the first 8 bytes of its
     /// payload, RFC 792), parsed: `None` unless this is an error and the quote holds an IPv4
     /// header whose IHL fits the quote.
+    #[inline]
     pub fn quoted(&self) -> Option<super::ipv4::Quoted<'_>> {
         if !self.is_error() {
             return None;
@@ -148,6 +158,7 @@ impl<T: AsRef<[u8]>> Icmpv4<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4<T> {
     /// Set the identifier, updating the checksum incrementally (RFC 1624).
+    #[inline]
     pub fn set_ident(&mut self, id: u16) {
         let old = self.ident();
         let c = checksum::update16(self.checksum(), old, id);
@@ -157,6 +168,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4<T> {
     }
 
     /// Recompute the checksum over the whole message.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         let b = self.buf.as_mut();
         b[2..4].copy_from_slice(&[0, 0]);

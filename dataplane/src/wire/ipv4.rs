@@ -3,12 +3,13 @@
 use super::checksum;
 use super::{ETH_HLEN, be16, be32, ip_proto};
 use crate::element::DropReason;
+use crate::packet::{PacketBuf, Parsed};
 
 /// Offset of the IPv4 header in an untagged Ethernet frame.
 pub const IP: usize = ETH_HLEN;
 
 /// The fields of a validated IPv4 header (addresses in host byte order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ipv4Header {
     /// Header length in bytes (20..=60).
     pub ihl: usize,
@@ -34,16 +35,19 @@ pub struct Ipv4Header {
 
 impl Ipv4Header {
     /// Offset of the transport header in the frame.
+    #[inline]
     pub fn l4(&self) -> usize {
         IP + self.ihl
     }
 
     /// One past the last byte of the IP packet in the frame.
+    #[inline]
     pub fn end(&self) -> usize {
         IP + self.total
     }
 
     /// True for any fragment (first or later).
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.frag_off != 0 || self.more_frags
     }
@@ -62,6 +66,29 @@ pub fn parse(f: &[u8]) -> Result<Ipv4Header, DropReason> {
         return Err(DropReason::IpBadChecksum);
     }
     Ok(ip.header())
+}
+
+/// [`parse`] for the frame of `pkt`, reusing the validation an earlier element recorded in
+/// its metadata ([`crate::packet::Parsed`]): then only the length checks that make the view
+/// safe are repeated, not the checksum. Same results as [`parse`] for every packet whose
+/// metadata keeps its contract.
+///
+/// # Errors
+/// As [`parse`].
+#[inline]
+pub fn parse_pkt(pkt: &PacketBuf) -> Result<Ipv4Header, DropReason> {
+    let ip = Ipv4::new_checked(pkt.data().get(IP..).ok_or(DropReason::IpTooShort)?)?;
+    if pkt.meta.parsed.ipv4() != Some(IP) && !ip.verify_checksum() {
+        return Err(DropReason::IpBadChecksum);
+    }
+    Ok(ip.header())
+}
+
+/// Record in `pkt`'s metadata that its IPv4 header (at [`IP`]) passed [`parse`], for the
+/// next element; call after any trimming of the frame.
+#[inline]
+pub fn mark_valid(pkt: &mut PacketBuf) {
+    pkt.meta.parsed = Parsed::ipv4_at(IP);
 }
 
 /// Recompute the header checksum of the IPv4 header (`ihl` bytes) of frame `f`.
@@ -110,85 +137,102 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     }
 
     /// The underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buf
     }
 
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
 
     /// Version (4).
+    #[inline]
     pub fn version(&self) -> u8 {
         self.b()[0] >> 4
     }
 
     /// Header length in bytes (20..=60, within the buffer).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.b()[0] & 0x0f) * 4
     }
 
     /// DSCP and ECN (the former TOS byte).
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.b()[1]
     }
 
     /// Total length in bytes (header + payload, within the buffer).
+    #[inline]
     pub fn total_len(&self) -> usize {
         usize::from(be16(self.b(), 2))
     }
 
     /// Identification.
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.b(), 4)
     }
 
     /// Don't Fragment flag.
+    #[inline]
     pub fn dont_frag(&self) -> bool {
         self.b()[6] & 0x40 != 0
     }
 
     /// More Fragments flag.
+    #[inline]
     pub fn more_frags(&self) -> bool {
         self.b()[6] & 0x20 != 0
     }
 
     /// Fragment offset in 8-byte units.
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
         be16(self.b(), 6) & 0x1fff
     }
 
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.b()[8]
     }
 
     /// Protocol number.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.b()[9]
     }
 
     /// Header checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.b(), 10)
     }
 
     /// Source address (host byte order).
+    #[inline]
     pub fn src(&self) -> u32 {
         be32(self.b(), 12)
     }
 
     /// Destination address (host byte order).
+    #[inline]
     pub fn dst(&self) -> u32 {
         be32(self.b(), 16)
     }
 
     /// The option bytes (empty without options).
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.b()[HEADER_LEN..self.header_len()]
     }
 
     /// The payload: from the end of the header to the total length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..self.total_len()]
     }
@@ -202,15 +246,22 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// The fields as an [`Ipv4Header`].
     #[inline]
     pub fn header(&self) -> Ipv4Header {
-        let frag = be16(self.b(), 6);
+        // One bounds check for the fixed header (new_checked proved it is there), then
+        // plain loads.
+        let Some(h) = self.b().first_chunk::<HEADER_LEN>() else {
+            return Ipv4Header::default();
+        };
+        let w = |o: usize| u16::from_be_bytes([h[o], h[o + 1]]);
+        let d = |o: usize| u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let frag = w(6);
         Ipv4Header {
-            ihl: self.header_len(),
-            total: self.total_len(),
-            src: self.src(),
-            dst: self.dst(),
-            proto: self.protocol(),
-            ttl: self.ttl(),
-            id: self.ident(),
+            ihl: usize::from(h[0] & 0x0f) * 4,
+            total: usize::from(w(2)),
+            src: d(12),
+            dst: d(16),
+            proto: h[9],
+            ttl: h[8],
+            id: w(4),
             frag_off: frag & 0x1fff,
             more_frags: frag & 0x2000 != 0,
             dont_frag: frag & 0x4000 != 0,
@@ -219,6 +270,7 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
+    #[inline]
     fn set16(&mut self, off: usize, v: u16) {
         let old = be16(self.b(), off);
         let c = checksum::update16(self.checksum(), old, v);
@@ -228,12 +280,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
     }
 
     /// Set the TTL, updating the header checksum incrementally (RFC 1624).
+    #[inline]
     pub fn set_ttl(&mut self, ttl: u8) {
         let w = u16::from_be_bytes([ttl, self.protocol()]);
         self.set16(8, w);
     }
 
     /// Set the identification, updating the header checksum.
+    #[inline]
     pub fn set_ident(&mut self, id: u16) {
         self.set16(4, id);
     }
@@ -241,18 +295,21 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
     /// Set the source address, updating the header checksum (the transport checksum, which
     /// covers it through the pseudo header, is the transport view's: e.g.
     /// [`super::udp::Udp::update_pseudo_addr`]).
+    #[inline]
     pub fn set_src(&mut self, a: u32) {
         self.set16(12, (a >> 16) as u16);
         self.set16(14, a as u16);
     }
 
     /// Set the destination address, updating the header checksum.
+    #[inline]
     pub fn set_dst(&mut self, a: u32) {
         self.set16(16, (a >> 16) as u16);
         self.set16(18, a as u16);
     }
 
     /// Recompute the header checksum from scratch.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         let ihl = self.header_len();
         let b = self.buf.as_mut();
@@ -262,6 +319,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
     }
 
     /// The payload, writable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (h, t) = (self.header_len(), self.total_len());
         &mut self.buf.as_mut()[h..t]
@@ -290,6 +348,7 @@ pub struct Quoted<'a> {
 impl<'a> Quoted<'a> {
     /// Parse `q` (the bytes after an ICMP error's 8-byte header). `None` when it is shorter
     /// than an IPv4 header, not version 4, or its IHL is under 5 or beyond the quote.
+    #[inline]
     pub fn parse(q: &'a [u8]) -> Option<Quoted<'a>> {
         if q.len() < HEADER_LEN || q[0] >> 4 != 4 {
             return None;
@@ -310,6 +369,7 @@ impl<'a> Quoted<'a> {
 
     /// The quoted TCP/UDP ports, or for an ICMP query its type and identifier, as far as
     /// the quote holds them and the datagram is not a later fragment.
+    #[inline]
     pub fn transport(&self) -> Option<QuotedL4> {
         if self.frag_off != 0 {
             return None;
@@ -540,5 +600,37 @@ mod tests {
         assert_eq!(t.icmp, Some((0, 7)));
         let t = Transport::parse(47, &[]).unwrap();
         assert_eq!((t.proto, t.sport, t.dport), (47, 0, 0));
+    }
+}
+
+#[cfg(test)]
+mod parsed_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::packet::PacketPool;
+
+    #[test]
+    fn parse_pkt_equals_parse_and_reuses_the_metadata_only_when_it_is_set() {
+        let pool = PacketPool::new(2, 256);
+        let f = crate::testing::eth_ipv4(
+            [2, 0, 0, 0, 0, 1],
+            [2, 0, 0, 0, 0, 2],
+            &crate::testing::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 64, &[0; 8]),
+        );
+        let mut p = pool.alloc().unwrap();
+        assert!(p.extend_from_slice(&f));
+        assert_eq!(parse_pkt(&p), parse(&f));
+        mark_valid(&mut p);
+        assert_eq!(p.meta.parsed.ipv4(), Some(IP));
+        assert_eq!(parse_pkt(&p), parse(&f), "the reused header reads the same");
+        // With the metadata set, the checksum is not summed again (that is the saving);
+        // lengths still are, so even a broken contract cannot read out of bounds.
+        p.data_mut()[IP + 10] ^= 0xff;
+        assert!(parse_pkt(&p).is_ok());
+        p.data_mut()[IP + 2] = 0xff; // total length beyond the frame
+        assert_eq!(parse_pkt(&p), Err(DropReason::IpBadTotalLength));
+        p.meta.parsed = Parsed::NONE;
+        p.data_mut()[IP + 2] = 0;
+        assert_eq!(parse_pkt(&p), Err(DropReason::IpBadChecksum));
     }
 }

@@ -34,54 +34,64 @@ impl<T: AsRef<[u8]>> Tcp<T> {
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buf.as_ref(), 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buf.as_ref(), 2)
     }
 
     /// Sequence number.
+    #[inline]
     pub fn seq(&self) -> u32 {
         be32(self.buf.as_ref(), 4)
     }
 
     /// Acknowledgment number.
+    #[inline]
     pub fn ack(&self) -> u32 {
         be32(self.buf.as_ref(), 8)
     }
 
     /// Header length from the data offset, at least 20 and at most the buffer.
+    #[inline]
     pub fn header_len(&self) -> usize {
         let b = self.buf.as_ref();
         (usize::from(b[12] >> 4) * 4).clamp(HEADER_LEN, b.len())
     }
 
     /// Flags (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR).
+    #[inline]
     pub fn flags(&self) -> u8 {
         self.buf.as_ref()[13]
     }
 
     /// Window.
+    #[inline]
     pub fn window(&self) -> u16 {
         be16(self.buf.as_ref(), 14)
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buf.as_ref(), 16)
     }
 
     /// True when the checksum is right over the pseudo header sum `pseudo` and the whole
     /// buffer.
+    #[inline]
     pub fn verify_checksum(&self, pseudo: u32) -> bool {
         checksum::fold(checksum::sum(self.buf.as_ref(), pseudo)) == 0xffff
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Tcp<T> {
+    #[inline]
     fn set_port(&mut self, off: usize, p: u16) {
         let old = be16(self.buf.as_ref(), off);
         let c = checksum::update16(self.checksum(), old, p);
@@ -91,22 +101,26 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Tcp<T> {
     }
 
     /// Set the source port, updating the checksum (RFC 1624).
+    #[inline]
     pub fn set_src_port(&mut self, p: u16) {
         self.set_port(0, p);
     }
 
     /// Set the destination port, updating the checksum.
+    #[inline]
     pub fn set_dst_port(&mut self, p: u16) {
         self.set_port(2, p);
     }
 
     /// An address of the pseudo header changed from `old` to `new` (NAT): update the checksum.
+    #[inline]
     pub fn update_pseudo_addr(&mut self, old: u32, new: u32) {
         let c = checksum::update32(self.checksum(), old, new);
         self.buf.as_mut()[16..18].copy_from_slice(&c.to_be_bytes());
     }
 
     /// Compute the checksum over the pseudo header sum `pseudo` and the whole buffer.
+    #[inline]
     pub fn fill_checksum(&mut self, pseudo: u32) {
         self.buf.as_mut()[16..18].copy_from_slice(&[0, 0]);
         let c = !checksum::fold(checksum::sum(self.buf.as_ref(), pseudo));

@@ -19,39 +19,46 @@ impl<T: AsRef<[u8]>> Udp<T> {
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buf.as_ref(), 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buf.as_ref(), 2)
     }
 
     /// Length field (header + data).
+    #[inline]
     pub fn len_field(&self) -> u16 {
         be16(self.buf.as_ref(), 4)
     }
 
     /// Checksum field (0: none was computed, RFC 768).
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buf.as_ref(), 6)
     }
 
     /// True when the checksum is absent (0) or right over the pseudo header sum `pseudo`
     /// ([`checksum::pseudo_header_v4`]) and the whole buffer.
+    #[inline]
     pub fn verify_checksum(&self, pseudo: u32) -> bool {
         self.checksum() == 0 || checksum::fold(checksum::sum(self.buf.as_ref(), pseudo)) == 0xffff
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Udp<T> {
+    #[inline]
     fn store_checksum(&mut self, c: u16) {
         // RFC 768: a computed 0 is sent as all ones; 0 means "no checksum".
         let c = if c == 0 { 0xffff } else { c };
         self.buf.as_mut()[6..8].copy_from_slice(&c.to_be_bytes());
     }
 
+    #[inline]
     fn set_port(&mut self, off: usize, p: u16) {
         let old = be16(self.buf.as_ref(), off);
         self.buf.as_mut()[off..off + 2].copy_from_slice(&p.to_be_bytes());
@@ -62,17 +69,20 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Udp<T> {
     }
 
     /// Set the source port, updating a present checksum (RFC 1624).
+    #[inline]
     pub fn set_src_port(&mut self, p: u16) {
         self.set_port(0, p);
     }
 
     /// Set the destination port, updating a present checksum.
+    #[inline]
     pub fn set_dst_port(&mut self, p: u16) {
         self.set_port(2, p);
     }
 
     /// An address of the pseudo header changed from `old` to `new` (NAT): update a present
     /// checksum.
+    #[inline]
     pub fn update_pseudo_addr(&mut self, old: u32, new: u32) {
         let c = self.checksum();
         if c != 0 {
@@ -81,6 +91,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Udp<T> {
     }
 
     /// Compute the checksum over the pseudo header sum `pseudo` and the whole buffer.
+    #[inline]
     pub fn fill_checksum(&mut self, pseudo: u32) {
         self.buf.as_mut()[6..8].copy_from_slice(&[0, 0]);
         let c = !checksum::fold(checksum::sum(self.buf.as_ref(), pseudo));

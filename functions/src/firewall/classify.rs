@@ -57,6 +57,7 @@ pub(super) use nfv_dataplane::wire::tcp::flags as tcpf;
 /// Rule view and tracking kind of a validated IPv4 packet in frame `f`. `Err` when the L4
 /// header of a whole packet or first fragment is cut short (the wire layer's
 /// [`Transport::parse`], shared with the NAT).
+#[inline]
 pub(super) fn classify(f: &[u8], ip: &Ip) -> Result<(Pkt, Kind), Reason> {
     let l4 = f.get(IP + ip.ihl..IP + ip.total).unwrap_or(&[]);
     let t = Transport::parse(ip.proto, l4)?;

@@ -120,7 +120,7 @@ use conntrack::{
 };
 use rules::*;
 
-use nfv_dataplane::wire::ipv4::parse as parse_ipv4;
+use nfv_dataplane::wire::ipv4;
 
 nfv_dataplane::drop_reasons! {
     /// Why the firewall drops a packet (besides the core [`DropReason`]s).
@@ -327,11 +327,19 @@ impl Firewall {
         })
     }
 
-    fn process_ipv4(&mut self, ctx: &mut Context, gate: u16, pkt: PacketBuf, out: &mut Outputs) {
-        let ip = match parse_ipv4(pkt.data()) {
+    fn process_ipv4(
+        &mut self,
+        ctx: &mut Context,
+        gate: u16,
+        mut pkt: PacketBuf,
+        out: &mut Outputs,
+    ) {
+        let ip = match ipv4::parse_pkt(&pkt) {
             Ok(ip) => ip,
             Err(r) => return out.drop(pkt, r),
         };
+        // Forwarded unchanged: the next element may reuse the validation.
+        ipv4::mark_valid(&mut pkt);
         let now = ctx.now;
         let dir = if gate == GATE_IN {
             Direction::Out

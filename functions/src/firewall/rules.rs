@@ -96,6 +96,7 @@ impl Firewall {
     }
 
     /// Count the hit and return its action.
+    #[inline]
     pub(super) fn decide(&mut self, hit: Hit, p: &Pkt) -> Action {
         match hit {
             Some(i) => {

@@ -1652,3 +1652,15 @@ fn firewall_passes_gso_super_frames_of_an_established_flow_untouched() {
     assert_eq!(e.gate(1), &[before][..], "bytes untouched");
     assert_eq!(e.offload_by_gate[1], vec![o], "offload state kept");
 }
+
+#[test]
+fn firewall_forwarded_packets_carry_their_validated_ipv4_header_for_the_next_element() {
+    let mut f = fw(vec![allow()], Action::Drop);
+    let e = send(
+        &mut f,
+        T0,
+        IN,
+        &frame_from(IN, &udp_ip(IN_HOST, OUT_HOST, 1000, 53)),
+    );
+    assert_eq!((e.gate(OUT as usize).len(), e.ipv4_validated), (1, 1));
+}

@@ -9,6 +9,7 @@ use super::*;
 impl Firewall {
     /// A TCP, UDP, ICMP query or other-protocol packet. `Ok` to forward it.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(super) fn tracked(
         &mut self,
         ctx: &mut Context,

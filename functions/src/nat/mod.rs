@@ -696,7 +696,7 @@ impl Nat44 {
     // ------------------------------------------------------------ IPv4
 
     fn ipv4(&mut self, ctx: &mut Context, gate: u16, mut pkt: PacketBuf, out: &mut Outputs) {
-        let ip = match parse_ipv4(pkt.data()) {
+        let ip = match nfv_dataplane::wire::ipv4::parse_pkt(&pkt) {
             Ok(ip) => ip,
             Err(r) => {
                 out.drop(pkt, r); // RFC 1812 §5.2.2
@@ -704,6 +704,9 @@ impl Nat44 {
             }
         };
         pkt.truncate(IP + ip.total); // Ethernet padding
+        // The translation keeps the header valid (RFC 1624 incremental checksums, same
+        // lengths): the next element may reuse the validation.
+        nfv_dataplane::wire::ipv4::mark_valid(&mut pkt);
         let now = ctx.now;
         if ip.frag_off != 0 {
             self.later_fragment(now, gate, pkt, &ip, out);

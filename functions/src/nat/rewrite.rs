@@ -71,6 +71,7 @@ impl L4 {
 
 /// Parse the transport header of an unfragmented packet or a first fragment. Headers the
 /// NAT must rewrite have to be complete (a "tiny first fragment" is malformed).
+#[inline]
 pub(super) fn parse_l4(f: &[u8], ip: &Ip) -> Result<L4, Reason> {
     let off = IP + ip.ihl;
     let l4 = f.get(off..IP + ip.total).unwrap_or(&[]);
@@ -279,6 +280,7 @@ pub(super) struct Partial {
 /// # Errors
 /// [`DropReason::OffloadInvalid`]: NEEDS_CSUM on something other than the TCP/UDP checksum
 /// of this packet (the NAT could not keep it correct).
+#[inline]
 pub(super) fn partial_begin(
     f: &mut [u8],
     ip: &Ip,
@@ -309,6 +311,7 @@ pub(super) fn partial_begin(
 
 /// Undo [`partial_begin`]'s encoding: remove the port deltas [`rewrite`] folded in and store
 /// the new pseudo-header sum, uncomplemented, for the receiver to finish.
+#[inline]
 pub(super) fn partial_end(f: &mut [u8], p: &Partial) {
     let mut c = be16(f, p.co);
     for (i, old) in p.ports.iter().enumerate() {

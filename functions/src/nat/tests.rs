@@ -289,6 +289,8 @@ fn nat_in2out_and_out2in_rewrite_addresses_ports_checksums_and_macs() {
         INSIDE,
         &inside_frame(&udp_ip(H1, 5000, R1, 53)),
     );
+    // The translation keeps the IPv4 header valid and says so for the next element.
+    assert_eq!(e.ipv4_validated, 1);
     let f = only(&e, OUTSIDE);
     assert_eq!(
         eth_src_of(&f),
@@ -1770,6 +1772,26 @@ fn nat_translates_gso_super_frames_with_partial_checksums_both_ways() {
         }
         assert_eq!(got, data);
     }
+}
+
+// ------------------------------------------------------------------ parsed-header metadata
+
+#[test]
+fn nat_reuses_an_earlier_elements_ipv4_validation_with_identical_results() {
+    let pool = pool();
+    let frame = inside_frame(&udp_ip(H1, 5000, R1, 53));
+    let run = |marked: bool| {
+        let mut n = nat_with(|_| {});
+        let mut p = pool.alloc().unwrap();
+        assert!(p.extend_from_slice(&frame));
+        if marked {
+            nfv_dataplane::wire::ipv4::mark_valid(&mut p);
+        }
+        testing::run_packets(&mut n, pool, secs(0), INSIDE, vec![p])
+    };
+    let (a, b) = (run(true), run(false));
+    assert_eq!(a.by_gate, b.by_gate);
+    assert_eq!((a.ipv4_validated, b.ipv4_validated), (1, 1));
 }
 
 /// Issue 15 defect 5: a non-GSO frame over the NAT's MTU (default 1500) + Ethernet header

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use arrayvec::ArrayVec;
-use nfv_dataplane::wire::ipv4::{IP, Ipv4Header as Ip, parse as parse_ipv4};
+use nfv_dataplane::wire::ipv4::{self, IP, Ipv4Header as Ip};
 use nfv_dataplane::wire::{ETHERTYPE_IPV4, be16, write_eth};
 use nfv_dataplane::wire::{checksum, gso};
 use nfv_dataplane::{Context, OutputGate, Outputs, PacketBuf};
@@ -66,7 +66,7 @@ impl Ipv4Router {
         l2b: bool,
         out: &mut Outputs,
     ) {
-        let ip = match parse_ipv4(pkt.data()) {
+        let ip = match ipv4::parse_pkt(&pkt) {
             Ok(ip) => ip,
             Err(r) => {
                 out.drop(pkt, r); // RFC 1812 §5.2.2: silently discarded, counted
@@ -74,6 +74,9 @@ impl Ipv4Router {
             }
         };
         pkt.truncate(IP + ip.total); // Ethernet padding
+        // Forwarding keeps the header valid (TTL with an RFC 1624 update; fragments and
+        // segments change lengths, which clears this): the next element may reuse it.
+        ipv4::mark_valid(&mut pkt);
         // A connected subnet's directed broadcast (or its {network, 0} form, §4.2.3.1) is no
         // valid source either (RFC 1812 §5.3.7 via §4.2.2.11 (d)), and a packet from outside
         // claiming one of the router's own addresses is spoofed (Linux drops it as martian).

@@ -2314,3 +2314,43 @@ fn router_completes_a_partial_checksum_before_fragmenting_rfc791() {
         "reassembled TCP checksum"
     );
 }
+
+// ------------------------------------------------------------------ parsed-header metadata
+
+#[test]
+fn router_forwarded_packets_carry_their_validated_ipv4_header_and_fragments_do_not() {
+    let pool = PacketPool::new(64, 4096);
+    // lan-a at 9000 so the big packet arrives whole (issue 15: over the ingress MTU is
+    // too_big) and is fragmented for lan-b's 1400.
+    let mut r = router(&jumbo_lan_a());
+    learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+    let e = send_in(
+        &mut r,
+        pool,
+        T0,
+        LAN_A,
+        &eth_ipv4(RA, H1, &udp_packet(H1_IP, H2_IP, 64, 10)),
+    );
+    assert_eq!((e.gate(1).len(), e.ipv4_validated), (1, 1));
+    // Fragmenting changes lengths: the metadata is cleared, never left stale.
+    let big = udp_packet(H1_IP, H2_IP, 64, 2972);
+    let e = send_in(&mut r, pool, T0, LAN_A, &eth_ipv4(RA, H1, &big));
+    assert_eq!((e.gate(1).len(), e.ipv4_validated), (3, 0));
+}
+
+#[test]
+fn router_reuses_an_earlier_elements_ipv4_validation_with_identical_results() {
+    let pool = pool();
+    let frame = eth_ipv4(RA, H1, &udp_packet(H1_IP, H2_IP, 64, 10));
+    let run = |marked: bool| {
+        let mut r = router(&config(&[]));
+        learn(&mut r, pool, T0, LAN_B, H2, H2_IP);
+        let mut p = pool.alloc().unwrap();
+        assert!(p.extend_from_slice(&frame));
+        if marked {
+            nfv_dataplane::wire::ipv4::mark_valid(&mut p);
+        }
+        testing::run_packets(&mut r, pool, T0, LAN_A, vec![p])
+    };
+    assert_eq!(run(true).by_gate, run(false).by_gate);
+}

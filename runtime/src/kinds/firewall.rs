@@ -18,15 +18,6 @@ fn spec(node: &Node) -> &FirewallSpec {
     }
 }
 
-/// The YAML word of an action.
-fn action_word(a: FwAction) -> &'static str {
-    match a {
-        FwAction::Allow => "allow",
-        FwAction::Drop => "drop",
-        FwAction::Reject => "reject",
-    }
-}
-
 impl Kind for Firewall {
     fn name(&self) -> &'static str {
         "firewall"
@@ -42,7 +33,7 @@ impl Kind for Firewall {
         vec![format!(
             "{n} rule{}, default {}",
             if n == 1 { "" } else { "s" },
-            action_word(f.default)
+            f.default.as_str()
         )]
     }
 
@@ -60,15 +51,17 @@ impl Kind for Firewall {
     }
 
     fn element(&self, _topology: &str, node: &Node) -> Result<Option<Built>> {
-        let cfg = firewall_config(spec(node));
+        let f = spec(node);
+        let cfg = firewall_config(f);
         Ok(Some(Built {
             element: Box::new(nfv_functions::Firewall::new(&cfg)),
             gates: FIREWALL_SIDES.map(String::from).to_vec(),
+            // The YAML words (`default drop`), not the function's Debug names.
             log: format!(
-                "firewall {}: {} rules, default {:?}",
+                "firewall {}: {} rules, default {}",
                 node.name,
                 cfg.rules.len(),
-                cfg.default
+                f.default.as_str()
             ),
         }))
     }

@@ -9,7 +9,7 @@ use nfv_dataplane::sys::netlink::{Netlink, set_sysctl};
 use nfv_dataplane::sys::netns::NetNs;
 
 use super::{BuildCx, Kind};
-use crate::host::{Resources, SystemObject, mac_str};
+use crate::host::{Interface, Resources, SystemObject, mac_str, marker};
 
 /// The `host` kind.
 #[derive(Debug)]
@@ -57,8 +57,9 @@ impl Kind for Host {
 
     fn build(&self, node: &Node, cx: &mut BuildCx<'_, '_>) -> Result<()> {
         let h = spec(node);
+        let topology = cx.topology;
         cx.add_ports(node, h.ifname.as_str(), |res, large| {
-            let (devs, line) = create(&node.name, h, res)?;
+            let (devs, line) = create(&topology.name, &node.name, h, res)?;
             let ports = devs
                 .into_iter()
                 .map(|dev| -> Box<dyn Port> {
@@ -74,24 +75,33 @@ impl Kind for Host {
 }
 
 /// Create the namespace, its TAP(s) and its addressing. Returns the TAP queues (user side)
-/// and the start-up log line.
-fn create(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(Vec<TapDevice>, String)> {
+/// and the start-up log line. The namespace's `lo` and the TAP carry the topology's
+/// [`marker`] (`lo` first, so a namespace is recognisable from its first moment).
+fn create(
+    topology: &str,
+    name: &str,
+    h: &HostSpec,
+    res: &mut Resources,
+) -> Result<(Vec<TapDevice>, String)> {
     let ns = NetNs::create(&h.netns)
         .with_context(|| format!("host {name}: couldn't create namespace {}", h.netns))?;
     let ns = res.namespace(ns);
     let h2 = h.clone();
-    let (devs, mac) = ns
-        .run_in(move || -> Result<(Vec<TapDevice>, [u8; 6])> {
+    let mark = marker(topology);
+    let (devs, mac, index) = ns
+        .run_in(move || -> Result<(Vec<TapDevice>, [u8; 6], u32)> {
+            let mut nl = Netlink::new()?;
+            let lo = nl.link_index("lo")?;
+            nl.set_alias(lo, &mark)?;
             let ifname = h2.ifname.as_str();
             // Created inside the namespace: the kernel side is born there, so no name can
             // clash with the host's interfaces and nothing needs moving. With offload the
             // host's stack sends 64 KB TSO/USO super-frames with partial checksums. With
             // `queues` > 1, one fd per queue (IFF_MULTI_QUEUE).
             let devs = TapDevice::create_queues_with_offload(ifname, usize::from(h2.queues))?;
-            let mut nl = Netlink::new()?;
-            let lo = nl.link_index("lo")?;
             nl.set_up(lo)?;
             let idx = nl.link_index(ifname)?;
+            nl.set_alias(idx, &mark)?;
             // nfv hosts are IPv4 hosts; without this the kernel would send router
             // solicitations, MLD reports and DAD probes into the topology.
             set_sysctl(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1")?;
@@ -106,10 +116,19 @@ fn create(name: &str, h: &HostSpec, res: &mut Resources) -> Result<(Vec<TapDevic
             if let Some(gw) = h2.gateway {
                 nl.add_ipv4_default_route(gw)?;
             }
-            Ok((devs, nl.link_mac(idx)?))
+            Ok((devs, nl.link_mac(idx)?, idx))
         })
         .with_context(|| format!("host {name}: couldn't enter namespace {}", h.netns))?
         .with_context(|| format!("host {name}: couldn't set up {} in {}", h.ifname, h.netns))?;
+    res.interface(Interface {
+        node: name.to_string(),
+        namespace: Some(h.netns.clone()),
+        ifname: h.ifname.to_string(),
+        ifindex: index,
+        mac,
+        mtu: h.mtu,
+        address: h.address.map(|a| a.to_string()),
+    });
     let addr = h
         .address
         .map_or_else(|| "no address".to_string(), |a| a.to_string());

@@ -44,15 +44,17 @@ impl Kind for Nat {
     }
 
     fn element(&self, topology: &str, node: &Node) -> Result<Option<Built>> {
-        let cfg = nat_config(topology, &node.name, spec(node));
+        let n = spec(node);
+        let cfg = nat_config(topology, &node.name, n);
         let nat = nfv_functions::Nat44::new(&cfg).map_err(|e| anyhow!("nat {}: {e}", node.name))?;
         let log = format!(
-            "nat {}: external {} (inside mac {}, outside mac {}), {:?} filtering, {} forwards, {} one-to-one",
+            "nat {}: external {} (inside mac {}, outside mac {}), {} filtering, {} forwards, {} one-to-one",
             node.name,
             join(&cfg.external),
             mac_str(cfg.inside_mac),
             mac_str(cfg.outside_mac),
-            cfg.filtering,
+            // The YAML word (`address-dependent`), not the function's Debug name.
+            n.filtering.as_str(),
             cfg.forwards.len(),
             cfg.one_to_one.len()
         );
