@@ -66,17 +66,16 @@ impl Ipv4Router {
         l2b: bool,
         out: &mut Outputs,
     ) {
-        let ip = match ipv4::parse_pkt(&pkt) {
+        // Ethernet padding trimmed; forwarding keeps the header valid (TTL with an RFC 1624
+        // update; fragments and segments change lengths, which clears the mark): the next
+        // element may reuse the validation.
+        let ip = match ipv4::input(&mut pkt) {
             Ok(ip) => ip,
             Err(r) => {
                 out.drop(pkt, r); // RFC 1812 §5.2.2: silently discarded, counted
                 return;
             }
         };
-        pkt.truncate(IP + ip.total); // Ethernet padding
-        // Forwarding keeps the header valid (TTL with an RFC 1624 update; fragments and
-        // segments change lengths, which clears this): the next element may reuse it.
-        ipv4::mark_valid(&mut pkt);
         // A connected subnet's directed broadcast (or its {network, 0} form, §4.2.3.1) is no
         // valid source either (RFC 1812 §5.3.7 via §4.2.2.11 (d)), and a packet from outside
         // claiming one of the router's own addresses is spoofed (Linux drops it as martian).
