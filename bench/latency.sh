@@ -3,7 +3,7 @@
 # Linux bridge on the same machine, alternating, in one run: the RTT/CPU curve of the
 # adaptive worker's predicted wake-ups (dataplane/src/wake.rs).
 #
-# Usage (as root): bench/latency.sh [--rounds N] [--pings P] [--interval S] [--budgets "0% 5% 10%"]
+# Usage (as root): bench/latency.sh [--rounds N] [--pings P] [--interval S] [--budgets "0% 5% 10% 20%"]
 #                                   [--nfv PATH]
 # Per round: the bridge, then nfv once per budget. For each: P pings at S seconds apart
 # (default 200 at 0.01), median RTT; for nfv also its CPU (utime+stime from /proc) during
@@ -16,7 +16,7 @@ set -euo pipefail
 ROUNDS=2
 PINGS=200
 INTERVAL=0.01
-BUDGETS="0% 2% 5% 10%"
+BUDGETS="0% 5% 10% 20%"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NFV="$ROOT/target/release/nfv"
 while [ $# -gt 0 ]; do
@@ -109,7 +109,7 @@ for r in $(seq "$ROUNDS"); do
     echo "result round=$r path=nfv budget=$budget rtt_us=$rtt cpu_pct=$cpu"
     SUM["nfv $budget"]+="$rtt "
     SUM["cpu $budget"]+="$cpu "
-    if [ "$budget" = "5%" ]; then
+    if [ "$budget" = "10%" ]; then
       cpu_start; sleep 10; idle=$(cpu_end)
       cpu_start; ip netns exec lat-h1 ping -n -c 10 -i 1 -W 1 10.98.0.2 >/dev/null 2>&1 || true
       slow=$(cpu_end)

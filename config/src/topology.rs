@@ -102,7 +102,7 @@ pub struct Topology {
     pub spin: Option<std::time::Duration>,
     /// `cpu-budget:`: with `poll: adaptive`, the share of a core (parts per million) a
     /// worker may spend polling for packets it predicts from the gaps between earlier ones;
-    /// `None`: the data plane's default (5 %); 0 turns prediction off.
+    /// `None`: the data plane's default (10 %); 0 turns prediction off.
     pub cpu_budget: Option<u32>,
 }
 
